@@ -1,0 +1,636 @@
+//! The actions of http-api.md: each request validated into typed input, the
+//! script it runs with the arguments of scripts.md, and what the script's
+//! result means. Nothing here knows about HTTP: an action answers an
+//! [`Outcome`] or an [`Error`].
+
+use rhai::{Dynamic, Map as RhaiMap};
+use serde_json::{json, Map, Value};
+
+use crate::error::{Error, Result};
+use crate::metadata::{self, Which};
+use crate::profile::{self, Profile, ProfileError};
+use crate::script::ScriptSet;
+
+pub const MAX_PASSWORD_CHARS: usize = 1024;
+pub const MAX_IDENTIFIER_CHARS: usize = 320;
+pub const MAX_CONTEXT_BYTES: usize = 2048;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Login,
+    Signup,
+    Create,
+    GetUser,
+    Verify,
+    ChangePassword,
+    ChangeEmail,
+    Delete,
+    UpdateMetadata,
+}
+
+impl Action {
+    pub const ALL: [Action; 9] = [
+        Action::Login,
+        Action::Signup,
+        Action::Create,
+        Action::GetUser,
+        Action::Verify,
+        Action::ChangePassword,
+        Action::ChangeEmail,
+        Action::Delete,
+        Action::UpdateMetadata,
+    ];
+
+    pub fn parse(name: &str) -> Option<Action> {
+        Action::ALL.into_iter().find(|a| a.name() == name)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Login => "login",
+            Action::Signup => "signup",
+            Action::Create => "create",
+            Action::GetUser => "get_user",
+            Action::Verify => "verify",
+            Action::ChangePassword => "change_password",
+            Action::ChangeEmail => "change_email",
+            Action::Delete => "delete",
+            Action::UpdateMetadata => "update_metadata",
+        }
+    }
+
+    /// The script that serves the action: `signup` runs `create`.
+    pub fn script(self) -> &'static str {
+        match self {
+            Action::Signup => "create",
+            other => other.name(),
+        }
+    }
+}
+
+/// What a successful action answers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Ok(Value),
+    Created(Value),
+}
+
+/// A new user, from `signup` or `create`.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    email: String,
+    password: String,
+    email_verified: bool,
+    /// username, the name fields, phone_number: only those given.
+    optional: Vec<(&'static str, String)>,
+    user_metadata: Map<String, Value>,
+    app_metadata: Map<String, Value>,
+}
+
+#[derive(Debug, Clone)]
+enum Input {
+    Login {
+        username_or_email: String,
+        password: String,
+    },
+    New(NewUser),
+    GetUser(String),
+    Verify(String),
+    ChangePassword {
+        email: String,
+        new_password: String,
+    },
+    ChangeEmail {
+        email: String,
+        new_email: String,
+        email_verified: bool,
+    },
+    Delete(String),
+    UpdateMetadata {
+        user_id: String,
+        user_metadata: Option<Map<String, Value>>,
+        app_metadata: Option<Map<String, Value>>,
+    },
+}
+
+/// A validated action request.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub action: Action,
+    input: Input,
+    /// The caller's `context`, handed to scripts as `request::context()`.
+    pub context: Map<String, Value>,
+}
+
+/// The fields of a request body, taken one by one so that every message
+/// names its field and none repeats a value.
+struct Fields(Map<String, Value>);
+
+impl Fields {
+    fn new(mut map: Map<String, Value>, allowed: &[&str]) -> Result<Self> {
+        // A null for an optional field means the field is absent.
+        map.retain(|_, v| !v.is_null());
+        if let Some(unknown) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
+            return Err(Error::invalid_request(format!("unknown field `{unknown}`")));
+        }
+        Ok(Fields(map))
+    }
+
+    fn string(&mut self, name: &str) -> Result<Option<String>> {
+        match self.0.remove(name) {
+            None => Ok(None),
+            Some(Value::String(s)) if s.is_empty() => Err(Error::invalid_request(format!(
+                "`{name}` must not be an empty string"
+            ))),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(_) => Err(Error::invalid_request(format!("`{name}` must be a string"))),
+        }
+    }
+
+    fn required(&mut self, name: &str) -> Result<String> {
+        self.string(name)?
+            .ok_or_else(|| Error::invalid_request(format!("`{name}` is required")))
+    }
+
+    fn bool(&mut self, name: &str) -> Result<Option<bool>> {
+        match self.0.remove(name) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(b)),
+            Some(_) => Err(Error::invalid_request(format!("`{name}` must be true or false"))),
+        }
+    }
+
+    fn object(&mut self, name: &str) -> Result<Option<Map<String, Value>>> {
+        match self.0.remove(name) {
+            None => Ok(None),
+            Some(Value::Object(m)) => Ok(Some(m)),
+            Some(_) => Err(Error::invalid_request(format!("`{name}` must be an object"))),
+        }
+    }
+}
+
+fn max_chars(name: &str, value: &str, max: usize) -> Result<()> {
+    if value.chars().count() > max {
+        return Err(Error::invalid_request(format!(
+            "`{name}` is at most {max} characters"
+        )));
+    }
+    Ok(())
+}
+
+fn password(name: &str, value: String) -> Result<String> {
+    max_chars(name, &value, MAX_PASSWORD_CHARS)?;
+    Ok(value)
+}
+
+fn email(name: &str, value: String) -> Result<String> {
+    max_chars(name, &value, MAX_IDENTIFIER_CHARS)?;
+    match value.rsplit_once('@') {
+        Some((local, domain)) if !local.is_empty() && !domain.is_empty() => Ok(value),
+        _ => Err(Error::invalid_request(format!(
+            "`{name}` must be an email address (local@domain)"
+        ))),
+    }
+}
+
+fn context(value: Option<Value>) -> Result<Map<String, Value>> {
+    let map = match value {
+        None | Some(Value::Null) => return Ok(Map::new()),
+        Some(Value::Object(m)) => m,
+        Some(_) => return Err(Error::invalid_request("`context` must be an object of strings")),
+    };
+    if let Some(key) = map.iter().find(|(_, v)| !v.is_string()).map(|(k, _)| k) {
+        return Err(Error::invalid_request(format!(
+            "`context.{key}` must be a string"
+        )));
+    }
+    let size = Value::Object(map.clone()).to_string().len();
+    if size > MAX_CONTEXT_BYTES {
+        return Err(Error::invalid_request(format!(
+            "`context` is at most {MAX_CONTEXT_BYTES} bytes of JSON, not {size}"
+        )));
+    }
+    Ok(map)
+}
+
+const PROFILE_FIELDS: [&str; 5] = ["username", "given_name", "family_name", "name", "nickname"];
+
+impl Request {
+    /// Parses and validates a JSON body for `action`.
+    pub fn parse(action: Action, body: &[u8]) -> Result<Request> {
+        let value: Value = serde_json::from_slice(body)
+            .map_err(|e| Error::invalid_request(format!("malformed JSON: {e}")))?;
+        let Value::Object(mut map) = value else {
+            return Err(Error::invalid_request("the body must be a JSON object"));
+        };
+        let context = context(map.remove("context"))?;
+        let input = match action {
+            Action::Login => {
+                let mut f = Fields::new(map, &["username_or_email", "password"])?;
+                let username_or_email = f.required("username_or_email")?;
+                max_chars("username_or_email", &username_or_email, MAX_IDENTIFIER_CHARS)?;
+                Input::Login {
+                    username_or_email,
+                    password: password("password", f.required("password")?)?,
+                }
+            }
+            Action::Signup | Action::Create => Input::New(new_user(action, map)?),
+            Action::GetUser | Action::Verify => {
+                let mut f = Fields::new(map, &["email"])?;
+                let e = email("email", f.required("email")?)?;
+                if action == Action::GetUser {
+                    Input::GetUser(e)
+                } else {
+                    Input::Verify(e)
+                }
+            }
+            Action::ChangePassword => {
+                let mut f = Fields::new(map, &["email", "new_password"])?;
+                Input::ChangePassword {
+                    email: email("email", f.required("email")?)?,
+                    new_password: password("new_password", f.required("new_password")?)?,
+                }
+            }
+            Action::ChangeEmail => {
+                let mut f = Fields::new(map, &["email", "new_email", "email_verified"])?;
+                Input::ChangeEmail {
+                    email: email("email", f.required("email")?)?,
+                    new_email: email("new_email", f.required("new_email")?)?,
+                    email_verified: f
+                        .bool("email_verified")?
+                        .ok_or_else(|| Error::invalid_request("`email_verified` is required"))?,
+                }
+            }
+            Action::Delete => {
+                let mut f = Fields::new(map, &["user_id"])?;
+                Input::Delete(f.required("user_id")?)
+            }
+            Action::UpdateMetadata => {
+                let mut f = Fields::new(map, &["user_id", "user_metadata", "app_metadata"])?;
+                let user_id = f.required("user_id")?;
+                let user_metadata = f.object("user_metadata")?;
+                let app_metadata = f.object("app_metadata")?;
+                if user_metadata.is_none() && app_metadata.is_none() {
+                    return Err(Error::invalid_request(
+                        "give `user_metadata`, `app_metadata` or both",
+                    ));
+                }
+                if let Some(m) = &user_metadata {
+                    metadata::check_names(m, Which::User)?;
+                }
+                if let Some(m) = &app_metadata {
+                    metadata::check_app_metadata(m)?;
+                }
+                Input::UpdateMetadata {
+                    user_id,
+                    user_metadata,
+                    app_metadata,
+                }
+            }
+        };
+        Ok(Request {
+            action,
+            input,
+            context,
+        })
+    }
+
+    /// Values the log must never show: the request's passwords.
+    pub fn secrets(&self) -> Vec<String> {
+        match &self.input {
+            Input::Login { password, .. } => vec![password.clone()],
+            Input::New(user) => vec![user.password.clone()],
+            Input::ChangePassword { new_password, .. } => vec![new_password.clone()],
+            _ => Vec::new(),
+        }
+    }
+
+    /// Runs the action's script(s). Must run inside a script call
+    /// ([`crate::script::call::with_call`]).
+    pub fn run(self, scripts: &ScriptSet, connection: &str, max_profile_bytes: usize) -> Result<Outcome> {
+        let profile = |value: Dynamic, script: &str| to_profile(value, script, max_profile_bytes);
+        match self.input {
+            Input::Login {
+                username_or_email,
+                password,
+            } => {
+                let result = scripts.call("login", (username_or_email, password))?;
+                if !result.is_map() {
+                    return Err(not_a_profile("login", "a login must return a profile map or throw"));
+                }
+                Ok(Outcome::Ok(json!({ "user": profile(result, "login")?.0 })))
+            }
+            Input::New(user) => {
+                let email = user.email.clone();
+                let result = scripts.call("create", (user.script_map(connection)?,))?;
+                let p = if result.is_map() {
+                    profile(result, "create")?
+                } else if result.is_int() || result.is_string() {
+                    profile(Dynamic::from_map(user.answer_map(result)?), "create")?
+                } else if result.is_unit() {
+                    if !scripts.has("get_user") {
+                        return Err(Error::Script(
+                            "create returned () and there is no get_user script to read the user back".into(),
+                        ));
+                    }
+                    let read = scripts.call("get_user", (email,))?;
+                    if !read.is_map() {
+                        return Err(Error::Script(
+                            "create returned () and get_user did not find the new user".into(),
+                        ));
+                    }
+                    profile(read, "get_user")?
+                } else {
+                    return Err(not_a_profile(
+                        "create",
+                        "create must return a profile map, the new user's id, or ()",
+                    ));
+                };
+                Ok(Outcome::Created(json!({ "user": p.0 })))
+            }
+            Input::GetUser(email) => {
+                let result = scripts.call("get_user", (email,))?;
+                if result.is_unit() {
+                    return Err(Error::UserNotFound);
+                }
+                if !result.is_map() {
+                    return Err(not_a_profile("get_user", "get_user must return a profile map or ()"));
+                }
+                Ok(Outcome::Ok(json!({ "user": profile(result, "get_user")?.0 })))
+            }
+            Input::Verify(email) => {
+                flag(scripts.call("verify", (email,))?, "verify", false)?;
+                Ok(Outcome::Ok(json!({ "verified": true })))
+            }
+            Input::ChangePassword {
+                email,
+                new_password,
+            } => {
+                let result = scripts.call("change_password", (email, new_password))?;
+                if !result.is_map() {
+                    flag(result, "change_password", false)?;
+                }
+                Ok(Outcome::Ok(json!({ "changed": true })))
+            }
+            Input::ChangeEmail {
+                email,
+                new_email,
+                email_verified,
+            } => {
+                flag(
+                    scripts.call("change_email", (email, new_email, email_verified))?,
+                    "change_email",
+                    false,
+                )?;
+                Ok(Outcome::Ok(json!({ "changed": true })))
+            }
+            Input::Delete(user_id) => {
+                flag(scripts.call("delete", (user_id,))?, "delete", true)?;
+                Ok(Outcome::Ok(json!({ "deleted": true })))
+            }
+            Input::UpdateMetadata {
+                user_id,
+                user_metadata,
+                app_metadata,
+            } => {
+                let mut patch = RhaiMap::new();
+                if let Some(m) = user_metadata {
+                    patch.insert("user_metadata".into(), to_dynamic(m)?);
+                }
+                if let Some(m) = app_metadata {
+                    patch.insert("metadata".into(), to_dynamic(m)?);
+                }
+                let result = scripts.call("update_metadata", (user_id, patch))?;
+                if result.is_unit() {
+                    return Err(Error::UserNotFound);
+                }
+                if !result.is_map() {
+                    return Err(not_a_profile(
+                        "update_metadata",
+                        "update_metadata must return the updated profile map or ()",
+                    ));
+                }
+                Ok(Outcome::Ok(json!({ "user": profile(result, "update_metadata")?.0 })))
+            }
+        }
+    }
+}
+
+fn new_user(action: Action, map: Map<String, Value>) -> Result<NewUser> {
+    if action == Action::Signup && map.get("app_metadata").is_some_and(|v| !v.is_null()) {
+        return Err(Error::invalid_request(
+            "`app_metadata` cannot be set at sign-up; an administrator sets it with create",
+        ));
+    }
+    let mut allowed = vec!["email", "password", "picture", "user_metadata"];
+    allowed.extend(PROFILE_FIELDS);
+    if action == Action::Create {
+        allowed.extend(["email_verified", "phone_number", "app_metadata"]);
+    }
+    let mut f = Fields::new(map, &allowed)?;
+    let email = email("email", f.required("email")?)?;
+    let password = password("password", f.required("password")?)?;
+    let mut optional = Vec::new();
+    for name in PROFILE_FIELDS.into_iter().chain(["picture", "phone_number"]) {
+        if let Some(v) = f.string(name)? {
+            if name == "username" {
+                max_chars(name, &v, MAX_IDENTIFIER_CHARS)?;
+            }
+            optional.push((name, v));
+        }
+    }
+    let user_metadata = f.object("user_metadata")?.unwrap_or_default();
+    let app_metadata = f.object("app_metadata")?.unwrap_or_default();
+    if action == Action::Signup {
+        metadata::check_signup_user_metadata(&user_metadata)?;
+    } else {
+        metadata::check_names(&user_metadata, Which::User)?;
+        metadata::check_app_metadata(&app_metadata)?;
+    }
+    Ok(NewUser {
+        email,
+        password,
+        email_verified: f.bool("email_verified")?.unwrap_or(false),
+        optional,
+        user_metadata,
+        app_metadata,
+    })
+}
+
+impl NewUser {
+    /// The `user` map `create(user)` receives (scripts.md).
+    fn script_map(&self, connection: &str) -> Result<RhaiMap> {
+        let mut m = RhaiMap::new();
+        m.insert("email".into(), self.email.clone().into());
+        m.insert("password".into(), self.password.clone().into());
+        m.insert("email_verified".into(), self.email_verified.into());
+        for (k, v) in &self.optional {
+            m.insert((*k).into(), v.clone().into());
+        }
+        m.insert("user_metadata".into(), to_dynamic(self.user_metadata.clone())?);
+        m.insert("metadata".into(), to_dynamic(self.app_metadata.clone())?);
+        m.insert("connection".into(), connection.into());
+        Ok(m)
+    }
+
+    /// The profile answered when `create` returns only the new id.
+    fn answer_map(&self, id: Dynamic) -> Result<RhaiMap> {
+        let mut m = self.script_map("")?;
+        m.remove("password");
+        m.remove("connection");
+        m.insert("user_id".into(), id);
+        Ok(m)
+    }
+}
+
+fn to_dynamic(map: Map<String, Value>) -> Result<Dynamic> {
+    rhai::serde::to_dynamic(Value::Object(map))
+        .map_err(|e| Error::Script(format!("metadata has no script form: {e}")))
+}
+
+fn not_a_profile(script: &str, rule: &str) -> Error {
+    Error::InvalidProfile(ProfileError {
+        field: format!("{script} result"),
+        rule: rule.into(),
+    })
+}
+
+fn to_profile(value: Dynamic, script: &str, max_bytes: usize) -> Result<Profile> {
+    let map = value
+        .try_cast::<RhaiMap>()
+        .ok_or_else(|| not_a_profile(script, "must be a map"))?;
+    let mut dropped = Vec::new();
+    let result = profile::normalize(map, max_bytes, &mut dropped);
+    for d in &dropped {
+        tracing::warn!(script, field = %d.field, reason = d.reason, "field left out of the profile");
+    }
+    result.map_err(|e| {
+        tracing::error!(script, field = %e.field, rule = %e.rule, "the script's result is not a valid profile");
+        Error::InvalidProfile(e)
+    })
+}
+
+/// `true` is done, `false` is 404; `()` counts as done where `unit_ok`.
+fn flag(value: Dynamic, script: &str, unit_ok: bool) -> Result<()> {
+    if value.is_unit() && unit_ok {
+        return Ok(());
+    }
+    match value.as_bool() {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(Error::UserNotFound),
+        Err(_) => Err(Error::Script(format!(
+            "{script} must return true or false{}, not {}",
+            if unit_ok { " or ()" } else { "" },
+            value.type_name()
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(action: Action, body: Value) -> Result<Request> {
+        Request::parse(action, body.to_string().as_bytes())
+    }
+
+    fn message(r: Result<Request>) -> String {
+        let e = r.unwrap_err();
+        assert_eq!(e.code(), "invalid_request", "{e}");
+        e.to_string()
+    }
+
+    #[test]
+    fn login_fields() {
+        assert!(parse(Action::Login, json!({"username_or_email": "jane", "password": "pw"})).is_ok());
+        let m = message(parse(Action::Login, json!({"username_or_email": "jane", "password": "pw", "extra": 1})));
+        assert!(m.contains("`extra`"), "{m}");
+        let m = message(parse(Action::Login, json!({"username_or_email": "jane"})));
+        assert!(m.contains("`password` is required"), "{m}");
+        let m = message(parse(Action::Login, json!({"username_or_email": "jane", "password": 12345})));
+        assert!(m.contains("`password` must be a string") && !m.contains("12345"), "{m}");
+        let m = message(parse(Action::Login, json!({"username_or_email": "", "password": "x"})));
+        assert!(m.contains("empty"), "{m}");
+        // null means absent
+        let m = message(parse(Action::Login, json!({"username_or_email": null, "password": "x"})));
+        assert!(m.contains("required"), "{m}");
+    }
+
+    #[test]
+    fn lengths_in_characters() {
+        let ok = |pw: String| parse(Action::Login, json!({"username_or_email": "j", "password": pw}));
+        assert!(ok("é".repeat(1024)).is_ok());
+        assert!(ok("é".repeat(1025)).is_err());
+        let mail = |local: usize| format!("{}@x.io", "a".repeat(local));
+        assert!(parse(Action::GetUser, json!({"email": mail(315)})).is_ok());
+        assert!(parse(Action::GetUser, json!({"email": mail(316)})).is_err());
+    }
+
+    #[test]
+    fn email_shape() {
+        for bad in ["jane", "@x.io", "jane@", "@"] {
+            let m = message(parse(Action::GetUser, json!({ "email": bad })));
+            assert!(m.contains("local@domain"), "{m}");
+        }
+        assert!(parse(Action::GetUser, json!({"email": "a@b"})).is_ok());
+    }
+
+    #[test]
+    fn context_is_an_object_of_strings_up_to_2_kib() {
+        let base = json!({"email": "a@b"});
+        let with = |c: Value| {
+            let mut b = base.clone();
+            b["context"] = c;
+            parse(Action::GetUser, b)
+        };
+        let r = with(json!({"ip": "1.2.3.4"})).unwrap();
+        assert_eq!(r.context["ip"], "1.2.3.4");
+        assert!(with(json!({"ip": 1})).is_err());
+        assert!(with(json!("x")).is_err());
+        assert!(with(json!({"k": "v".repeat(2041)})).is_err());
+        assert!(with(Value::Null).unwrap().context.is_empty());
+    }
+
+    #[test]
+    fn signup_refuses_app_metadata_and_create_fields() {
+        let body = json!({"email": "a@b", "password": "pw", "app_metadata": {"plan": "x"}});
+        let m = message(parse(Action::Signup, body.clone()));
+        assert!(m.contains("app_metadata"), "{m}");
+        assert!(parse(Action::Create, body).is_ok());
+        let m = message(parse(Action::Signup, json!({"email": "a@b", "password": "pw", "email_verified": true})));
+        assert!(m.contains("email_verified"), "{m}");
+    }
+
+    #[test]
+    fn metadata_rules_by_action() {
+        let too_many: Map<String, Value> = (0..11).map(|i| (format!("k{i}"), json!("v"))).collect();
+        let e = parse(Action::Signup, json!({"email": "a@b", "password": "pw", "user_metadata": too_many.clone()}))
+            .unwrap_err();
+        assert_eq!(e.code(), "invalid_user_metadata");
+        // create does not apply signup's limits
+        assert!(parse(Action::Create, json!({"email": "a@b", "password": "pw", "user_metadata": too_many})).is_ok());
+        let e = parse(Action::Create, json!({"email": "a@b", "password": "pw", "app_metadata": {"blocked": true}}))
+            .unwrap_err();
+        assert_eq!(e.code(), "invalid_app_metadata");
+        let e = parse(Action::UpdateMetadata, json!({"user_id": "1", "user_metadata": {"a.b": 1}})).unwrap_err();
+        assert_eq!(e.code(), "invalid_user_metadata");
+        let m = message(parse(Action::UpdateMetadata, json!({"user_id": "1"})));
+        assert!(m.contains("user_metadata"), "{m}");
+    }
+
+    #[test]
+    fn secrets_are_the_passwords() {
+        let r = parse(Action::Login, json!({"username_or_email": "j", "password": "pw1"})).unwrap();
+        assert_eq!(r.secrets(), ["pw1"]);
+        let r = parse(Action::ChangePassword, json!({"email": "a@b", "new_password": "pw2"})).unwrap();
+        assert_eq!(r.secrets(), ["pw2"]);
+    }
+
+    #[test]
+    fn malformed_json() {
+        for body in [&b"{"[..], b"[1]", b"\xff\xfe", b"", b"null"] {
+            let e = Request::parse(Action::Login, body).unwrap_err();
+            assert_eq!(e.code(), "invalid_request");
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! The one error type of the request path. Each variant is one row of the
+//! error table of http-api.md; the HTTP layer maps them to status and code in
+//! a single match. Variants that answer 5xx carry the cause for the log only.
+
+/// A failure of a request, as the identity core will see it.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("{0}")]
+    InvalidUserMetadata(String),
+    #[error("{0}")]
+    InvalidAppMetadata(String),
+    /// `ValidationError(code, message)` thrown by a script, code checked.
+    #[error("{message}")]
+    Validation { code: String, message: String },
+    #[error("missing or invalid API token")]
+    InvalidApiToken,
+    #[error("wrong username or password")]
+    WrongUsernameOrPassword,
+    /// `UnauthorizedError(message)`: the message is for the end user.
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("sign-up is disabled on this connection")]
+    SignupDisabled,
+    #[error("no connection of that name")]
+    UnknownConnection,
+    #[error("no such action")]
+    UnknownAction,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("no such route")]
+    NotFound,
+    #[error("user not found")]
+    UserNotFound,
+    #[error("{0}")]
+    UserExists(String),
+    #[error("the request body is too large")]
+    PayloadTooLarge,
+    #[error("requests must be JSON (Content-Type: application/json)")]
+    UnsupportedMediaType,
+    #[error("too many scripts waiting; retry shortly")]
+    Overloaded,
+    /// The script failed; the field is the cause, for the log.
+    #[error("script failed: {0}")]
+    Script(String),
+    /// The script's result broke a normalization rule.
+    #[error("{0}")]
+    InvalidProfile(#[from] crate::profile::ProfileError),
+    #[error("this connection has no script for this action")]
+    ActionNotConfigured,
+    /// The store could not be reached; the field is the cause, for the log.
+    #[error("user store unavailable: {0}")]
+    StoreUnavailable(String),
+    #[error("the script ran past its time limit")]
+    ScriptTimeout,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// The stable `error` code of http-api.md.
+    pub fn code(&self) -> &str {
+        match self {
+            Error::InvalidRequest(_) => "invalid_request",
+            Error::InvalidUserMetadata(_) => "invalid_user_metadata",
+            Error::InvalidAppMetadata(_) => "invalid_app_metadata",
+            Error::Validation { code, .. } => code,
+            Error::InvalidApiToken => "invalid_api_token",
+            Error::WrongUsernameOrPassword => "wrong_username_or_password",
+            Error::Unauthorized(_) => "unauthorized",
+            Error::SignupDisabled => "signup_disabled",
+            Error::UnknownConnection => "unknown_connection",
+            Error::UnknownAction => "unknown_action",
+            Error::MethodNotAllowed => "method_not_allowed",
+            Error::NotFound => "not_found",
+            Error::UserNotFound => "user_not_found",
+            Error::UserExists(_) => "user_exists",
+            Error::PayloadTooLarge => "payload_too_large",
+            Error::UnsupportedMediaType => "unsupported_media_type",
+            Error::Overloaded => "overloaded",
+            Error::Script(_) => "script_error",
+            Error::InvalidProfile(_) => "invalid_profile",
+            Error::ActionNotConfigured => "action_not_configured",
+            Error::StoreUnavailable(_) => "user_store_unavailable",
+            Error::ScriptTimeout => "script_timeout",
+        }
+    }
+
+    /// The text a caller may see. 5xx answers are generic except where the
+    /// contract names what to say (invalid_profile names field and rule).
+    pub fn public_message(&self) -> String {
+        match self {
+            Error::Script(_) => "the connection's script failed; the log has the cause".into(),
+            Error::StoreUnavailable(_) => "the user store cannot be reached".into(),
+            other => other.to_string(),
+        }
+    }
+
+    pub fn invalid_request(message: impl Into<String>) -> Self {
+        Error::InvalidRequest(message.into())
+    }
+}
+
+/// The codes of http-api.md that a script's `ValidationError` may not use
+/// (`user_exists` excepted: it means 409).
+pub const HOST_CODES: &[&str] = &[
+    "invalid_request",
+    "invalid_user_metadata",
+    "invalid_app_metadata",
+    "invalid_api_token",
+    "wrong_username_or_password",
+    "unauthorized",
+    "signup_disabled",
+    "unknown_connection",
+    "unknown_action",
+    "method_not_allowed",
+    "not_found",
+    "user_not_found",
+    "payload_too_large",
+    "unsupported_media_type",
+    "overloaded",
+    "script_error",
+    "invalid_profile",
+    "action_not_configured",
+    "user_store_unavailable",
+    "script_timeout",
+];

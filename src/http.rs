@@ -1,0 +1,288 @@
+//! The HTTP layer (http-api.md): bearer tokens checked first, request ids,
+//! JSON in and out, body limits, and the one place where an [`Error`] becomes
+//! a status and an `error` code.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use subtle::ConstantTimeEq;
+
+use crate::actions::{Action, Outcome, Request as ActionRequest};
+use crate::connection::Connection;
+use crate::error::Error;
+use crate::settings::Secret;
+
+/// The longest `x-request-id` a caller may choose.
+const MAX_REQUEST_ID_CHARS: usize = 128;
+const REQUEST_ID: &str = "x-request-id";
+
+tokio::task_local! {
+    static CURRENT_REQUEST_ID: String;
+}
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+struct Inner {
+    connections: BTreeMap<String, Arc<Connection>>,
+    tokens: Vec<Secret>,
+}
+
+impl AppState {
+    pub fn new(connections: BTreeMap<String, Arc<Connection>>, tokens: Vec<Secret>) -> Self {
+        AppState(Arc::new(Inner {
+            connections,
+            tokens,
+        }))
+    }
+
+    pub fn connections(&self) -> impl Iterator<Item = &Arc<Connection>> {
+        self.0.connections.values()
+    }
+}
+
+pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+    let v1 = Router::new()
+        .route("/connections", get(list_connections).fallback(method_not_allowed))
+        .route(
+            "/connections/{connection}/{action}",
+            post(run_action).fallback(method_not_allowed),
+        )
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), authenticate));
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .nest("/v1", v1)
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(middleware::from_fn(request_id))
+        .with_state(state)
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            Error::InvalidRequest(_)
+            | Error::InvalidUserMetadata(_)
+            | Error::InvalidAppMetadata(_)
+            | Error::Validation { .. } => StatusCode::BAD_REQUEST,
+            Error::InvalidApiToken | Error::WrongUsernameOrPassword => StatusCode::UNAUTHORIZED,
+            Error::Unauthorized(_) | Error::SignupDisabled => StatusCode::FORBIDDEN,
+            Error::UnknownConnection
+            | Error::UnknownAction
+            | Error::NotFound
+            | Error::UserNotFound => StatusCode::NOT_FOUND,
+            Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Error::UserExists(_) => StatusCode::CONFLICT,
+            Error::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Error::Overloaded => StatusCode::TOO_MANY_REQUESTS,
+            Error::Script(_) | Error::InvalidProfile(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Error::ActionNotConfigured => StatusCode::NOT_IMPLEMENTED,
+            Error::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::ScriptTimeout => StatusCode::GATEWAY_TIMEOUT,
+        };
+        if status.is_server_error() {
+            // The cause stays here, under the request's span and id.
+            tracing::error!(error = self.code(), cause = %self, "request failed");
+        }
+        let request_id = CURRENT_REQUEST_ID
+            .try_with(Clone::clone)
+            .unwrap_or_default();
+        let body = json!({
+            "error": self.code(),
+            "message": self.public_message(),
+            "request_id": request_id,
+        });
+        let mut response = (status, Json(body)).into_response();
+        let headers = response.headers_mut();
+        match self {
+            Error::InvalidApiToken => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            Error::Overloaded => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+fn valid_request_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_REQUEST_ID_CHARS
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// Gives every request an id (the caller's when it is acceptable), a span
+/// that carries it, and the `x-request-id` response header.
+async fn request_id(request: Request, next: Next) -> Response {
+    let id = request
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| valid_request_id(v))
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("{:032x}", rand::random::<u128>()));
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = %request.method(),
+        path = %request.uri().path(),
+        connection = tracing::field::Empty,
+        action = tracing::field::Empty,
+    );
+    let started = Instant::now();
+    let mut response = CURRENT_REQUEST_ID
+        .scope(id.clone(), tracing::Instrument::instrument(next.run(request), span.clone()))
+        .await;
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    tracing::info!(
+        parent: &span,
+        status = response.status().as_u16(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "answered"
+    );
+    response
+}
+
+/// Checks the bearer token before anything else, in constant time.
+async fn authenticate(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let tokens = &state.0.tokens;
+    if !tokens.is_empty() {
+        let given = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .unwrap_or_default();
+        // Every token is compared, so the time does not tell which matched.
+        let matched = tokens.iter().fold(0u8, |acc, t| {
+            acc | t.expose().as_bytes().ct_eq(given.as_bytes()).unwrap_u8()
+        });
+        if given.is_empty() || matched == 0 {
+            return Error::InvalidApiToken.into_response();
+        }
+    }
+    next.run(request).await
+}
+
+async fn not_found() -> Error {
+    Error::NotFound
+}
+
+async fn method_not_allowed() -> Error {
+    Error::MethodNotAllowed
+}
+
+async fn healthz() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// Ready when every connection's store answers a ping within a second.
+async fn readyz(State(state): State<AppState>) -> Response {
+    let mut checks = tokio::task::JoinSet::new();
+    for c in state.connections().cloned() {
+        checks.spawn(async move {
+            let word = match c.store.ping(Duration::from_secs(1)).await {
+                Ok(()) => "ok",
+                Err(e) => {
+                    tracing::warn!(connection = c.name(), cause = %e, "store unreachable");
+                    "store_unreachable"
+                }
+            };
+            (c.name().to_string(), word)
+        });
+    }
+    let mut results = BTreeMap::new();
+    while let Some(Ok((name, word))) = checks.join_next().await {
+        results.insert(name, word);
+    }
+    let ready = results.values().all(|w| *w == "ok");
+    let body = json!({
+        "status": if ready { "ready" } else { "not_ready" },
+        "connections": results,
+    });
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body)).into_response()
+}
+
+async fn list_connections(State(state): State<AppState>) -> Json<Value> {
+    let list: Vec<Value> = state
+        .connections()
+        .map(|c| {
+            let scripts = c.scripts();
+            let actions: Vec<&str> = Action::ALL
+                .into_iter()
+                .filter(|a| scripts.has(a.script()))
+                .filter(|a| *a != Action::Signup || c.settings.tunables.signup)
+                .map(Action::name)
+                .collect();
+            json!({ "name": c.name(), "actions": actions })
+        })
+        .collect();
+    Json(json!({ "connections": list }))
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+}
+
+async fn run_action(
+    State(state): State<AppState>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Error> {
+    let Path((connection, action)) = path.map_err(|_| Error::UnknownConnection)?;
+    let span = tracing::Span::current();
+    span.record("connection", connection.as_str());
+    span.record("action", action.as_str());
+    let conn = state
+        .0
+        .connections
+        .get(&connection)
+        .ok_or(Error::UnknownConnection)?;
+    let action = Action::parse(&action).ok_or(Error::UnknownAction)?;
+    if !is_json(&headers) {
+        return Err(Error::UnsupportedMediaType);
+    }
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Error::PayloadTooLarge
+        } else {
+            Error::invalid_request("the body could not be read")
+        }
+    })?;
+    let request = ActionRequest::parse(action, &body)?;
+    Ok(match conn.perform(request).await? {
+        Outcome::Ok(v) => (StatusCode::OK, Json(v)).into_response(),
+        Outcome::Created(v) => (StatusCode::CREATED, Json(v)).into_response(),
+    })
+}

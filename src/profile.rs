@@ -1,0 +1,392 @@
+//! From what a script returns to a PROFILE (scripts.md, "From a returned map
+//! to a PROFILE"): one shape for the identity core, whatever the legacy table
+//! looked like. Refusals name the field and the rule, never a value.
+
+use rhai::{Dynamic, Map as RhaiMap};
+use serde_json::{Map, Value};
+
+/// The standard string fields: a string, or `()` and then absent.
+pub const STRING_FIELDS: &[&str] = &[
+    "email",
+    "username",
+    "name",
+    "given_name",
+    "family_name",
+    "nickname",
+    "picture",
+    "phone_number",
+];
+
+/// A normalized profile, ready to be answered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Profile(pub Map<String, Value>);
+
+/// A script result the normalization rules refuse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the script's result is not a valid profile: field `{field}`: {rule}")]
+pub struct ProfileError {
+    pub field: String,
+    pub rule: String,
+}
+
+fn refuse(field: &str, rule: impl Into<String>) -> ProfileError {
+    ProfileError {
+        field: field.to_string(),
+        rule: rule.into(),
+    }
+}
+
+/// A field left out of the profile, for a warning in the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dropped {
+    pub field: String,
+    pub reason: &'static str,
+}
+
+/// Normalizes a script's map. `dropped` receives the fields removed because
+/// they hold a password or a password hash.
+pub fn normalize(
+    map: RhaiMap,
+    max_bytes: usize,
+    dropped: &mut Vec<Dropped>,
+) -> Result<Profile, ProfileError> {
+    let mut out = Map::new();
+    let mut user_id = None;
+    let mut id = None;
+    let mut app_metadata = None;
+    let mut user_metadata = None;
+    let mut email_verified = false;
+
+    for (key, value) in map {
+        let key = key.as_str();
+        match key {
+            "user_id" => user_id = Some(id_string(key, value)?),
+            "id" => id = Some(id_string(key, value)?),
+            "metadata" | "app_metadata" => {
+                if app_metadata.is_some() {
+                    return Err(refuse(
+                        key,
+                        "`metadata` and `app_metadata` both given; return one of them",
+                    ));
+                }
+                app_metadata = Some(metadata_object(key, value)?);
+            }
+            "user_metadata" => user_metadata = Some(metadata_object(key, value)?),
+            "email_verified" => email_verified = verified_flag(value)?,
+            "password" => dropped.push(Dropped {
+                field: key.to_string(),
+                reason: "a field named password is never forwarded",
+            }),
+            k if STRING_FIELDS.contains(&k) => {
+                if value.is_unit() {
+                    continue;
+                }
+                let s = value
+                    .into_immutable_string()
+                    .map_err(|t| refuse(k, format!("must be a string or (), not {t}")))?;
+                if crate::password::detect(&s).is_some() {
+                    dropped.push(Dropped {
+                        field: k.to_string(),
+                        reason: "it holds a password hash",
+                    });
+                    continue;
+                }
+                out.insert(k.to_string(), Value::String(s.to_string()));
+            }
+            k => {
+                if let Some(s) = value.read_lock::<rhai::ImmutableString>() {
+                    if crate::password::detect(&s).is_some() {
+                        dropped.push(Dropped {
+                            field: k.to_string(),
+                            reason: "it holds a password hash",
+                        });
+                        continue;
+                    }
+                }
+                out.insert(k.to_string(), to_json(k, &value)?);
+            }
+        }
+    }
+
+    let user_id = match (user_id, id) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(refuse(
+                "user_id",
+                "`user_id` and `id` both given with different values",
+            ))
+        }
+        (Some(a), _) | (None, Some(a)) => a,
+        (None, None) => return Err(refuse("user_id", "missing: return `user_id` or `id`")),
+    };
+    out.insert("user_id".into(), Value::String(user_id));
+    out.insert("email_verified".into(), Value::Bool(email_verified));
+    out.insert(
+        "user_metadata".into(),
+        Value::Object(user_metadata.unwrap_or_default()),
+    );
+    out.insert(
+        "app_metadata".into(),
+        Value::Object(app_metadata.unwrap_or_default()),
+    );
+
+    let size = serde_json::to_vec(&out).map(|v| v.len()).unwrap_or(usize::MAX);
+    if size > max_bytes {
+        return Err(refuse(
+            "profile",
+            format!("{size} bytes once serialized, over max_profile_bytes ({max_bytes})"),
+        ));
+    }
+    Ok(Profile(out))
+}
+
+fn id_string(field: &str, value: Dynamic) -> Result<String, ProfileError> {
+    if let Ok(i) = value.as_int() {
+        return Ok(i.to_string());
+    }
+    match value.into_immutable_string() {
+        Ok(s) if s.is_empty() => Err(refuse(field, "must not be an empty string")),
+        Ok(s) => Ok(s.to_string()),
+        Err(t) => Err(refuse(
+            field,
+            format!("must be a non-empty string or an integer, not {t}"),
+        )),
+    }
+}
+
+fn metadata_object(field: &str, value: Dynamic) -> Result<Map<String, Value>, ProfileError> {
+    if value.is_unit() {
+        return Ok(Map::new());
+    }
+    if value.is_string() {
+        return Err(refuse(
+            field,
+            "must be an object, not a string; decode a JSON column with json::parse",
+        ));
+    }
+    if !value.is_map() {
+        return Err(refuse(
+            field,
+            format!("must be an object or (), not {}", value.type_name()),
+        ));
+    }
+    match to_json(field, &value)? {
+        Value::Object(m) => Ok(m),
+        _ => Err(refuse(field, "must be an object")),
+    }
+}
+
+fn verified_flag(value: Dynamic) -> Result<bool, ProfileError> {
+    if value.is_unit() {
+        return Ok(false);
+    }
+    if let Ok(b) = value.as_bool() {
+        return Ok(b);
+    }
+    match value.as_int() {
+        Ok(0) => Ok(false),
+        Ok(1) => Ok(true),
+        _ => Err(refuse(
+            "email_verified",
+            "must be a bool, 0, 1 or (), as a TINYINT(1) column gives it",
+        )),
+    }
+}
+
+/// Any value as JSON: `()` is null, a blob an array of its bytes. Floats
+/// that JSON cannot hold (NaN, infinities) and values with no JSON form
+/// (function pointers, timestamps, custom types) are refused.
+pub fn to_json(field: &str, value: &Dynamic) -> Result<Value, ProfileError> {
+    if value.is_unit() {
+        return Ok(Value::Null);
+    }
+    if let Ok(b) = value.as_bool() {
+        return Ok(Value::Bool(b));
+    }
+    if let Ok(i) = value.as_int() {
+        return Ok(Value::from(i));
+    }
+    if let Ok(f) = value.as_float() {
+        return serde_json::Number::from_f64(f)
+            .map(Value::Number)
+            .ok_or_else(|| refuse(field, "a float that is not finite has no JSON form"));
+    }
+    if let Ok(c) = value.as_char() {
+        return Ok(Value::String(c.to_string()));
+    }
+    if let Some(s) = value.read_lock::<rhai::ImmutableString>() {
+        return Ok(Value::String(s.to_string()));
+    }
+    if let Some(blob) = value.read_lock::<rhai::Blob>() {
+        return Ok(Value::Array(blob.iter().map(|b| Value::from(*b)).collect()));
+    }
+    if let Some(items) = value.read_lock::<rhai::Array>() {
+        return items.iter().map(|v| to_json(field, v)).collect::<Result<_, _>>().map(Value::Array);
+    }
+    if let Some(map) = value.read_lock::<RhaiMap>() {
+        return map
+            .iter()
+            .map(|(k, v)| Ok((k.to_string(), to_json(field, v)?)))
+            .collect::<Result<Map<_, _>, _>>()
+            .map(Value::Object);
+    }
+    Err(refuse(field, format!("a {} has no JSON form", value.type_name())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rhai::{Array, Blob};
+
+    fn map(pairs: Vec<(&str, Dynamic)>) -> RhaiMap {
+        pairs.into_iter().map(|(k, v)| (k.into(), v)).collect()
+    }
+    fn meta(pairs: Vec<(&str, Dynamic)>) -> Dynamic {
+        Dynamic::from_map(map(pairs))
+    }
+    fn norm(pairs: Vec<(&str, Dynamic)>) -> Result<Profile, ProfileError> {
+        normalize(map(pairs), 10240, &mut Vec::new())
+    }
+    fn ok(pairs: Vec<(&str, Dynamic)>) -> Value {
+        Value::Object(norm(pairs).unwrap().0)
+    }
+    fn refused(pairs: Vec<(&str, Dynamic)>) -> ProfileError {
+        norm(pairs).unwrap_err()
+    }
+
+    #[test]
+    fn user_id_from_user_id_or_id() {
+        assert_eq!(ok(vec![("user_id", "42".into())])["user_id"], "42");
+        assert_eq!(ok(vec![("id", 42_i64.into())])["user_id"], "42");
+        assert!(ok(vec![("id", 42_i64.into())]).get("id").is_none());
+        assert_eq!(ok(vec![("id", 7_i64.into()), ("user_id", "7".into())])["user_id"], "7");
+        for (pairs, field) in [
+            (vec![("id", 7_i64.into()), ("user_id", "8".into())], "user_id"),
+            (vec![("user_id", "".into())], "user_id"),
+            (vec![("id", 1.5_f64.into())], "id"),
+            (vec![("id", true.into())], "id"),
+            (vec![("email", "a@b".into())], "user_id"),
+        ] {
+            assert_eq!(refused(pairs).field, field);
+        }
+    }
+
+    #[test]
+    fn metadata_becomes_app_metadata() {
+        let p = ok(vec![
+            ("id", 1_i64.into()),
+            ("metadata", meta(vec![("plan", "full".into())])),
+        ]);
+        assert_eq!(p["app_metadata"]["plan"], "full");
+        assert!(p.get("metadata").is_none());
+        let p = ok(vec![
+            ("id", 1_i64.into()),
+            ("app_metadata", meta(vec![("plan", "x".into())])),
+        ]);
+        assert_eq!(p["app_metadata"]["plan"], "x");
+        let e = refused(vec![
+            ("id", 1_i64.into()),
+            ("metadata", meta(vec![])),
+            ("app_metadata", meta(vec![])),
+        ]);
+        assert!(e.rule.contains("both"));
+    }
+
+    #[test]
+    fn metadata_unit_is_empty_string_refused_with_hint() {
+        for field in ["metadata", "user_metadata", "app_metadata"] {
+            let p = ok(vec![("id", 1_i64.into()), (field, Dynamic::UNIT)]);
+            let out = if field == "user_metadata" { "user_metadata" } else { "app_metadata" };
+            assert_eq!(p[out], serde_json::json!({}));
+            let e = refused(vec![("id", 1_i64.into()), (field, "{\"a\":1}".into())]);
+            assert_eq!(e.field, field);
+            assert!(e.rule.contains("json::parse"));
+            let e = refused(vec![("id", 1_i64.into()), (field, 5_i64.into())]);
+            assert_eq!(e.field, field);
+        }
+        let p = ok(vec![("id", 1_i64.into())]);
+        assert_eq!(p["user_metadata"], serde_json::json!({}));
+        assert_eq!(p["app_metadata"], serde_json::json!({}));
+    }
+
+    #[test]
+    fn email_verified_forms() {
+        for (v, want) in [
+            (Dynamic::from(true), true),
+            (Dynamic::from(false), false),
+            (Dynamic::from(1_i64), true),
+            (Dynamic::from(0_i64), false),
+            (Dynamic::UNIT, false),
+        ] {
+            assert_eq!(ok(vec![("id", 1_i64.into()), ("email_verified", v)])["email_verified"], want);
+        }
+        assert_eq!(ok(vec![("id", 1_i64.into())])["email_verified"], false);
+        for bad in [Dynamic::from(2_i64), Dynamic::from("true")] {
+            assert_eq!(refused(vec![("id", 1_i64.into()), ("email_verified", bad)]).field, "email_verified");
+        }
+    }
+
+    #[test]
+    fn standard_string_fields() {
+        for field in STRING_FIELDS {
+            let p = ok(vec![("id", 1_i64.into()), (field, "v".into())]);
+            assert_eq!(p[*field], "v");
+            let p = ok(vec![("id", 1_i64.into()), (field, Dynamic::UNIT)]);
+            assert!(p.get(*field).is_none());
+            let e = refused(vec![("id", 1_i64.into()), (field, 3_i64.into())]);
+            assert_eq!(e.field, *field);
+        }
+    }
+
+    #[test]
+    fn passwords_and_hashes_are_dropped() {
+        let hash = "$2y$10$abcdefghijklmnopqrstuu5Bz1ON1jKvQX0rGUqHKJ8Tc6hJ8rGie";
+        let mut dropped = Vec::new();
+        let p = normalize(
+            map(vec![
+                ("id", 1_i64.into()),
+                ("password", "plain".into()),
+                ("pass_hash", hash.into()),
+                ("nickname", hash.into()),
+                ("note", "$2y$ is bcrypt".into()),
+            ]),
+            10240,
+            &mut dropped,
+        )
+        .unwrap()
+        .0;
+        assert!(p.get("password").is_none() && p.get("pass_hash").is_none());
+        assert!(p.get("nickname").is_none());
+        assert_eq!(p["note"], "$2y$ is bcrypt");
+        let fields: Vec<_> = dropped.iter().map(|d| d.field.as_str()).collect();
+        assert_eq!(fields, ["nickname", "pass_hash", "password"]);
+    }
+
+    #[test]
+    fn other_attributes_pass_through_as_json() {
+        let arr: Array = vec![1_i64.into(), "x".into()];
+        let p = ok(vec![
+            ("id", 1_i64.into()),
+            ("logins", 3_i64.into()),
+            ("score", 1.5_f64.into()),
+            ("tags", arr.into()),
+            ("nested", meta(vec![("a", Dynamic::UNIT)])),
+            ("raw", Dynamic::from_blob(Blob::from([1u8, 2]))),
+        ]);
+        assert_eq!(p["logins"], 3);
+        assert_eq!(p["score"], 1.5);
+        assert_eq!(p["tags"], serde_json::json!([1, "x"]));
+        assert_eq!(p["nested"], serde_json::json!({"a": null}));
+        assert_eq!(p["raw"], serde_json::json!([1, 2]));
+        let e = refused(vec![("id", 1_i64.into()), ("bad", f64::NAN.into())]);
+        assert_eq!(e.field, "bad");
+    }
+
+    #[test]
+    fn size_limit() {
+        let big = "x".repeat(200);
+        let e = normalize(map(vec![("id", 1_i64.into()), ("bio", big.into())]), 100, &mut Vec::new())
+            .unwrap_err();
+        assert_eq!(e.field, "profile");
+        assert!(e.rule.contains("max_profile_bytes"));
+    }
+}

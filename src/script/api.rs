@@ -1,0 +1,222 @@
+//! What the host gives a script (scripts.md, "What the host gives a
+//! script"): the `db`, `password`, `json`, `configuration` and `request`
+//! modules, `merge_metadata`, and the three error constructors.
+
+use std::collections::BTreeMap;
+
+use rhai::{Array, Dynamic, Engine, EvalAltResult, FnPtr, Map as RhaiMap, Module, NativeCallContext, Position};
+
+use super::call;
+use crate::password::{self, HashError, HashPolicy};
+use crate::settings::Secret;
+use crate::store::{self, Session, StoreError};
+
+type Fallible<T> = Result<T, Box<EvalAltResult>>;
+
+/// The `kind` of the maps the error constructors build.
+pub const WRONG_USERNAME_OR_PASSWORD: &str = "WrongUsernameOrPasswordError";
+pub const VALIDATION: &str = "ValidationError";
+pub const UNAUTHORIZED: &str = "UnauthorizedError";
+
+fn runtime(message: impl Into<String>) -> Box<EvalAltResult> {
+    EvalAltResult::ErrorRuntime(message.into().into(), Position::NONE).into()
+}
+
+fn thrown(map: RhaiMap) -> Box<EvalAltResult> {
+    EvalAltResult::ErrorRuntime(Dynamic::from_map(map), Position::NONE).into()
+}
+
+fn error_map(kind: &str, pairs: &[(&str, Dynamic)]) -> RhaiMap {
+    let mut m = RhaiMap::new();
+    m.insert("kind".into(), kind.into());
+    for (k, v) in pairs {
+        m.insert((*k).into(), v.clone());
+    }
+    m
+}
+
+/// Registers everything on `engine`.
+pub fn register(engine: &mut Engine, policy: HashPolicy, configuration: &BTreeMap<String, Secret>) {
+    engine.register_static_module("db", db_module().into());
+    engine.register_static_module("password", password_module(policy).into());
+    engine.register_static_module("json", json_module().into());
+    engine.register_static_module("request", request_module().into());
+
+    let mut conf = Module::new();
+    for (key, value) in configuration {
+        conf.set_var(key.as_str(), rhai::ImmutableString::from(value.expose()));
+    }
+    engine.register_static_module("configuration", conf.into());
+
+    engine.register_fn(WRONG_USERNAME_OR_PASSWORD, |user: Dynamic| {
+        Dynamic::from_map(error_map(WRONG_USERNAME_OR_PASSWORD, &[("user", user)]))
+    });
+    engine.register_fn(WRONG_USERNAME_OR_PASSWORD, |user: Dynamic, why: Dynamic| {
+        Dynamic::from_map(error_map(
+            WRONG_USERNAME_OR_PASSWORD,
+            &[("user", user), ("message", why)],
+        ))
+    });
+    engine.register_fn(VALIDATION, |code: Dynamic, message: Dynamic| {
+        Dynamic::from_map(error_map(VALIDATION, &[("code", code), ("message", message)]))
+    });
+    engine.register_fn(VALIDATION, |code: Dynamic| {
+        Dynamic::from_map(error_map(VALIDATION, &[("code", code), ("message", Dynamic::UNIT)]))
+    });
+    engine.register_fn(UNAUTHORIZED, |message: Dynamic| {
+        Dynamic::from_map(error_map(UNAUTHORIZED, &[("message", message)]))
+    });
+    engine.register_fn("merge_metadata", merge_metadata);
+}
+
+fn merge_metadata(current: Dynamic, patch: Dynamic) -> Fallible<Dynamic> {
+    let as_object = |v: &Dynamic, what: &str| -> Fallible<serde_json::Map<String, serde_json::Value>> {
+        if v.is_unit() {
+            return Ok(Default::default());
+        }
+        match crate::profile::to_json(what, v) {
+            Ok(serde_json::Value::Object(m)) => Ok(m),
+            _ => Err(runtime(format!(
+                "merge_metadata: {what} must be a map or (), not {}",
+                v.type_name()
+            ))),
+        }
+    };
+    let merged = crate::metadata::merge(&as_object(&current, "current")?, &as_object(&patch, "patch")?);
+    rhai::serde::to_dynamic(serde_json::Value::Object(merged))
+}
+
+/// Runs `f` on the call's store session, turning a store failure into the
+/// catchable map of scripts.md.
+fn with_session<T>(f: impl FnOnce(&mut Session) -> Result<T, StoreError>) -> Fallible<T> {
+    match call::current(|c| f(&mut c.session)) {
+        Some(Ok(v)) => Ok(v),
+        Some(Err(e)) => Err(thrown(e.to_map())),
+        None => Err(runtime("db:: is only available while a script serves a request")),
+    }
+}
+
+fn params(list: Array) -> Fallible<Vec<mysql_async::Value>> {
+    list.iter()
+        .enumerate()
+        .map(|(i, v)| store::to_param(v).map_err(|why| runtime(format!("parameter {}: {why}", i + 1))))
+        .collect()
+}
+
+fn query(sql: &str, list: Array) -> Fallible<Array> {
+    let params = params(list)?;
+    let rows = with_session(|s| s.query(sql, params))?;
+    Ok(rows.into_iter().map(Dynamic::from_map).collect())
+}
+
+fn query_one(sql: &str, list: Array) -> Fallible<Dynamic> {
+    Ok(query(sql, list)?.into_iter().next().unwrap_or(Dynamic::UNIT))
+}
+
+fn execute(sql: &str, list: Array) -> Fallible<RhaiMap> {
+    let params = params(list)?;
+    let done = with_session(|s| s.execute(sql, params))?;
+    let mut m = RhaiMap::new();
+    m.insert("affected_rows".into(), (done.affected_rows as i64).into());
+    m.insert(
+        "last_insert_id".into(),
+        done.last_insert_id.map_or(Dynamic::UNIT, |id| (id as i64).into()),
+    );
+    Ok(m)
+}
+
+fn transaction(ctx: NativeCallContext, body: FnPtr) -> Fallible<Dynamic> {
+    if call::current(|c| c.session.in_transaction).unwrap_or(false) {
+        return Err(runtime("db::transaction cannot be nested"));
+    }
+    with_session(|s| s.begin())?;
+    match body.call_within_context::<Dynamic>(&ctx, ()) {
+        Ok(value) => {
+            with_session(|s| s.commit())?;
+            Ok(value)
+        }
+        Err(e) => {
+            // The script's own error is what matters; a failed rollback is
+            // handled by the session (the connection is thrown away).
+            let _ = with_session(|s| s.rollback());
+            Err(e)
+        }
+    }
+}
+
+fn db_module() -> Module {
+    let mut m = Module::new();
+    m.set_native_fn("query", |sql: &str| query(sql, Array::new()));
+    m.set_native_fn("query", |sql: &str, list: Array| query(sql, list));
+    m.set_native_fn("query_one", |sql: &str| query_one(sql, Array::new()));
+    m.set_native_fn("query_one", |sql: &str, list: Array| query_one(sql, list));
+    m.set_native_fn("execute", |sql: &str| execute(sql, Array::new()));
+    m.set_native_fn("execute", |sql: &str, list: Array| execute(sql, list));
+    m.set_native_fn("transaction", transaction);
+    m
+}
+
+fn hash_error(e: HashError) -> Box<EvalAltResult> {
+    match e {
+        HashError::TooLong => thrown(error_map(
+            VALIDATION,
+            &[
+                ("code", "password_too_long".into()),
+                (
+                    "message",
+                    "The password is too long: bcrypt uses at most 72 bytes.".into(),
+                ),
+            ],
+        )),
+        other => runtime(format!("password: {other}")),
+    }
+}
+
+fn password_module(policy: HashPolicy) -> Module {
+    let mut m = Module::new();
+    m.set_native_fn("hash", move |plain: &str| {
+        password::hash(plain, policy).map_err(hash_error)
+    });
+    m.set_native_fn("verify", |plain: &str, stored: Dynamic| {
+        if stored.is_unit() {
+            return Ok(false);
+        }
+        let stored = stored
+            .into_immutable_string()
+            .map_err(|t| runtime(format!("password::verify: the stored hash must be a string, not {t}")))?;
+        password::verify(plain, &stored).map_err(hash_error)
+    });
+    m.set_native_fn("needs_rehash", move |stored: &str| {
+        password::needs_rehash(stored, policy).map_err(hash_error)
+    });
+    m
+}
+
+fn json_module() -> Module {
+    let mut m = Module::new();
+    m.set_native_fn("parse", |value: Dynamic| -> Fallible<Dynamic> {
+        if value.is_map() || value.is_array() || value.is_unit() {
+            return Ok(value);
+        }
+        let text = value
+            .into_immutable_string()
+            .map_err(|t| runtime(format!("json::parse takes a string, not {t}")))?;
+        let parsed: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| runtime(format!("json::parse: not valid JSON ({e})")))?;
+        rhai::serde::to_dynamic(parsed)
+    });
+    m.set_native_fn("stringify", |value: Dynamic| -> Fallible<String> {
+        crate::profile::to_json("value", &value)
+            .map(|v| v.to_string())
+            .map_err(|e| runtime(format!("json::stringify: {}", e.rule)))
+    });
+    m
+}
+
+fn request_module() -> Module {
+    let mut m = Module::new();
+    m.set_native_fn("context", || -> Fallible<RhaiMap> {
+        Ok(call::current(|c| c.context.clone()).unwrap_or_default())
+    });
+    m
+}

@@ -1,0 +1,470 @@
+//! Settings: the layered configuration of config.md (defaults file, `--config`
+//! file, `CUSTOMDB__A__B` environment variables), checked and typed once at start.
+//! Every connection inherits `[defaults]` and may override any of its keys.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use config::{Config, Environment, File, FileFormat, Value, ValueKind};
+use serde::Deserialize;
+
+/// The settings file every start reads first; it defines no connection.
+pub const DEFAULT_SETTINGS: &str = include_str!("../config/default.toml");
+
+/// A value that must never reach a log line or an error text.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    /// The value itself, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub http: HttpSettings,
+    pub connections: BTreeMap<String, ConnectionSettings>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSettings {
+    pub listen: String,
+    pub api_tokens: Vec<Secret>,
+    pub allow_no_token: bool,
+    pub max_body_bytes: usize,
+    /// Scripts waiting for a slot, over all connections; past this: 429.
+    pub max_waiting_scripts: usize,
+    pub metrics: bool,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PasswordAlgorithm {
+    Bcrypt,
+    Argon2id,
+}
+
+/// What `[defaults]` sets and each connection may override.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tunables {
+    pub script_timeout_ms: u64,
+    pub query_timeout_ms: u64,
+    pub max_operations: u64,
+    pub max_call_depth: usize,
+    pub max_string_bytes: usize,
+    pub max_array_items: usize,
+    pub max_map_entries: usize,
+    pub max_modules: usize,
+    /// Scripts running at once on the connection; unset means `pool.max`.
+    pub max_concurrent_scripts: Option<usize>,
+    pub max_profile_bytes: usize,
+    pub password_hash: PasswordAlgorithm,
+    pub bcrypt_cost: u32,
+    pub signup: bool,
+    pub watch: bool,
+    pub pool: PoolSettings,
+}
+
+impl Tunables {
+    pub fn concurrent_scripts(&self) -> usize {
+        self.max_concurrent_scripts.unwrap_or(self.pool.max)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PoolSettings {
+    pub min: usize,
+    pub max: usize,
+    pub acquire_timeout_ms: u64,
+}
+
+/// The keys that belong to a connection alone, never to `[defaults]`.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConnectionOwn {
+    database_url: Secret,
+    scripts_dir: PathBuf,
+    #[serde(default)]
+    configuration: BTreeMap<String, Secret>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ConnectionSettings {
+    pub name: String,
+    pub database_url: Secret,
+    pub scripts_dir: PathBuf,
+    /// Reaches scripts as `configuration::KEY`; every value is a secret.
+    pub configuration: BTreeMap<String, Secret>,
+    pub tunables: Tunables,
+}
+
+/// A setting that is missing, unknown or malformed. The text names the key and
+/// what was expected, never a secret's value.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct SettingsError(String);
+
+fn err(message: impl Into<String>) -> SettingsError {
+    SettingsError(message.into())
+}
+
+const OWN_KEYS: [&str; 3] = ["database_url", "scripts_dir", "configuration"];
+
+impl Settings {
+    /// Loads the defaults, then `file` when given, then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, SettingsError> {
+        let mut builder =
+            Config::builder().add_source(File::from_str(DEFAULT_SETTINGS, FileFormat::Toml));
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(err(format!("no settings file at {}", path.display())));
+            }
+            builder = builder.add_source(File::from(path).format(FileFormat::Toml));
+        }
+        // Environment values stay strings: no guessing of numbers, so that a
+        // configuration value such as "007" arrives as written.
+        builder = builder.add_source(
+            Environment::with_prefix("CUSTOMDB")
+                .prefix_separator("__")
+                .separator("__"),
+        );
+        let root = builder
+            .build()
+            .map_err(|e| err(scrub(e.to_string())))?
+            .cache;
+        Self::from_value(root)
+    }
+
+    fn from_value(root: Value) -> Result<Self, SettingsError> {
+        let mut root = table(root, "the settings")?;
+        if let Some(key) = root
+            .keys()
+            .find(|k| !["http", "defaults", "connections"].contains(&k.as_str()))
+        {
+            return Err(err(format!("unknown key `{key}`")));
+        }
+        let mut http = table(root.remove("http").unwrap_or_default(), "http")?;
+        // A list from the environment arrives as one string: `first,second`.
+        if let Some(tokens) = http.get_mut("api_tokens") {
+            if let ValueKind::String(s) = &tokens.kind {
+                let list = s
+                    .split(',')
+                    .filter(|t| !t.is_empty())
+                    .map(|t| Value::from(t.to_string()))
+                    .collect::<Vec<_>>();
+                tokens.kind = ValueKind::Array(list);
+            }
+        }
+        let http: HttpSettings = deserialize(Value::from(http), "http")?;
+        http.check()?;
+
+        let defaults = table(root.remove("defaults").unwrap_or_default(), "defaults")?;
+        let connections = table(
+            root.remove("connections").unwrap_or_default(),
+            "connections",
+        )?;
+        let mut out = BTreeMap::new();
+        for (name, value) in connections {
+            let conn = connection(&name, value, &defaults)?;
+            out.insert(name, conn);
+        }
+        Ok(Settings {
+            http,
+            connections: out,
+        })
+    }
+}
+
+impl HttpSettings {
+    fn check(&self) -> Result<(), SettingsError> {
+        self.listen_addr()?;
+        for (i, token) in self.api_tokens.iter().enumerate() {
+            if token.expose().chars().count() < 16 {
+                return Err(err(format!(
+                    "http.api_tokens[{i}]: a token must be at least 16 characters"
+                )));
+            }
+        }
+        if self.api_tokens.is_empty() && !(self.allow_no_token && self.is_loopback()) {
+            return Err(err(
+                "http.api_tokens: no token configured; set one (at least 16 characters), \
+                 or listen on a loopback address with http.allow_no_token = true",
+            ));
+        }
+        if self.max_body_bytes == 0 {
+            return Err(err("http.max_body_bytes: must be above 0"));
+        }
+        if self.tls_cert.is_some() || self.tls_key.is_some() {
+            return Err(err(
+                "http.tls_cert / http.tls_key: HTTPS on the listener is not supported yet; \
+                 terminate TLS in front of customdb",
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn listen_addr(&self) -> Result<SocketAddr, SettingsError> {
+        self.listen.parse().map_err(|_| {
+            err("http.listen: expected an address and port such as 127.0.0.1:8080")
+        })
+    }
+
+    pub fn is_loopback(&self) -> bool {
+        self.listen_addr().is_ok_and(|a| a.ip().is_loopback())
+    }
+}
+
+fn connection(
+    name: &str,
+    value: Value,
+    defaults: &config::Map<String, Value>,
+) -> Result<ConnectionSettings, SettingsError> {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+    {
+        return Err(err(format!(
+            "connections.{name}: a connection name is lowercase letters, digits, `_` and `-`"
+        )));
+    }
+    let place = format!("connections.{name}");
+    let mut rest = table(value, &place)?;
+    let mut own = config::Map::new();
+    for key in OWN_KEYS {
+        if let Some(v) = rest.remove(key) {
+            own.insert(key.to_string(), v);
+        }
+    }
+    for key in ["database_url", "scripts_dir"] {
+        if !own.contains_key(key) {
+            return Err(err(format!("{place}.{key}: missing")));
+        }
+    }
+    let own: ConnectionOwn = deserialize(Value::from(own), &place)?;
+
+    // The connection's own keys over the defaults; `pool` is merged key by key.
+    let mut merged = defaults.clone();
+    for (key, v) in rest {
+        match (key.as_str(), merged.get_mut("pool")) {
+            ("pool", Some(base)) => {
+                let mut base_table = table(base.clone(), &format!("{place}.pool"))?;
+                base_table.extend(table(v, &format!("{place}.pool"))?);
+                *base = Value::from(base_table);
+            }
+            _ => {
+                merged.insert(key, v);
+            }
+        }
+    }
+    let tunables: Tunables = deserialize(Value::from(merged), &place)?;
+    check_tunables(&tunables, &place)?;
+    if mysql_async::Opts::from_url(own.database_url.expose()).is_err() {
+        return Err(err(format!(
+            "{place}.database_url: expected a URL such as mysql://user:password@host:3306/database"
+        )));
+    }
+    Ok(ConnectionSettings {
+        name: name.to_string(),
+        database_url: own.database_url,
+        scripts_dir: own.scripts_dir,
+        configuration: fold_configuration_case(own.configuration),
+        tunables,
+    })
+}
+
+fn check_tunables(t: &Tunables, place: &str) -> Result<(), SettingsError> {
+    let positive = [
+        ("script_timeout_ms", t.script_timeout_ms as usize),
+        ("query_timeout_ms", t.query_timeout_ms as usize),
+        ("max_operations", t.max_operations as usize),
+        ("max_call_depth", t.max_call_depth),
+        ("max_string_bytes", t.max_string_bytes),
+        ("max_array_items", t.max_array_items),
+        ("max_map_entries", t.max_map_entries),
+        ("max_profile_bytes", t.max_profile_bytes),
+        ("pool.max", t.pool.max),
+        ("pool.acquire_timeout_ms", t.pool.acquire_timeout_ms as usize),
+        ("max_concurrent_scripts", t.concurrent_scripts()),
+    ];
+    if let Some((key, _)) = positive.iter().find(|(_, v)| *v == 0) {
+        return Err(err(format!("{place}.{key}: must be above 0")));
+    }
+    if t.pool.min > t.pool.max {
+        return Err(err(format!("{place}.pool.min: must not exceed pool.max")));
+    }
+    if !(4..=31).contains(&t.bcrypt_cost) {
+        return Err(err(format!("{place}.bcrypt_cost: must be from 4 to 31")));
+    }
+    Ok(())
+}
+
+/// Environment keys arrive lowercased: a lowercase key that matches a file key
+/// without regard to case replaces that key's value (config.md).
+fn fold_configuration_case(mut map: BTreeMap<String, Secret>) -> BTreeMap<String, Secret> {
+    let lowered: Vec<String> = map
+        .keys()
+        .filter(|k| k.chars().all(|c| !c.is_uppercase()))
+        .cloned()
+        .collect();
+    for low in lowered {
+        let target = map
+            .keys()
+            .find(|k| **k != low && k.to_lowercase() == low)
+            .cloned();
+        if let Some(target) = target {
+            if let Some(value) = map.remove(&low) {
+                map.insert(target, value);
+            }
+        }
+    }
+    map
+}
+
+fn table(value: Value, place: &str) -> Result<config::Map<String, Value>, SettingsError> {
+    match value.kind {
+        ValueKind::Table(t) => Ok(t),
+        ValueKind::Nil => Ok(config::Map::new()),
+        _ => Err(err(format!("{place}: expected a table"))),
+    }
+}
+
+fn deserialize<T: serde::de::DeserializeOwned>(
+    value: Value,
+    place: &str,
+) -> Result<T, SettingsError> {
+    value
+        .try_deserialize()
+        .map_err(|e| err(format!("{place}: {}", scrub(e.to_string()))))
+}
+
+/// config's messages may quote a value ("invalid type: string \"...\""); a
+/// value may be a secret, so the quoted part is cut out.
+fn scrub(message: String) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut quoted = false;
+    for c in message.chars() {
+        if c == '"' {
+            if !quoted {
+                out.push_str("\"…\"");
+            }
+            quoted = !quoted;
+        } else if !quoted {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(toml: &str) -> Result<Settings, SettingsError> {
+        let root = Config::builder()
+            .add_source(File::from_str(DEFAULT_SETTINGS, FileFormat::Toml))
+            .add_source(File::from_str(toml, FileFormat::Toml))
+            .build()
+            .unwrap()
+            .cache;
+        Settings::from_value(root)
+    }
+
+    const BASE: &str = r#"
+        [http]
+        api_tokens = ["0123456789abcdef"]
+        [connections.legacy]
+        database_url = "mysql://app:hunter2@127.0.0.1:3306/legacy"
+        scripts_dir = "scripts/demo"
+    "#;
+
+    #[test]
+    fn connection_inherits_defaults_and_overrides_pool_key_by_key() {
+        let s = load(&format!("{BASE}\nmax_operations = 5\n[connections.legacy.pool]\nmax = 3\n"))
+            .unwrap();
+        let t = &s.connections["legacy"].tunables;
+        assert_eq!(t.max_operations, 5);
+        assert_eq!(t.pool.max, 3);
+        assert_eq!(t.pool.acquire_timeout_ms, 5000);
+        assert_eq!(t.concurrent_scripts(), 3);
+        assert_eq!(t.script_timeout_ms, 20000);
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let in_connection = BASE.replace(
+            "scripts_dir = \"scripts/demo\"",
+            "scripts_dir = \"scripts/demo\"\nbogus = 1",
+        );
+        for (text, key) in [
+            (BASE.replace("[http]", "[http]\nlisten2 = 1"), "listen2"),
+            (in_connection, "bogus"),
+            (format!("{BASE}\n[defaults]\nnope = 1"), "nope"),
+            (format!("{BASE}\n[elsewhere]\nx = 1"), "elsewhere"),
+        ] {
+            let e = load(&text).expect_err(key).to_string();
+            assert!(e.contains(key), "{e}");
+        }
+    }
+
+    #[test]
+    fn secrets_never_in_errors_or_debug() {
+        let bad = BASE.replace("mysql://app:hunter2@", "postgres://app:hunter2@");
+        let e = load(&bad).unwrap_err().to_string();
+        assert!(e.contains("database_url") && !e.contains("hunter2"), "{e}");
+        let s = load(BASE).unwrap();
+        assert!(!format!("{s:?}").contains("hunter2"));
+        assert!(!format!("{s:?}").contains("0123456789abcdef"));
+    }
+
+    #[test]
+    fn short_token_and_missing_token_refused() {
+        let e = load(&BASE.replace("0123456789abcdef", "short")).unwrap_err();
+        assert!(e.to_string().contains("api_tokens[0]"));
+        let e = load(&BASE.replace("[\"0123456789abcdef\"]", "[]")).unwrap_err();
+        assert!(e.to_string().contains("no token"));
+        let ok = BASE.replace("[\"0123456789abcdef\"]", "[]\nallow_no_token = true");
+        assert!(load(&ok).is_ok());
+        let public = ok.replace("[http]", "[http]\nlisten = \"0.0.0.0:8080\"");
+        assert!(load(&public).is_err());
+    }
+
+    #[test]
+    fn configuration_case_folds_environment_keys() {
+        let mut m = BTreeMap::new();
+        m.insert("PEPPER".to_string(), Secret::new("file"));
+        m.insert("pepper".to_string(), Secret::new("env"));
+        m.insert("other".to_string(), Secret::new("x"));
+        let m = fold_configuration_case(m);
+        assert_eq!(m["PEPPER"].expose(), "env");
+        assert!(!m.contains_key("pepper"));
+        assert_eq!(m["other"].expose(), "x");
+    }
+
+    #[test]
+    fn scrub_cuts_quoted_values() {
+        assert_eq!(
+            scrub("invalid type: string \"hunter2\", expected u64".into()),
+            "invalid type: string \"…\", expected u64"
+        );
+    }
+}

@@ -1,0 +1,371 @@
+//! The bridge from scripts to the operator's MySQL/MariaDB: a pool per
+//! connection, a per-call session that takes one pooled connection at its
+//! first use and keeps it, every wait bounded by a timeout, and the
+//! conversion of values between MySQL and Rhai (scripts.md, "Values").
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mysql_async::consts::{ColumnFlags, ColumnType};
+use mysql_async::prelude::Queryable;
+use mysql_async::{Column, Conn, Opts, OptsBuilder, Params, Pool, PoolConstraints, PoolOpts, Row, Value};
+use rhai::{Dynamic, Map as RhaiMap};
+use tokio::runtime::Handle;
+
+use crate::settings::ConnectionSettings;
+
+/// MySQL's character set number for binary data.
+const BINARY_CHARSET: u16 = 63;
+/// MySQL's error number for a duplicate key.
+pub const ER_DUP_ENTRY: u16 = 1062;
+
+/// One connection's pool and its time limits.
+pub struct Store {
+    pool: Pool,
+    handle: Handle,
+    query_timeout: Duration,
+    acquire_timeout: Duration,
+}
+
+/// A failed store call, as scripts see it (scripts.md: a catchable map).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The server refused the statement: MySQL's error number and text.
+    #[error("store error {code}: {message}")]
+    Server { code: u16, message: String },
+    /// The store could not be reached, or no connection came free in time.
+    #[error("user store unavailable: {0}")]
+    Unavailable(String),
+    /// The statement ran past its time and was stopped.
+    #[error("query timed out")]
+    Timeout,
+}
+
+impl StoreError {
+    /// `#{ kind: "store", code, message }`, plus `timeout: true` for a query
+    /// stopped at its time limit (so that a rethrow still means 504).
+    pub fn to_map(&self) -> RhaiMap {
+        let mut m = RhaiMap::new();
+        m.insert("kind".into(), "store".into());
+        let code: Dynamic = match self {
+            StoreError::Server { code, .. } => i64::from(*code).into(),
+            StoreError::Unavailable(_) => Dynamic::UNIT,
+            StoreError::Timeout => {
+                m.insert("timeout".into(), true.into());
+                Dynamic::UNIT
+            }
+        };
+        let message = match self {
+            StoreError::Server { message, .. } => message.clone(),
+            other => other.to_string(),
+        };
+        m.insert("code".into(), code);
+        m.insert("message".into(), message.into());
+        m
+    }
+}
+
+impl Store {
+    /// Builds the pool; it connects lazily, so a store that is down does not
+    /// stop the start (readiness reports it).
+    pub fn new(settings: &ConnectionSettings, handle: Handle) -> Self {
+        let t = &settings.tunables;
+        // Checked when the settings were loaded.
+        let opts = Opts::from_url(settings.database_url.expose()).unwrap_or_default();
+        let constraints = PoolConstraints::new(t.pool.min, t.pool.max)
+            .unwrap_or_else(|| PoolConstraints::new(0, t.pool.max.max(1)).unwrap_or_default());
+        let opts = OptsBuilder::from_opts(opts)
+            .pool_opts(PoolOpts::default().with_constraints(constraints))
+            // Re-run on every new and every reset connection.
+            .setup(vec!["SET time_zone = '+00:00'"]);
+        Store {
+            pool: Pool::new(opts),
+            handle,
+            query_timeout: Duration::from_millis(t.query_timeout_ms),
+            acquire_timeout: Duration::from_millis(t.pool.acquire_timeout_ms),
+        }
+    }
+
+    /// Answers whether the store takes a `SELECT 1` within `limit`.
+    pub async fn ping(&self, limit: Duration) -> Result<(), StoreError> {
+        let work = async {
+            let mut conn = self.pool.get_conn().await.map_err(unavailable)?;
+            conn.ping().await.map_err(unavailable)
+        };
+        tokio::time::timeout(limit, work)
+            .await
+            .map_err(|_| StoreError::Unavailable("no answer in time".into()))?
+    }
+
+    pub async fn close(&self) {
+        let _ = self.pool.clone().disconnect().await;
+    }
+}
+
+fn unavailable(e: mysql_async::Error) -> StoreError {
+    match e {
+        mysql_async::Error::Server(s) => StoreError::Server {
+            code: s.code,
+            message: s.message,
+        },
+        other => StoreError::Unavailable(other.to_string()),
+    }
+}
+
+/// One script call's use of the store: at most one connection, taken at the
+/// first statement and kept until the call ends, so that `LAST_INSERT_ID()`
+/// and session variables behave as in one session.
+pub struct Session {
+    store: Arc<Store>,
+    conn: Option<Conn>,
+    deadline: Instant,
+    pub in_transaction: bool,
+}
+
+/// What `db::execute` answers.
+pub struct Executed {
+    pub affected_rows: u64,
+    pub last_insert_id: Option<u64>,
+}
+
+impl Session {
+    pub fn new(store: Arc<Store>, deadline: Instant) -> Self {
+        Session {
+            store,
+            conn: None,
+            deadline,
+            in_transaction: false,
+        }
+    }
+
+    fn remaining(&self) -> Result<Duration, StoreError> {
+        self.deadline
+            .checked_duration_since(Instant::now())
+            .filter(|d| !d.is_zero())
+            .ok_or(StoreError::Timeout)
+    }
+
+    fn conn(&mut self) -> Result<&mut Conn, StoreError> {
+        if self.conn.is_none() {
+            let limit = self.store.acquire_timeout.min(self.remaining()?);
+            let pool = self.store.pool.clone();
+            let conn = self
+                .store
+                .handle
+                .block_on(tokio::time::timeout(limit, pool.get_conn()))
+                .map_err(|_| {
+                    StoreError::Unavailable("no store connection came free in time".into())
+                })?
+                .map_err(unavailable)?;
+            self.conn = Some(conn);
+        }
+        self.conn.as_mut().ok_or(StoreError::Timeout)
+    }
+
+    /// Runs one statement on the session's connection within the query's
+    /// time. A statement past its time is killed on the server and its
+    /// connection thrown away; a broken connection is dropped.
+    fn run<T>(
+        &mut self,
+        work: impl for<'c> FnOnce(
+            &'c mut Conn,
+        ) -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = Result<T, mysql_async::Error>> + Send + 'c>,
+        >,
+    ) -> Result<T, StoreError> {
+        let limit = self.store.query_timeout.min(self.remaining()?);
+        let handle = self.store.handle.clone();
+        let conn = self.conn()?;
+        match handle.block_on(tokio::time::timeout(limit, work(conn))) {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(mysql_async::Error::Server(s))) => Err(StoreError::Server {
+                code: s.code,
+                message: s.message,
+            }),
+            Ok(Err(other)) => {
+                self.conn = None;
+                self.in_transaction = false;
+                Err(StoreError::Unavailable(other.to_string()))
+            }
+            Err(_) => {
+                self.abandon();
+                Err(StoreError::Timeout)
+            }
+        }
+    }
+
+    /// Kills the connection's running statement on the server and throws the
+    /// connection away, without waiting for either.
+    fn abandon(&mut self) {
+        self.in_transaction = false;
+        if let Some(conn) = self.conn.take() {
+            let id = conn.id();
+            let pool = self.store.pool.clone();
+            self.store.handle.spawn(async move {
+                let kill = async {
+                    let mut other = pool.get_conn().await?;
+                    other.query_drop(format!("KILL {id}")).await
+                };
+                if let Err(e) = tokio::time::timeout(Duration::from_secs(5), kill).await {
+                    tracing::warn!(error = %e, "could not kill a timed-out query");
+                }
+                drop(conn);
+            });
+        }
+    }
+
+    pub fn query(&mut self, sql: &str, params: Vec<Value>) -> Result<Vec<RhaiMap>, StoreError> {
+        let sql = sql.to_string();
+        let rows: Vec<Row> =
+            self.run(move |c| Box::pin(async move { c.exec(sql, to_params(params)).await }))?;
+        Ok(rows.into_iter().map(row_to_map).collect())
+    }
+
+    pub fn execute(&mut self, sql: &str, params: Vec<Value>) -> Result<Executed, StoreError> {
+        let sql = sql.to_string();
+        self.run(move |c| {
+            Box::pin(async move {
+                c.exec_drop(sql, to_params(params)).await?;
+                Ok(Executed {
+                    affected_rows: c.affected_rows(),
+                    last_insert_id: c.last_insert_id(),
+                })
+            })
+        })
+    }
+
+    pub fn begin(&mut self) -> Result<(), StoreError> {
+        self.run(|c| Box::pin(async move { c.query_drop("START TRANSACTION").await }))?;
+        self.in_transaction = true;
+        Ok(())
+    }
+
+    pub fn commit(&mut self) -> Result<(), StoreError> {
+        self.in_transaction = false;
+        self.run(|c| Box::pin(async move { c.query_drop("COMMIT").await }))
+    }
+
+    pub fn rollback(&mut self) -> Result<(), StoreError> {
+        self.in_transaction = false;
+        if self.conn.is_none() {
+            return Ok(());
+        }
+        self.run(|c| Box::pin(async move { c.query_drop("ROLLBACK").await }))
+    }
+
+    /// Ends the session: a transaction still open is rolled back, and the
+    /// connection goes back to the pool.
+    pub fn finish(mut self) {
+        if self.in_transaction {
+            // Past the deadline there is no time left to ask: throw it away.
+            if self.rollback().is_err() {
+                self.abandon();
+            }
+        }
+    }
+}
+
+fn to_params(params: Vec<Value>) -> Params {
+    if params.is_empty() {
+        Params::Empty
+    } else {
+        Params::Positional(params)
+    }
+}
+
+fn row_to_map(row: Row) -> RhaiMap {
+    let columns = row.columns();
+    columns
+        .iter()
+        .zip(row.unwrap())
+        .map(|(col, value)| (col.name_str().as_ref().into(), to_dynamic(value, col)))
+        .collect()
+}
+
+/// A MySQL value as scripts.md says a script sees it.
+pub fn to_dynamic(value: Value, col: &Column) -> Dynamic {
+    let ty = col.column_type();
+    match value {
+        Value::NULL => Dynamic::UNIT,
+        Value::Int(i) => i.into(),
+        Value::UInt(u) => match i64::try_from(u) {
+            Ok(i) => i.into(),
+            Err(_) => u.to_string().into(),
+        },
+        // Through its shortest text, so that FLOAT 0.1 reads as 0.1.
+        Value::Float(f) => f.to_string().parse::<f64>().unwrap_or(f as f64).into(),
+        Value::Double(d) => d.into(),
+        Value::Date(y, mo, d, h, mi, s, us) => {
+            if matches!(ty, ColumnType::MYSQL_TYPE_DATE | ColumnType::MYSQL_TYPE_NEWDATE) {
+                format!("{y:04}-{mo:02}-{d:02}").into()
+            } else if us > 0 {
+                format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{us:06}").into()
+            } else {
+                format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}").into()
+            }
+        }
+        Value::Time(neg, days, h, mi, s, us) => {
+            let sign = if neg { "-" } else { "" };
+            let hours = days * 24 + u32::from(h);
+            if us > 0 {
+                format!("{sign}{hours:02}:{mi:02}:{s:02}.{us:06}").into()
+            } else {
+                format!("{sign}{hours:02}:{mi:02}:{s:02}").into()
+            }
+        }
+        Value::Bytes(bytes) => match ty {
+            ColumnType::MYSQL_TYPE_DECIMAL | ColumnType::MYSQL_TYPE_NEWDECIMAL => {
+                String::from_utf8_lossy(&bytes).into_owned().into()
+            }
+            ColumnType::MYSQL_TYPE_JSON => serde_json::from_slice::<serde_json::Value>(&bytes)
+                .ok()
+                .and_then(|v| rhai::serde::to_dynamic(v).ok())
+                .unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned().into()),
+            ColumnType::MYSQL_TYPE_BIT | ColumnType::MYSQL_TYPE_GEOMETRY => {
+                Dynamic::from_blob(bytes)
+            }
+            _ if col.character_set() == BINARY_CHARSET
+                && !col.flags().contains(ColumnFlags::ENUM_FLAG)
+                && !col.flags().contains(ColumnFlags::SET_FLAG) =>
+            {
+                Dynamic::from_blob(bytes)
+            }
+            _ => match String::from_utf8(bytes) {
+                Ok(s) => s.into(),
+                Err(e) => Dynamic::from_blob(e.into_bytes()),
+            },
+        },
+    }
+}
+
+/// A script value as a statement parameter: `()` is NULL, a bool 1 or 0, a
+/// map or array its JSON text.
+pub fn to_param(value: &Dynamic) -> Result<Value, String> {
+    if value.is_unit() {
+        return Ok(Value::NULL);
+    }
+    if let Ok(b) = value.as_bool() {
+        return Ok(Value::Int(i64::from(b)));
+    }
+    if let Ok(i) = value.as_int() {
+        return Ok(Value::Int(i));
+    }
+    if let Ok(f) = value.as_float() {
+        return Ok(Value::Double(f));
+    }
+    if let Ok(c) = value.as_char() {
+        return Ok(Value::Bytes(c.to_string().into_bytes()));
+    }
+    if let Some(s) = value.read_lock::<rhai::ImmutableString>() {
+        return Ok(Value::Bytes(s.as_bytes().to_vec()));
+    }
+    if value.is_blob() {
+        let blob = value.clone().into_blob().unwrap_or_default();
+        return Ok(Value::Bytes(blob));
+    }
+    if value.is_map() || value.is_array() {
+        let json = crate::profile::to_json("parameter", value).map_err(|e| e.rule)?;
+        return Ok(Value::Bytes(json.to_string().into_bytes()));
+    }
+    Err(format!("a {} cannot be a statement parameter", value.type_name()))
+}
