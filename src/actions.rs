@@ -156,7 +156,9 @@ impl Fields {
         match self.0.remove(name) {
             None => Ok(None),
             Some(Value::Bool(b)) => Ok(Some(b)),
-            Some(_) => Err(Error::invalid_request(format!("`{name}` must be true or false"))),
+            Some(_) => Err(Error::invalid_request(format!(
+                "`{name}` must be true or false"
+            ))),
         }
     }
 
@@ -164,7 +166,9 @@ impl Fields {
         match self.0.remove(name) {
             None => Ok(None),
             Some(Value::Object(m)) => Ok(Some(m)),
-            Some(_) => Err(Error::invalid_request(format!("`{name}` must be an object"))),
+            Some(_) => Err(Error::invalid_request(format!(
+                "`{name}` must be an object"
+            ))),
         }
     }
 }
@@ -197,7 +201,11 @@ fn context(value: Option<Value>) -> Result<Map<String, Value>> {
     let map = match value {
         None | Some(Value::Null) => return Ok(Map::new()),
         Some(Value::Object(m)) => m,
-        Some(_) => return Err(Error::invalid_request("`context` must be an object of strings")),
+        Some(_) => {
+            return Err(Error::invalid_request(
+                "`context` must be an object of strings",
+            ))
+        }
     };
     if let Some(key) = map.iter().find(|(_, v)| !v.is_string()).map(|(k, _)| k) {
         return Err(Error::invalid_request(format!(
@@ -228,7 +236,11 @@ impl Request {
             Action::Login => {
                 let mut f = Fields::new(map, &["username_or_email", "password"])?;
                 let username_or_email = f.required("username_or_email")?;
-                max_chars("username_or_email", &username_or_email, MAX_IDENTIFIER_CHARS)?;
+                max_chars(
+                    "username_or_email",
+                    &username_or_email,
+                    MAX_IDENTIFIER_CHARS,
+                )?;
                 Input::Login {
                     username_or_email,
                     password: password("password", f.required("password")?)?,
@@ -307,7 +319,12 @@ impl Request {
 
     /// Runs the action's script(s). Must run inside a script call
     /// ([`crate::script::call::with_call`]).
-    pub fn run(self, scripts: &ScriptSet, connection: &str, max_profile_bytes: usize) -> Result<Outcome> {
+    pub fn run(
+        self,
+        scripts: &ScriptSet,
+        connection: &str,
+        max_profile_bytes: usize,
+    ) -> Result<Outcome> {
         let profile = |value: Dynamic, script: &str| to_profile(value, script, max_profile_bytes);
         match self.input {
             Input::Login {
@@ -316,7 +333,10 @@ impl Request {
             } => {
                 let result = scripts.call("login", (username_or_email, password))?;
                 if !result.is_map() {
-                    return Err(not_a_profile("login", "a login must return a profile map or throw"));
+                    return Err(not_a_profile(
+                        "login",
+                        "a login must return a profile map or throw",
+                    ));
                 }
                 Ok(Outcome::Ok(json!({ "user": profile(result, "login")?.0 })))
             }
@@ -354,9 +374,14 @@ impl Request {
                     return Err(Error::UserNotFound);
                 }
                 if !result.is_map() {
-                    return Err(not_a_profile("get_user", "get_user must return a profile map or ()"));
+                    return Err(not_a_profile(
+                        "get_user",
+                        "get_user must return a profile map or ()",
+                    ));
                 }
-                Ok(Outcome::Ok(json!({ "user": profile(result, "get_user")?.0 })))
+                Ok(Outcome::Ok(
+                    json!({ "user": profile(result, "get_user")?.0 }),
+                ))
             }
             Input::Verify(email) => {
                 flag(scripts.call("verify", (email,))?, "verify", false)?;
@@ -410,7 +435,9 @@ impl Request {
                         "update_metadata must return the updated profile map or ()",
                     ));
                 }
-                Ok(Outcome::Ok(json!({ "user": profile(result, "update_metadata")?.0 })))
+                Ok(Outcome::Ok(
+                    json!({ "user": profile(result, "update_metadata")?.0 }),
+                ))
             }
         }
     }
@@ -431,7 +458,10 @@ fn new_user(action: Action, map: Map<String, Value>) -> Result<NewUser> {
     let email = email("email", f.required("email")?)?;
     let password = password("password", f.required("password")?)?;
     let mut optional = Vec::new();
-    for name in PROFILE_FIELDS.into_iter().chain(["picture", "phone_number"]) {
+    for name in PROFILE_FIELDS
+        .into_iter()
+        .chain(["picture", "phone_number"])
+    {
         if let Some(v) = f.string(name)? {
             if name == "username" {
                 max_chars(name, &v, MAX_IDENTIFIER_CHARS)?;
@@ -467,7 +497,10 @@ impl NewUser {
         for (k, v) in &self.optional {
             m.insert((*k).into(), v.clone().into());
         }
-        m.insert("user_metadata".into(), to_dynamic(self.user_metadata.clone())?);
+        m.insert(
+            "user_metadata".into(),
+            to_dynamic(self.user_metadata.clone())?,
+        );
         m.insert("metadata".into(), to_dynamic(self.app_metadata.clone())?);
         m.insert("connection".into(), connection.into());
         Ok(m)
@@ -542,23 +575,47 @@ mod tests {
 
     #[test]
     fn login_fields() {
-        assert!(parse(Action::Login, json!({"username_or_email": "jane", "password": "pw"})).is_ok());
-        let m = message(parse(Action::Login, json!({"username_or_email": "jane", "password": "pw", "extra": 1})));
+        assert!(parse(
+            Action::Login,
+            json!({"username_or_email": "jane", "password": "pw"})
+        )
+        .is_ok());
+        let m = message(parse(
+            Action::Login,
+            json!({"username_or_email": "jane", "password": "pw", "extra": 1}),
+        ));
         assert!(m.contains("`extra`"), "{m}");
         let m = message(parse(Action::Login, json!({"username_or_email": "jane"})));
         assert!(m.contains("`password` is required"), "{m}");
-        let m = message(parse(Action::Login, json!({"username_or_email": "jane", "password": 12345})));
-        assert!(m.contains("`password` must be a string") && !m.contains("12345"), "{m}");
-        let m = message(parse(Action::Login, json!({"username_or_email": "", "password": "x"})));
+        let m = message(parse(
+            Action::Login,
+            json!({"username_or_email": "jane", "password": 12345}),
+        ));
+        assert!(
+            m.contains("`password` must be a string") && !m.contains("12345"),
+            "{m}"
+        );
+        let m = message(parse(
+            Action::Login,
+            json!({"username_or_email": "", "password": "x"}),
+        ));
         assert!(m.contains("empty"), "{m}");
         // null means absent
-        let m = message(parse(Action::Login, json!({"username_or_email": null, "password": "x"})));
+        let m = message(parse(
+            Action::Login,
+            json!({"username_or_email": null, "password": "x"}),
+        ));
         assert!(m.contains("required"), "{m}");
     }
 
     #[test]
     fn lengths_in_characters() {
-        let ok = |pw: String| parse(Action::Login, json!({"username_or_email": "j", "password": pw}));
+        let ok = |pw: String| {
+            parse(
+                Action::Login,
+                json!({"username_or_email": "j", "password": pw}),
+            )
+        };
         assert!(ok("é".repeat(1024)).is_ok());
         assert!(ok("é".repeat(1025)).is_err());
         let mail = |local: usize| format!("{}@x.io", "a".repeat(local));
@@ -597,22 +654,39 @@ mod tests {
         let m = message(parse(Action::Signup, body.clone()));
         assert!(m.contains("app_metadata"), "{m}");
         assert!(parse(Action::Create, body).is_ok());
-        let m = message(parse(Action::Signup, json!({"email": "a@b", "password": "pw", "email_verified": true})));
+        let m = message(parse(
+            Action::Signup,
+            json!({"email": "a@b", "password": "pw", "email_verified": true}),
+        ));
         assert!(m.contains("email_verified"), "{m}");
     }
 
     #[test]
     fn metadata_rules_by_action() {
         let too_many: Map<String, Value> = (0..11).map(|i| (format!("k{i}"), json!("v"))).collect();
-        let e = parse(Action::Signup, json!({"email": "a@b", "password": "pw", "user_metadata": too_many.clone()}))
-            .unwrap_err();
+        let e = parse(
+            Action::Signup,
+            json!({"email": "a@b", "password": "pw", "user_metadata": too_many.clone()}),
+        )
+        .unwrap_err();
         assert_eq!(e.code(), "invalid_user_metadata");
         // create does not apply signup's limits
-        assert!(parse(Action::Create, json!({"email": "a@b", "password": "pw", "user_metadata": too_many})).is_ok());
-        let e = parse(Action::Create, json!({"email": "a@b", "password": "pw", "app_metadata": {"blocked": true}}))
-            .unwrap_err();
+        assert!(parse(
+            Action::Create,
+            json!({"email": "a@b", "password": "pw", "user_metadata": too_many})
+        )
+        .is_ok());
+        let e = parse(
+            Action::Create,
+            json!({"email": "a@b", "password": "pw", "app_metadata": {"blocked": true}}),
+        )
+        .unwrap_err();
         assert_eq!(e.code(), "invalid_app_metadata");
-        let e = parse(Action::UpdateMetadata, json!({"user_id": "1", "user_metadata": {"a.b": 1}})).unwrap_err();
+        let e = parse(
+            Action::UpdateMetadata,
+            json!({"user_id": "1", "user_metadata": {"a.b": 1}}),
+        )
+        .unwrap_err();
         assert_eq!(e.code(), "invalid_user_metadata");
         let m = message(parse(Action::UpdateMetadata, json!({"user_id": "1"})));
         assert!(m.contains("user_metadata"), "{m}");
@@ -620,9 +694,17 @@ mod tests {
 
     #[test]
     fn secrets_are_the_passwords() {
-        let r = parse(Action::Login, json!({"username_or_email": "j", "password": "pw1"})).unwrap();
+        let r = parse(
+            Action::Login,
+            json!({"username_or_email": "j", "password": "pw1"}),
+        )
+        .unwrap();
         assert_eq!(r.secrets(), ["pw1"]);
-        let r = parse(Action::ChangePassword, json!({"email": "a@b", "new_password": "pw2"})).unwrap();
+        let r = parse(
+            Action::ChangePassword,
+            json!({"email": "a@b", "new_password": "pw2"}),
+        )
+        .unwrap();
         assert_eq!(r.secrets(), ["pw2"]);
     }
 

@@ -112,10 +112,12 @@ impl Connection {
         let store = self.store.clone();
         let name = self.settings.name.clone();
         let masker = Masker::new(
-            request
-                .secrets()
-                .into_iter()
-                .chain(self.settings.configuration.values().map(|v| v.expose().to_string())),
+            request.secrets().into_iter().chain(
+                self.settings
+                    .configuration
+                    .values()
+                    .map(|v| v.expose().to_string()),
+            ),
         );
         let span = tracing::Span::current();
         let started = Instant::now();
@@ -133,8 +135,9 @@ impl Connection {
                 masker,
                 source: scripts.file_of(script).display().to_string(),
             };
-            let (result, state) =
-                call::with_call(state, deadline, || request.run(&scripts, &name, max_profile));
+            let (result, state) = call::with_call(state, deadline, || {
+                request.run(&scripts, &name, max_profile)
+            });
             if let Some(state) = state {
                 state.session.finish();
             }
@@ -144,7 +147,10 @@ impl Connection {
             .instrument(tracing::Span::current())
             .await
             .unwrap_or_else(|e| Err(Error::Script(format!("the script's thread failed: {e}"))));
-        tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "script finished");
+        tracing::debug!(
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "script finished"
+        );
         result
     }
 }

@@ -54,7 +54,10 @@ impl AppState {
 
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     let v1 = Router::new()
-        .route("/connections", get(list_connections).fallback(method_not_allowed))
+        .route(
+            "/connections",
+            get(list_connections).fallback(method_not_allowed),
+        )
         .route(
             "/connections/{connection}/{action}",
             post(run_action).fallback(method_not_allowed),
@@ -149,7 +152,10 @@ async fn request_id(request: Request, next: Next) -> Response {
     );
     let started = Instant::now();
     let mut response = CURRENT_REQUEST_ID
-        .scope(id.clone(), tracing::Instrument::instrument(next.run(request), span.clone()))
+        .scope(
+            id.clone(),
+            tracing::Instrument::instrument(next.run(request), span.clone()),
+        )
         .await;
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID, value);

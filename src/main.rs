@@ -9,7 +9,11 @@ use customdb::telemetry::{self, LogFormat};
 use customdb::{Application, Settings};
 
 #[derive(Parser)]
-#[command(name = "customdb", version, about = "Hosts Rhai connector scripts over a legacy MySQL/MariaDB user table")]
+#[command(
+    name = "customdb",
+    version,
+    about = "Hosts Rhai connector scripts over a legacy MySQL/MariaDB user table"
+)]
 struct Cli {
     /// A settings file layered over config/default.toml.
     #[arg(long, global = true, env = "CUSTOMDB_CONFIG")]

@@ -95,14 +95,14 @@ pub fn check_names(meta: &Map<String, Value>, which: Which) -> Result<(), Error>
                 for (name, inner) in map {
                     let here = format!("{path}.{name}");
                     if name.contains('.') {
-                        return Err(which.error(format!(
-                            "{here}: a property name must not contain `.`"
-                        )));
+                        return Err(
+                            which.error(format!("{here}: a property name must not contain `.`"))
+                        );
                     }
                     if name.starts_with('$') {
-                        return Err(which.error(format!(
-                            "{here}: a property name must not start with `$`"
-                        )));
+                        return Err(
+                            which.error(format!("{here}: a property name must not start with `$`"))
+                        );
                     }
                     walk(inner, &here, which)?;
                 }
@@ -121,9 +121,7 @@ pub fn check_names(meta: &Map<String, Value>, which: Which) -> Result<(), Error>
             return Err(which.error(format!("{here}: a property name must not contain `.`")));
         }
         if name.starts_with('$') {
-            return Err(which.error(format!(
-                "{here}: a property name must not start with `$`"
-            )));
+            return Err(which.error(format!("{here}: a property name must not start with `$`")));
         }
         walk(inner, &here, which)?;
     }
@@ -228,18 +226,34 @@ mod tests {
         let cur = obj(json!({"hobby": "surf", "addresses": {"home": "A"}}));
         let cases = [
             // a new root property beside the old ones
-            (json!({"color": "red"}), json!({"hobby": "surf", "addresses": {"home": "A"}, "color": "red"})),
+            (
+                json!({"color": "red"}),
+                json!({"hobby": "surf", "addresses": {"home": "A"}, "color": "red"}),
+            ),
             // a nested object replaced whole
-            (json!({"addresses": {"home": "B", "work": "C"}}), json!({"hobby": "surf", "addresses": {"home": "B", "work": "C"}})),
-            (json!({"addresses": {"work": "C"}}), json!({"hobby": "surf", "addresses": {"work": "C"}})),
+            (
+                json!({"addresses": {"home": "B", "work": "C"}}),
+                json!({"hobby": "surf", "addresses": {"home": "B", "work": "C"}}),
+            ),
+            (
+                json!({"addresses": {"work": "C"}}),
+                json!({"hobby": "surf", "addresses": {"work": "C"}}),
+            ),
             // null deletes
             (json!({"hobby": null}), json!({"addresses": {"home": "A"}})),
-            (json!({"absent": null}), json!({"hobby": "surf", "addresses": {"home": "A"}})),
+            (
+                json!({"absent": null}),
+                json!({"hobby": "surf", "addresses": {"home": "A"}}),
+            ),
             // {} clears
             (json!({}), json!({})),
         ];
         for (patch, want) in cases {
-            assert_eq!(Value::Object(merge(&cur, &obj(patch.clone()))), want, "{patch}");
+            assert_eq!(
+                Value::Object(merge(&cur, &obj(patch.clone()))),
+                want,
+                "{patch}"
+            );
         }
     }
 }

@@ -208,7 +208,10 @@ mod tests {
         let e = verify("pw", "$zz$secretsecretsecret").unwrap_err();
         assert_eq!(e, HashError::UnknownFormat("$zz$".into()));
         let e = verify("pw", "plaintextpassword").unwrap_err();
-        assert_eq!(e.to_string(), "unknown password hash format (it starts with `plai`)");
+        assert_eq!(
+            e.to_string(),
+            "unknown password hash format (it starts with `plai`)"
+        );
         assert_eq!(verify("pw", ""), Ok(false));
     }
 

@@ -129,7 +129,9 @@ pub fn normalize(
         Value::Object(app_metadata.unwrap_or_default()),
     );
 
-    let size = serde_json::to_vec(&out).map(|v| v.len()).unwrap_or(usize::MAX);
+    let size = serde_json::to_vec(&out)
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX);
     if size > max_bytes {
         return Err(refuse(
             "profile",
@@ -220,7 +222,11 @@ pub fn to_json(field: &str, value: &Dynamic) -> Result<Value, ProfileError> {
         return Ok(Value::Array(blob.iter().map(|b| Value::from(*b)).collect()));
     }
     if let Some(items) = value.read_lock::<rhai::Array>() {
-        return items.iter().map(|v| to_json(field, v)).collect::<Result<_, _>>().map(Value::Array);
+        return items
+            .iter()
+            .map(|v| to_json(field, v))
+            .collect::<Result<_, _>>()
+            .map(Value::Array);
     }
     if let Some(map) = value.read_lock::<RhaiMap>() {
         return map
@@ -229,7 +235,10 @@ pub fn to_json(field: &str, value: &Dynamic) -> Result<Value, ProfileError> {
             .collect::<Result<Map<_, _>, _>>()
             .map(Value::Object);
     }
-    Err(refuse(field, format!("a {} has no JSON form", value.type_name())))
+    Err(refuse(
+        field,
+        format!("a {} has no JSON form", value.type_name()),
+    ))
 }
 
 #[cfg(test)]
@@ -258,9 +267,15 @@ mod tests {
         assert_eq!(ok(vec![("user_id", "42".into())])["user_id"], "42");
         assert_eq!(ok(vec![("id", 42_i64.into())])["user_id"], "42");
         assert!(ok(vec![("id", 42_i64.into())]).get("id").is_none());
-        assert_eq!(ok(vec![("id", 7_i64.into()), ("user_id", "7".into())])["user_id"], "7");
+        assert_eq!(
+            ok(vec![("id", 7_i64.into()), ("user_id", "7".into())])["user_id"],
+            "7"
+        );
         for (pairs, field) in [
-            (vec![("id", 7_i64.into()), ("user_id", "8".into())], "user_id"),
+            (
+                vec![("id", 7_i64.into()), ("user_id", "8".into())],
+                "user_id",
+            ),
             (vec![("user_id", "".into())], "user_id"),
             (vec![("id", 1.5_f64.into())], "id"),
             (vec![("id", true.into())], "id"),
@@ -295,7 +310,11 @@ mod tests {
     fn metadata_unit_is_empty_string_refused_with_hint() {
         for field in ["metadata", "user_metadata", "app_metadata"] {
             let p = ok(vec![("id", 1_i64.into()), (field, Dynamic::UNIT)]);
-            let out = if field == "user_metadata" { "user_metadata" } else { "app_metadata" };
+            let out = if field == "user_metadata" {
+                "user_metadata"
+            } else {
+                "app_metadata"
+            };
             assert_eq!(p[out], serde_json::json!({}));
             let e = refused(vec![("id", 1_i64.into()), (field, "{\"a\":1}".into())]);
             assert_eq!(e.field, field);
@@ -317,11 +336,17 @@ mod tests {
             (Dynamic::from(0_i64), false),
             (Dynamic::UNIT, false),
         ] {
-            assert_eq!(ok(vec![("id", 1_i64.into()), ("email_verified", v)])["email_verified"], want);
+            assert_eq!(
+                ok(vec![("id", 1_i64.into()), ("email_verified", v)])["email_verified"],
+                want
+            );
         }
         assert_eq!(ok(vec![("id", 1_i64.into())])["email_verified"], false);
         for bad in [Dynamic::from(2_i64), Dynamic::from("true")] {
-            assert_eq!(refused(vec![("id", 1_i64.into()), ("email_verified", bad)]).field, "email_verified");
+            assert_eq!(
+                refused(vec![("id", 1_i64.into()), ("email_verified", bad)]).field,
+                "email_verified"
+            );
         }
     }
 
@@ -384,8 +409,12 @@ mod tests {
     #[test]
     fn size_limit() {
         let big = "x".repeat(200);
-        let e = normalize(map(vec![("id", 1_i64.into()), ("bio", big.into())]), 100, &mut Vec::new())
-            .unwrap_err();
+        let e = normalize(
+            map(vec![("id", 1_i64.into()), ("bio", big.into())]),
+            100,
+            &mut Vec::new(),
+        )
+        .unwrap_err();
         assert_eq!(e.field, "profile");
         assert!(e.rule.contains("max_profile_bytes"));
     }

@@ -223,9 +223,9 @@ impl HttpSettings {
     }
 
     pub fn listen_addr(&self) -> Result<SocketAddr, SettingsError> {
-        self.listen.parse().map_err(|_| {
-            err("http.listen: expected an address and port such as 127.0.0.1:8080")
-        })
+        self.listen
+            .parse()
+            .map_err(|_| err("http.listen: expected an address and port such as 127.0.0.1:8080"))
     }
 
     pub fn is_loopback(&self) -> bool {
@@ -303,7 +303,10 @@ fn check_tunables(t: &Tunables, place: &str) -> Result<(), SettingsError> {
         ("max_map_entries", t.max_map_entries),
         ("max_profile_bytes", t.max_profile_bytes),
         ("pool.max", t.pool.max),
-        ("pool.acquire_timeout_ms", t.pool.acquire_timeout_ms as usize),
+        (
+            "pool.acquire_timeout_ms",
+            t.pool.acquire_timeout_ms as usize,
+        ),
         ("max_concurrent_scripts", t.concurrent_scripts()),
     ];
     if let Some((key, _)) = positive.iter().find(|(_, v)| *v == 0) {
@@ -399,8 +402,10 @@ mod tests {
 
     #[test]
     fn connection_inherits_defaults_and_overrides_pool_key_by_key() {
-        let s = load(&format!("{BASE}\nmax_operations = 5\n[connections.legacy.pool]\nmax = 3\n"))
-            .unwrap();
+        let s = load(&format!(
+            "{BASE}\nmax_operations = 5\n[connections.legacy.pool]\nmax = 3\n"
+        ))
+        .unwrap();
         let t = &s.connections["legacy"].tunables;
         assert_eq!(t.max_operations, 5);
         assert_eq!(t.pool.max, 3);

@@ -82,7 +82,10 @@ impl Application {
 
     /// Serves until `shutdown` completes, then lets requests in flight
     /// finish and closes the pools.
-    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         tracing::info!("listening on {}", self.local_addr());
         let router = http::router(self.state.clone(), self.max_body_bytes);
         let served = axum::serve(self.listener, router)

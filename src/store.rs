@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use mysql_async::consts::{ColumnFlags, ColumnType};
 use mysql_async::prelude::Queryable;
-use mysql_async::{Column, Conn, Opts, OptsBuilder, Params, Pool, PoolConstraints, PoolOpts, Row, Value};
+use mysql_async::{
+    Column, Conn, Opts, OptsBuilder, Params, Pool, PoolConstraints, PoolOpts, Row, Value,
+};
 use rhai::{Dynamic, Map as RhaiMap};
 use tokio::runtime::Handle;
 
@@ -76,6 +78,9 @@ impl Store {
             .unwrap_or_else(|| PoolConstraints::new(0, t.pool.max.max(1)).unwrap_or_default());
         let opts = OptsBuilder::from_opts(opts)
             .pool_opts(PoolOpts::default().with_constraints(constraints))
+            // `affected_rows` counts the rows matched, as Node's mysql driver
+            // (and so every Auth0 template) has it.
+            .client_found_rows(true)
             // Re-run on every new and every reset connection.
             .setup(vec!["SET time_zone = '+00:00'"]);
         Store {
@@ -296,7 +301,10 @@ pub fn to_dynamic(value: Value, col: &Column) -> Dynamic {
         Value::Float(f) => f.to_string().parse::<f64>().unwrap_or(f as f64).into(),
         Value::Double(d) => d.into(),
         Value::Date(y, mo, d, h, mi, s, us) => {
-            if matches!(ty, ColumnType::MYSQL_TYPE_DATE | ColumnType::MYSQL_TYPE_NEWDATE) {
+            if matches!(
+                ty,
+                ColumnType::MYSQL_TYPE_DATE | ColumnType::MYSQL_TYPE_NEWDATE
+            ) {
                 format!("{y:04}-{mo:02}-{d:02}").into()
             } else if us > 0 {
                 format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{us:06}").into()
@@ -367,5 +375,8 @@ pub fn to_param(value: &Dynamic) -> Result<Value, String> {
         let json = crate::profile::to_json("parameter", value).map_err(|e| e.rule)?;
         return Ok(Value::Bytes(json.to_string().into_bytes()));
     }
-    Err(format!("a {} cannot be a statement parameter", value.type_name()))
+    Err(format!(
+        "a {} cannot be a statement parameter",
+        value.type_name()
+    ))
 }

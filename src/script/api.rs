@@ -4,7 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use rhai::{Array, Dynamic, Engine, EvalAltResult, FnPtr, Map as RhaiMap, Module, NativeCallContext, Position};
+use rhai::{
+    Array, Dynamic, Engine, EvalAltResult, FnPtr, Map as RhaiMap, Module, NativeCallContext,
+    Position,
+};
 
 use super::call;
 use crate::password::{self, HashError, HashPolicy};
@@ -58,10 +61,16 @@ pub fn register(engine: &mut Engine, policy: HashPolicy, configuration: &BTreeMa
         ))
     });
     engine.register_fn(VALIDATION, |code: Dynamic, message: Dynamic| {
-        Dynamic::from_map(error_map(VALIDATION, &[("code", code), ("message", message)]))
+        Dynamic::from_map(error_map(
+            VALIDATION,
+            &[("code", code), ("message", message)],
+        ))
     });
     engine.register_fn(VALIDATION, |code: Dynamic| {
-        Dynamic::from_map(error_map(VALIDATION, &[("code", code), ("message", Dynamic::UNIT)]))
+        Dynamic::from_map(error_map(
+            VALIDATION,
+            &[("code", code), ("message", Dynamic::UNIT)],
+        ))
     });
     engine.register_fn(UNAUTHORIZED, |message: Dynamic| {
         Dynamic::from_map(error_map(UNAUTHORIZED, &[("message", message)]))
@@ -70,19 +79,23 @@ pub fn register(engine: &mut Engine, policy: HashPolicy, configuration: &BTreeMa
 }
 
 fn merge_metadata(current: Dynamic, patch: Dynamic) -> Fallible<Dynamic> {
-    let as_object = |v: &Dynamic, what: &str| -> Fallible<serde_json::Map<String, serde_json::Value>> {
-        if v.is_unit() {
-            return Ok(Default::default());
-        }
-        match crate::profile::to_json(what, v) {
-            Ok(serde_json::Value::Object(m)) => Ok(m),
-            _ => Err(runtime(format!(
-                "merge_metadata: {what} must be a map or (), not {}",
-                v.type_name()
-            ))),
-        }
-    };
-    let merged = crate::metadata::merge(&as_object(&current, "current")?, &as_object(&patch, "patch")?);
+    let as_object =
+        |v: &Dynamic, what: &str| -> Fallible<serde_json::Map<String, serde_json::Value>> {
+            if v.is_unit() {
+                return Ok(Default::default());
+            }
+            match crate::profile::to_json(what, v) {
+                Ok(serde_json::Value::Object(m)) => Ok(m),
+                _ => Err(runtime(format!(
+                    "merge_metadata: {what} must be a map or (), not {}",
+                    v.type_name()
+                ))),
+            }
+        };
+    let merged = crate::metadata::merge(
+        &as_object(&current, "current")?,
+        &as_object(&patch, "patch")?,
+    );
     rhai::serde::to_dynamic(serde_json::Value::Object(merged))
 }
 
@@ -92,14 +105,18 @@ fn with_session<T>(f: impl FnOnce(&mut Session) -> Result<T, StoreError>) -> Fal
     match call::current(|c| f(&mut c.session)) {
         Some(Ok(v)) => Ok(v),
         Some(Err(e)) => Err(thrown(e.to_map())),
-        None => Err(runtime("db:: is only available while a script serves a request")),
+        None => Err(runtime(
+            "db:: is only available while a script serves a request",
+        )),
     }
 }
 
 fn params(list: Array) -> Fallible<Vec<mysql_async::Value>> {
     list.iter()
         .enumerate()
-        .map(|(i, v)| store::to_param(v).map_err(|why| runtime(format!("parameter {}: {why}", i + 1))))
+        .map(|(i, v)| {
+            store::to_param(v).map_err(|why| runtime(format!("parameter {}: {why}", i + 1)))
+        })
         .collect()
 }
 
@@ -110,7 +127,10 @@ fn query(sql: &str, list: Array) -> Fallible<Array> {
 }
 
 fn query_one(sql: &str, list: Array) -> Fallible<Dynamic> {
-    Ok(query(sql, list)?.into_iter().next().unwrap_or(Dynamic::UNIT))
+    Ok(query(sql, list)?
+        .into_iter()
+        .next()
+        .unwrap_or(Dynamic::UNIT))
 }
 
 fn execute(sql: &str, list: Array) -> Fallible<RhaiMap> {
@@ -120,7 +140,8 @@ fn execute(sql: &str, list: Array) -> Fallible<RhaiMap> {
     m.insert("affected_rows".into(), (done.affected_rows as i64).into());
     m.insert(
         "last_insert_id".into(),
-        done.last_insert_id.map_or(Dynamic::UNIT, |id| (id as i64).into()),
+        done.last_insert_id
+            .map_or(Dynamic::UNIT, |id| (id as i64).into()),
     );
     Ok(m)
 }
@@ -181,9 +202,11 @@ fn password_module(policy: HashPolicy) -> Module {
         if stored.is_unit() {
             return Ok(false);
         }
-        let stored = stored
-            .into_immutable_string()
-            .map_err(|t| runtime(format!("password::verify: the stored hash must be a string, not {t}")))?;
+        let stored = stored.into_immutable_string().map_err(|t| {
+            runtime(format!(
+                "password::verify: the stored hash must be a string, not {t}"
+            ))
+        })?;
         password::verify(plain, &stored).map_err(hash_error)
     });
     m.set_native_fn("needs_rehash", move |stored: &str| {

@@ -91,7 +91,10 @@ mod tests {
     #[test]
     fn masks_every_secret_longest_first() {
         let m = Masker::new(["hunter2".into(), "hunter22".into(), String::new()]);
-        assert_eq!(m.mask("a hunter22 b hunter2 c"), "a [redacted] b [redacted] c");
+        assert_eq!(
+            m.mask("a hunter22 b hunter2 c"),
+            "a [redacted] b [redacted] c"
+        );
         assert_eq!(m.mask("nothing"), "nothing");
     }
 }

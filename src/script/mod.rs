@@ -14,7 +14,9 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 use rhai::module_resolvers::ModuleResolver;
-use rhai::{CallFnOptions, Dynamic, Engine, EvalAltResult, FuncArgs, Module, Position, Scope, Shared, AST};
+use rhai::{
+    CallFnOptions, Dynamic, Engine, EvalAltResult, FuncArgs, Module, Position, Scope, Shared, AST,
+};
 
 use crate::error::{Error, HOST_CODES};
 use crate::password::HashPolicy;
@@ -88,9 +90,9 @@ impl ScriptSet {
     /// Every problem found is returned, not only the first.
     pub fn load(settings: &ConnectionSettings) -> Result<Self, Vec<Problem>> {
         let dir = settings.scripts_dir.clone();
-        let root = dir.canonicalize().map_err(|_| {
-            vec![problem(&dir, Position::NONE, "scripts_dir: no such folder")]
-        })?;
+        let root = dir
+            .canonicalize()
+            .map_err(|_| vec![problem(&dir, Position::NONE, "scripts_dir: no such folder")])?;
         let resolver = Arc::new(ScriptsResolver {
             root,
             shown_dir: dir.clone(),
@@ -169,8 +171,13 @@ fn load_script(
     name: &str,
     arity: usize,
 ) -> Result<AST, Vec<Problem>> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| vec![problem(path, Position::NONE, format!("cannot be read: {e}"))])?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        vec![problem(
+            path,
+            Position::NONE,
+            format!("cannot be read: {e}"),
+        )]
+    })?;
     let mut ast = engine
         .compile(&text)
         .map_err(|e| vec![problem(path, e.1, e.0.to_string())])?;
@@ -268,10 +275,7 @@ struct ScriptsResolver {
 impl ScriptsResolver {
     fn locate(&self, name: &str) -> Result<PathBuf, String> {
         let rel = Path::new(name);
-        let plain = !name.is_empty()
-            && rel
-                .components()
-                .all(|c| matches!(c, Component::Normal(_)));
+        let plain = !name.is_empty() && rel.components().all(|c| matches!(c, Component::Normal(_)));
         if !plain {
             return Err(format!(
                 "import \"{name}\": a module is a name inside scripts_dir (no `..`, no absolute path)"
@@ -288,7 +292,9 @@ impl ScriptsResolver {
     }
 
     fn compile(&self, engine: &Engine, name: &str) -> Result<Shared<Module>, Box<EvalAltResult>> {
-        let err = |m: String| -> Box<EvalAltResult> { EvalAltResult::ErrorModuleNotFound(m, Position::NONE).into() };
+        let err = |m: String| -> Box<EvalAltResult> {
+            EvalAltResult::ErrorModuleNotFound(m, Position::NONE).into()
+        };
         let file = self.locate(name).map_err(err)?;
         if let Some(m) = self.cache.read().ok().and_then(|c| c.get(&file).cloned()) {
             return Ok(m);
@@ -313,10 +319,12 @@ impl ScriptsResolver {
 
     /// Checks and compiles a literal import at load time.
     fn preload(&self, engine: &Engine, name: &str) -> Result<(), String> {
-        self.compile(engine, name).map(|_| ()).map_err(|e| match *e {
-            EvalAltResult::ErrorModuleNotFound(m, _) => m,
-            other => format!("import \"{name}\": {other}"),
-        })
+        self.compile(engine, name)
+            .map(|_| ())
+            .map_err(|e| match *e {
+                EvalAltResult::ErrorModuleNotFound(m, _) => m,
+                other => format!("import \"{name}\": {other}"),
+            })
     }
 }
 
@@ -344,7 +352,10 @@ fn classify(err: EvalAltResult, file: &Path) -> Error {
     let cause = || call::mask(&err.to_string());
     match err.unwrap_inner() {
         EvalAltResult::ErrorRuntime(value, _) if value.is_map() => {
-            let map = value.read_lock::<rhai::Map>().map(|m| m.clone()).unwrap_or_default();
+            let map = value
+                .read_lock::<rhai::Map>()
+                .map(|m| m.clone())
+                .unwrap_or_default();
             thrown_map(&map, file).unwrap_or_else(|| Error::Script(cause()))
         }
         EvalAltResult::ErrorTerminated(..) => Error::ScriptTimeout,
@@ -352,15 +363,15 @@ fn classify(err: EvalAltResult, file: &Path) -> Error {
         | EvalAltResult::ErrorDataTooLarge(..)
         | EvalAltResult::ErrorStackOverflow(_)
         | EvalAltResult::ErrorTooManyModules(_)
-        | EvalAltResult::ErrorTooManyVariables(_) => Error::Script(format!("limit hit: {}", cause())),
+        | EvalAltResult::ErrorTooManyVariables(_) => {
+            Error::Script(format!("limit hit: {}", cause()))
+        }
         _ => Error::Script(cause()),
     }
 }
 
 fn text_of(map: &rhai::Map, key: &str) -> Option<String> {
-    map.get(key)
-        .filter(|v| !v.is_unit())
-        .map(|v| v.to_string())
+    map.get(key).filter(|v| !v.is_unit()).map(|v| v.to_string())
 }
 
 /// The meaning of a thrown map: one of the error constructors, or a store
@@ -426,7 +437,15 @@ mod tests {
         for ok in ["email_too_long", "a", "x9_"] {
             assert!(valid_code(ok), "{ok}");
         }
-        for bad in ["", "Email", "9a", "email-too-long", "script_error", "invalid_request", &"a".repeat(65)] {
+        for bad in [
+            "",
+            "Email",
+            "9a",
+            "email-too-long",
+            "script_error",
+            "invalid_request",
+            &"a".repeat(65),
+        ] {
             assert!(!valid_code(bad), "{bad}");
         }
         assert!(valid_code(&"a".repeat(64)));

@@ -231,8 +231,9 @@ pub fn scan(source: &str) -> Scan {
                 out.stray.push(Found {
                     line: *line,
                     col: *col,
-                    text: "only `fn` definitions and `import` statements may stand at the top level"
-                        .into(),
+                    text:
+                        "only `fn` definitions and `import` statements may stand at the top level"
+                            .into(),
                 });
                 // Skip that statement: to the next `;` or closed block at depth 0.
                 while i < tokens.len() {

@@ -1,0 +1,428 @@
+//! Test helpers: a private MariaDB for the whole test process, a fresh
+//! database per test, the real server on port 0, and typed request helpers.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use reqwest::header::HeaderMap;
+use reqwest::StatusCode;
+use serde_json::Value;
+
+pub const TOKEN: &str = "test-token-0123456789abcdef";
+pub const SECOND_TOKEN: &str = "rotated-token-0123456789";
+pub const DB_USER: &str = "customdb";
+pub const DB_PASSWORD: &str = "customdb-test";
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The private MariaDB server of this test process.
+pub struct MariaDb {
+    dir: tempfile::TempDir,
+    pub port: u16,
+    // Holding its stdin keeps the server alive; when the test process
+    // exits, the pipe closes and the wrapper shell stops the server.
+    _server: Mutex<Child>,
+}
+
+static MARIADB: OnceLock<MariaDb> = OnceLock::new();
+static NEXT_DB: AtomicUsize = AtomicUsize::new(0);
+
+pub fn mariadb() -> &'static MariaDb {
+    MARIADB.get_or_init(MariaDb::start)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port on loopback")
+}
+
+fn path_with_sbin() -> String {
+    format!(
+        "{}:/usr/sbin:/usr/local/sbin",
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+impl MariaDb {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().expect("a scratch folder");
+        let data = dir.path().join("data");
+        // mariadbd needs --user when run as root; it is ignored otherwise.
+        let user = std::env::var("USER").unwrap_or_else(|_| "root".into());
+        let out = Command::new("mariadb-install-db")
+            .env("PATH", path_with_sbin())
+            .args(["--no-defaults", &format!("--datadir={}", data.display())])
+            .arg(format!("--user={user}"))
+            .arg("--auth-root-authentication-method=normal")
+            .output()
+            .expect("mariadb-install-db: install Debian's mariadb-server (tools/test does)");
+        assert!(
+            out.status.success(),
+            "mariadb-install-db failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let port = free_port();
+        let sock = dir.path().join("sock");
+        let server = format!(
+            "mariadbd --no-defaults --datadir={} --socket={} --port={port} --bind-address=127.0.0.1 \
+             --user={user} --skip-log-bin --max-connections=500 >{}/server.log 2>&1 & pid=$!; \
+             cat >/dev/null; kill $pid; wait $pid",
+            data.display(),
+            sock.display(),
+            dir.path().display()
+        );
+        let child = Command::new("sh")
+            .env("PATH", path_with_sbin())
+            .args(["-c", &server])
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("start mariadbd");
+        let db = MariaDb {
+            dir,
+            port,
+            _server: Mutex::new(child),
+        };
+        let started = Instant::now();
+        while db.try_sql(None, "SELECT 1").is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "MariaDB did not start: {}",
+                std::fs::read_to_string(db.dir.path().join("server.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        for host in ["%", "localhost"] {
+            db.sql(
+                None,
+                &format!(
+                    "CREATE USER '{DB_USER}'@'{host}' IDENTIFIED BY '{DB_PASSWORD}'; \
+                     GRANT ALL ON *.* TO '{DB_USER}'@'{host}';"
+                ),
+            );
+        }
+        db
+    }
+
+    pub fn socket(&self) -> PathBuf {
+        self.dir.path().join("sock")
+    }
+
+    fn try_sql(&self, database: Option<&str>, sql: &str) -> Result<String, String> {
+        let mut cmd = Command::new("mariadb");
+        cmd.args([
+            "--no-defaults",
+            "--default-character-set=utf8mb4",
+            "-uroot",
+            "-N",
+            "-B",
+        ])
+        .arg(format!("--socket={}", self.socket().display()))
+        .args(["-e", sql]);
+        if let Some(d) = database {
+            cmd.arg(d);
+        }
+        let out = cmd.output().map_err(|e| e.to_string())?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).trim_end().to_string())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+
+    /// Runs SQL as root and answers the rows as tab-separated text.
+    pub fn sql(&self, database: Option<&str>, sql: &str) -> String {
+        self.try_sql(database, sql)
+            .unwrap_or_else(|e| panic!("SQL failed: {e}\n{sql}"))
+    }
+
+    /// A new, empty database.
+    pub fn create_database(&self) -> String {
+        let name = format!(
+            "t{}_{}",
+            std::process::id(),
+            NEXT_DB.fetch_add(1, Ordering::SeqCst)
+        );
+        self.sql(
+            None,
+            &format!("CREATE DATABASE {name} CHARACTER SET utf8mb4"),
+        );
+        name
+    }
+
+    pub fn url(&self, database: &str) -> String {
+        format!(
+            "mysql://{DB_USER}:{DB_PASSWORD}@127.0.0.1:{}/{database}",
+            self.port
+        )
+    }
+}
+
+/// How a test app is made: the demo scripts and schema unless told
+/// otherwise, with scripts added, replaced or removed.
+pub struct Builder {
+    scripts: Vec<(String, Option<String>)>,
+    demo: bool,
+    connection_toml: String,
+    http_toml: String,
+}
+
+impl Builder {
+    /// Adds or replaces `NAME.rhai`.
+    pub fn script(mut self, name: &str, text: &str) -> Self {
+        self.scripts.push((name.into(), Some(text.into())));
+        self
+    }
+    /// Removes `NAME.rhai`.
+    pub fn without(mut self, name: &str) -> Self {
+        self.scripts.push((name.into(), None));
+        self
+    }
+    /// Starts from an empty scripts folder and an empty database.
+    pub fn bare(mut self) -> Self {
+        self.demo = false;
+        self
+    }
+    /// Extra keys for the connection's table.
+    pub fn connection(mut self, toml: &str) -> Self {
+        self.connection_toml.push_str(toml);
+        self.connection_toml.push('\n');
+        self
+    }
+    pub fn http(mut self, toml: &str) -> Self {
+        self.http_toml.push_str(toml);
+        self.http_toml.push('\n');
+        self
+    }
+
+    /// Writes the scripts and the settings file; the database is made here.
+    pub fn prepare(self) -> Prepared {
+        let db = mariadb();
+        let database = db.create_database();
+        let scripts = tempfile::tempdir().expect("a scripts folder");
+        if self.demo {
+            db.sql(
+                Some(&database),
+                &std::fs::read_to_string(repo().join("scripts/demo/schema.sql")).expect("schema"),
+            );
+            for entry in std::fs::read_dir(repo().join("scripts/demo")).expect("demo scripts") {
+                let path = entry.expect("entry").path();
+                if path.extension().is_some_and(|e| e == "rhai") {
+                    std::fs::copy(&path, scripts.path().join(path.file_name().expect("name")))
+                        .expect("copy");
+                }
+            }
+        }
+        for (name, text) in self.scripts {
+            let path = scripts.path().join(format!("{name}.rhai"));
+            match text {
+                Some(t) => std::fs::write(&path, t).expect("write script"),
+                None => {
+                    let _ = std::fs::remove_file(&path);
+                }
+            }
+        }
+        let settings = format!(
+            "[http]\nlisten = \"127.0.0.1:0\"\napi_tokens = [\"{TOKEN}\", \"{SECOND_TOKEN}\"]\n{}\n\
+             [connections.main]\ndatabase_url = \"{}\"\nscripts_dir = \"{}\"\nbcrypt_cost = 4\n{}",
+            self.http_toml,
+            db.url(&database),
+            scripts.path().display(),
+            self.connection_toml
+        );
+        let config = scripts.path().join("settings.toml");
+        std::fs::write(&config, settings).expect("write settings");
+        Prepared {
+            database,
+            scripts,
+            config,
+        }
+    }
+
+    pub async fn spawn(self) -> TestApp {
+        self.prepare().spawn().await
+    }
+}
+
+pub struct Prepared {
+    pub database: String,
+    pub scripts: tempfile::TempDir,
+    pub config: PathBuf,
+}
+
+impl Prepared {
+    pub async fn spawn(self) -> TestApp {
+        let settings = customdb::Settings::load(Some(&self.config)).expect("test settings load");
+        let app = customdb::Application::build(settings)
+            .await
+            .expect("the app builds");
+        let addr = app.local_addr();
+        tokio::spawn(app.run_until(std::future::pending()));
+        TestApp {
+            addr,
+            database: self.database,
+            _scripts: self.scripts,
+            client: reqwest::Client::new(),
+        }
+    }
+}
+
+/// A running server on its own database.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub database: String,
+    _scripts: tempfile::TempDir,
+    pub client: reqwest::Client,
+}
+
+/// An answer: status, JSON body (Null when there is none) and headers.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub body: Value,
+    pub headers: HeaderMap,
+}
+
+impl Answer {
+    pub fn error(&self) -> &str {
+        self.body["error"].as_str().unwrap_or("")
+    }
+    #[track_caller]
+    pub fn expect(&self, status: u16, error: &str) {
+        assert_eq!(
+            (self.status.as_u16(), self.error()),
+            (status, error),
+            "body: {}",
+            self.body
+        );
+    }
+}
+
+pub fn builder() -> Builder {
+    Builder {
+        scripts: Vec::new(),
+        demo: true,
+        connection_toml: String::new(),
+        http_toml: String::new(),
+    }
+}
+
+impl TestApp {
+    /// The demo connection, as tools/demo serves it.
+    pub async fn demo() -> TestApp {
+        builder().spawn().await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> Answer {
+        let response = request.send().await.expect("the server answers");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("a body");
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Answer {
+            status,
+            body,
+            headers,
+        }
+    }
+
+    /// POSTs `body` to an action of the connection `main`.
+    pub async fn action(&self, action: &str, body: Value) -> Answer {
+        self.send(
+            self.client
+                .post(self.url(&format!("/v1/connections/main/{action}")))
+                .bearer_auth(TOKEN)
+                .json(&body),
+        )
+        .await
+    }
+
+    pub fn sql(&self, sql: &str) -> String {
+        mariadb().sql(Some(&self.database), sql)
+    }
+
+    pub fn count(&self, table: &str) -> usize {
+        self.sql(&format!("SELECT COUNT(*) FROM {table}"))
+            .parse()
+            .expect("a count")
+    }
+}
+
+/// Runs the real binary and collects its standard error.
+pub struct Process {
+    child: Child,
+    log: PathBuf,
+    pub addr: SocketAddr,
+}
+
+impl Process {
+    /// Starts `customdb serve` with `config` and waits for `listening on`.
+    pub fn serve(config: &Path, envs: &[(&str, &str)]) -> Process {
+        let log = config.with_extension("log");
+        let file = std::fs::File::create(&log).expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_customdb"))
+            .args(["--config", &config.display().to_string(), "serve"])
+            .envs(envs.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .expect("start customdb");
+        let started = Instant::now();
+        loop {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            if let Some(rest) = text.split("listening on ").nth(1) {
+                let addr = rest.split_whitespace().next().unwrap_or_default();
+                let addr = strip_ansi(addr);
+                return Process {
+                    child,
+                    log,
+                    addr: addr.parse().expect("an address after `listening on`"),
+                };
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "no `listening on`: {text}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn strip_ansi(text: &str) -> String {
+    let mut out = String::new();
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for n in chars.by_ref() {
+                if n.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}

@@ -1,0 +1,10 @@
+//! Integration tests: the real server on a real socket, against a real
+//! MariaDB started by the tests themselves. One binary, a module per feature.
+
+mod helpers;
+
+mod login;
+mod logs;
+mod signup_create;
+mod transport;
+mod values;

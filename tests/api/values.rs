@@ -1,0 +1,141 @@
+use serde_json::json;
+
+use crate::helpers::builder;
+
+const KINDS: &str = r#"
+    SET time_zone = '+00:00';
+    CREATE TABLE kinds (
+        id INT PRIMARY KEY,
+        nothing VARCHAR(10) NULL,
+        big BIGINT, neg INT, flag TINYINT(1),
+        u_past BIGINT UNSIGNED, u_fits INT UNSIGNED,
+        f FLOAT, d DOUBLE, money DECIMAL(10,2),
+        day DATE, moment DATETIME(6), whole DATETIME, stamp TIMESTAMP NULL, clock TIME, back TIME(3),
+        doc JSON, txt TEXT CHARACTER SET utf8mb4, vc VARCHAR(50), bin BLOB, vb VARBINARY(10),
+        choice ENUM('a','b'), yr YEAR
+    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+    INSERT INTO kinds VALUES (1, NULL, 9223372036854775807, -42, 1, 9223372036854775808, 5,
+        0.1, 2.5, 12.30, '2015-03-04', '2015-03-04 05:06:07.123456', '2015-03-04 05:06:07',
+        '2015-03-04 05:06:07', '05:06:07', '-838:59:58.500', '{"a": [1, {"b": null}], "c": "d"}',
+        'Zoë 🚀 — ünïcode', 'plain', X'00FF01', X'0A0B', 'b', 2024);
+"#;
+
+const SCRIPT: &str = r#"
+    fn login(u, p) {
+        let row = db::query_one("SELECT * FROM kinds WHERE id = ?", [1]);
+        let types = #{};
+        for k in row.keys() { types[k] = type_of(row[k]); }
+        #{ id: 1, row: row, types: types, parsed: json::parse(row.doc) }
+    }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_column_kind_converts_as_scripts_md_says() {
+    let app = builder().bare().script("login", SCRIPT).spawn().await;
+    app.sql(KINDS);
+    let a = app
+        .action("login", json!({"username_or_email": "a", "password": "b"}))
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let row = &a.body["user"]["row"];
+    let types = &a.body["user"]["types"];
+    let expect = [
+        ("nothing", json!(null), "()"),
+        ("big", json!(9223372036854775807_i64), "i64"),
+        ("neg", json!(-42), "i64"),
+        ("flag", json!(1), "i64"),
+        ("u_past", json!("9223372036854775808"), "string"),
+        ("u_fits", json!(5), "i64"),
+        ("f", json!(0.1), "f64"),
+        ("d", json!(2.5), "f64"),
+        ("money", json!("12.30"), "string"),
+        ("day", json!("2015-03-04"), "string"),
+        ("moment", json!("2015-03-04T05:06:07.123456"), "string"),
+        ("whole", json!("2015-03-04T05:06:07"), "string"),
+        ("stamp", json!("2015-03-04T05:06:07"), "string"),
+        ("clock", json!("05:06:07"), "string"),
+        ("back", json!("-838:59:58.500000"), "string"),
+        ("txt", json!("Zoë 🚀 — ünïcode"), "string"),
+        ("vc", json!("plain"), "string"),
+        ("bin", json!([0, 255, 1]), "blob"),
+        ("vb", json!([10, 11]), "blob"),
+        ("choice", json!("b"), "string"),
+        ("yr", json!(2024), "i64"),
+    ];
+    for (col, value, ty) in expect {
+        assert_eq!(
+            (&row[col], types[col].as_str().unwrap()),
+            (&value, ty),
+            "column {col}"
+        );
+    }
+    // MariaDB keeps JSON as text; json::parse decodes it (MySQL decodes it itself)
+    assert_eq!(types["doc"], "string");
+    assert_eq!(
+        a.body["user"]["parsed"],
+        json!({"a": [1, {"b": null}], "c": "d"})
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parameters_convert_into_sql() {
+    let create = r#"
+        fn create(user) {
+            db::execute("INSERT INTO params VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [1, (), true, false, #{ plan: "x", n: [1, 2] }, [1, "two"], 2.5, "Zoë 🚀"]);
+            db::execute("INSERT INTO params (id) VALUES (?)", [2]);
+            let n = db::query_one("SELECT COUNT(*) AS n FROM params WHERE tf IS NULL AND id = ?", [2]).n;
+            let none = db::query_one("SELECT * FROM params WHERE id = ?", [99]);
+            let all = db::query("SELECT id FROM params ORDER BY id");
+            #{ id: 1, n: n, none_is_unit: none == (), ids: all.map(|r| r.id) }
+        }
+        fn login(u, p) { () }
+    "#;
+    let app = builder()
+        .bare()
+        .script("create", create)
+        .script("login", "fn login(u, p) { () }")
+        .spawn()
+        .await;
+    app.sql("CREATE TABLE params (id INT PRIMARY KEY, nul TEXT, tf TINYINT, ff TINYINT, m TEXT, arr TEXT, fl DOUBLE, s TEXT) DEFAULT CHARSET=utf8mb4");
+    let a = app
+        .action("create", json!({"email": "a@b", "password": "pw"}))
+        .await;
+    assert_eq!(a.status, 201, "{}", a.body);
+    assert_eq!(a.body["user"]["n"], 1);
+    assert_eq!(a.body["user"]["none_is_unit"], true);
+    assert_eq!(a.body["user"]["ids"], json!([1, 2]));
+    let stored = app.sql("SELECT nul IS NULL, tf, ff, m, arr, fl, s FROM params WHERE id = 1");
+    let cols: Vec<&str> = stored.split('\t').collect();
+    assert_eq!(cols[..3], ["1", "1", "0"]);
+    let m: serde_json::Value = serde_json::from_str(cols[3]).unwrap();
+    assert_eq!(m, json!({"plan": "x", "n": [1, 2]}));
+    assert_eq!(cols[4], r#"[1,"two"]"#);
+    assert_eq!(cols[5..], ["2.5", "Zoë 🚀"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_store_connection_per_call_keeps_session_state() {
+    let login = r#"
+        fn login(u, p) {
+            db::execute("SET @who = ?", [u]);
+            db::execute("INSERT INTO t (v) VALUES (?)", ["x"]);
+            let id = db::query_one("SELECT LAST_INSERT_ID() AS id, @who AS who, @@session.time_zone AS tz");
+            #{ id: id.id, who: id.who, tz: id.tz }
+        }
+    "#;
+    let app = builder().bare().script("login", login).spawn().await;
+    app.sql("CREATE TABLE t (id INT AUTO_INCREMENT PRIMARY KEY, v TEXT)");
+    for n in 1..=3 {
+        let a = app
+            .action(
+                "login",
+                json!({"username_or_email": "zed", "password": "pw"}),
+            )
+            .await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        assert_eq!(a.body["user"]["user_id"], n.to_string());
+        assert_eq!(a.body["user"]["who"], "zed");
+        assert_eq!(a.body["user"]["tz"], "+00:00");
+    }
+}
