@@ -369,31 +369,49 @@ pub struct Process {
 impl Process {
     /// Starts `customdb serve` with `config` and waits for `listening on`.
     pub fn serve(config: &Path, envs: &[(&str, &str)]) -> Process {
+        let mut process = Process::start(config, &["serve"], envs);
+        let started = Instant::now();
+        loop {
+            let text = process.log();
+            if let Some(rest) = text.split("listening on ").nth(1) {
+                let addr = strip_ansi(rest.split_whitespace().next().unwrap_or_default());
+                process.addr = addr.parse().expect("an address after `listening on`");
+                return process;
+            }
+            assert!(started.elapsed() < Duration::from_secs(30), "no `listening on`: {text}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Starts `customdb --config CONFIG ARGS...`; it is killed when dropped.
+    pub fn start(config: &Path, args: &[&str], envs: &[(&str, &str)]) -> Process {
         let log = config.with_extension("log");
         let file = std::fs::File::create(&log).expect("log file");
         let child = Command::new(env!("CARGO_BIN_EXE_customdb"))
-            .args(["--config", &config.display().to_string(), "serve"])
+            .args(["--config", &config.display().to_string()])
+            .args(args)
             .envs(envs.iter().copied())
             .stdout(Stdio::null())
             .stderr(file)
             .spawn()
             .expect("start customdb");
+        Process {
+            child,
+            log,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        }
+    }
+
+    /// Waits for the process to end by itself; its exit code.
+    pub fn wait(&mut self) -> Option<i32> {
         let started = Instant::now();
         loop {
-            let text = std::fs::read_to_string(&log).unwrap_or_default();
-            if let Some(rest) = text.split("listening on ").nth(1) {
-                let addr = rest.split_whitespace().next().unwrap_or_default();
-                let addr = strip_ansi(addr);
-                return Process {
-                    child,
-                    log,
-                    addr: addr.parse().expect("an address after `listening on`"),
-                };
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
             }
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "no `listening on`: {text}"
-            );
+            if started.elapsed() > Duration::from_secs(30) {
+                return None;
+            }
             std::thread::sleep(Duration::from_millis(50));
         }
     }

@@ -4,7 +4,7 @@
 mod helpers;
 
 mod login;
-mod logs;
+mod process;
 mod signup_create;
 mod transport;
 mod values;
