@@ -385,12 +385,15 @@ fn thrown_map(map: &rhai::Map, file: &Path) -> Option<Error> {
             }
             Some(Error::WrongUsernameOrPassword)
         }
-        api::UNAUTHORIZED => Some(Error::Unauthorized(
-            text_of(map, "message").unwrap_or_else(|| "unauthorized".into()),
-        )),
+        // Messages go to the caller: masked like the log, so that no answer
+        // carries a password or a configuration value.
+        api::UNAUTHORIZED => Some(Error::Unauthorized(call::mask(
+            &text_of(map, "message").unwrap_or_else(|| "unauthorized".into()),
+        ))),
         api::VALIDATION => {
             let code = text_of(map, "code").unwrap_or_default();
-            let message = text_of(map, "message").unwrap_or_else(|| code.replace('_', " "));
+            let message =
+                call::mask(&text_of(map, "message").unwrap_or_else(|| code.replace('_', " ")));
             if code == "user_exists" {
                 return Some(Error::UserExists(message));
             }

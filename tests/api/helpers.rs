@@ -378,7 +378,10 @@ impl Process {
                 process.addr = addr.parse().expect("an address after `listening on`");
                 return process;
             }
-            assert!(started.elapsed() < Duration::from_secs(30), "no `listening on`: {text}");
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "no `listening on`: {text}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }

@@ -281,3 +281,30 @@ async fn configuration_values_reach_scripts() {
     assert_eq!(a.status, 200, "{}", a.body);
     assert_eq!(a.body["user"]["pepper_len"], 13);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_for_the_caller_never_carry_the_password() {
+    for throw in [
+        "ValidationError(\"weak_password\", `${p} is weak`)",
+        "UnauthorizedError(`no ${p} here`)",
+    ] {
+        let app = builder()
+            .bare()
+            .script("login", &format!("fn login(u, p) {{ throw {throw}; }}"))
+            .spawn()
+            .await;
+        let a = app
+            .action(
+                "login",
+                json!({"username_or_email": "a", "password": "pw-4242-marker"}),
+            )
+            .await;
+        assert!(a.status == 400 || a.status == 403, "{}", a.body);
+        assert!(!a.body.to_string().contains("pw-4242-marker"), "{}", a.body);
+        assert!(
+            a.body["message"].as_str().unwrap().contains("[redacted]"),
+            "{}",
+            a.body
+        );
+    }
+}

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod login;
+mod more_actions;
 mod process;
 mod signup_create;
 mod transport;

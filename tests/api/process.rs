@@ -76,25 +76,44 @@ fn post(addr: std::net::SocketAddr, path: &str, token: &str, body: &str) -> Stri
 fn environment_variables_override_the_files() {
     let prepared = builder()
         .bare()
-        .script("login", "fn login(u, p) { #{ id: 1, pepper: configuration::PEPPER } }")
+        .script(
+            "login",
+            "fn login(u, p) { #{ id: 1, pepper: configuration::PEPPER } }",
+        )
         .connection("[connections.main.configuration]\nPEPPER = \"from-file\"")
         .prepare();
     // the file's database_url points nowhere; the environment's is the real one
     let text = std::fs::read_to_string(&prepared.config).unwrap();
-    let real_url = text.lines().find(|l| l.starts_with("database_url")).unwrap().to_string();
+    let real_url = text
+        .lines()
+        .find(|l| l.starts_with("database_url"))
+        .unwrap()
+        .to_string();
     let real_url = real_url.split('"').nth(1).unwrap().to_string();
-    std::fs::write(&prepared.config, text.replace(&real_url, "mysql://nobody:x@127.0.0.1:1/none")).unwrap();
+    std::fs::write(
+        &prepared.config,
+        text.replace(&real_url, "mysql://nobody:x@127.0.0.1:1/none"),
+    )
+    .unwrap();
     let server = Process::serve(
         &prepared.config,
         &[
-            ("CUSTOMDB__HTTP__API_TOKENS", "env-token-one-0123456789,env-token-two-0123456789"),
+            (
+                "CUSTOMDB__HTTP__API_TOKENS",
+                "env-token-one-0123456789,env-token-two-0123456789",
+            ),
             ("CUSTOMDB__CONNECTIONS__MAIN__DATABASE_URL", &real_url),
             ("CUSTOMDB__CONNECTIONS__MAIN__CONFIGURATION__PEPPER", "007"),
             ("CUSTOMDB__CONNECTIONS__MAIN__MAX_OPERATIONS", "500000"),
         ],
     );
     let login = r#"{"username_or_email":"a","password":"b"}"#;
-    let answer = post(server.addr, "/v1/connections/main/login", "env-token-two-0123456789", login);
+    let answer = post(
+        server.addr,
+        "/v1/connections/main/login",
+        "env-token-two-0123456789",
+        login,
+    );
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     // the case of the file's key is kept, the value is the environment's, as a string
     assert!(answer.contains(r#""pepper":"007""#), "{answer}");
@@ -106,13 +125,28 @@ fn environment_variables_override_the_files() {
 #[test]
 fn bad_settings_stop_the_start_naming_the_key_not_the_secret() {
     let cases = [
-        ("scripts_dir = ", "bogus_key = 1\nscripts_dir = ", "bogus_key"),
-        ("database_url = \"mysql://", "database_url = \"postgres://", "database_url"),
+        (
+            "scripts_dir = ",
+            "bogus_key = 1\nscripts_dir = ",
+            "bogus_key",
+        ),
+        (
+            "database_url = \"mysql://",
+            "database_url = \"postgres://",
+            "database_url",
+        ),
         ("bcrypt_cost = 4", "bcrypt_cost = \"lots\"", "bcrypt_cost"),
-        ("api_tokens = [", "api_tokens = [\"short\", ", "api_tokens[0]"),
+        (
+            "api_tokens = [",
+            "api_tokens = [\"short\", ",
+            "api_tokens[0]",
+        ),
     ];
     for (from, to, named) in cases {
-        let prepared = builder().bare().script("login", "fn login(u, p) { () }").prepare();
+        let prepared = builder()
+            .bare()
+            .script("login", "fn login(u, p) { () }")
+            .prepare();
         let text = std::fs::read_to_string(&prepared.config).unwrap();
         assert!(text.contains(from), "{from}");
         std::fs::write(&prepared.config, text.replacen(from, to, 1)).unwrap();
@@ -131,7 +165,10 @@ fn scripts_that_do_not_load_stop_the_start_with_path_line_col() {
         .bare()
         .script("login", "fn login(u, p) {\n    let x = ;\n}")
         .script("get_user", "let stray = 1;\nfn get_user(email) { () }")
-        .script("create", "import \"../outside\" as o;\nfn create(user) { 1 }")
+        .script(
+            "create",
+            "import \"../outside\" as o;\nfn create(user) { 1 }",
+        )
         .script("verify", "fn verify(email, extra) { true }")
         .prepare();
     let dir = prepared.scripts.path().display().to_string();
