@@ -46,6 +46,14 @@ start_mariadb() {
   return 1
 }
 
+# The reference implementations that re-verify the committed hash vectors.
+need_hash_references() {
+  need_packages php:php-cli
+  if ! /usr/bin/python3 -c 'import passlib' >/dev/null 2>&1; then
+    need_packages __none__:python3-passlib
+  fi
+}
+
 stop_mariadb() {
   local dir="$1"
   [ -f "$dir/pid" ] && kill "$(cat "$dir/pid")" 2>/dev/null

@@ -43,6 +43,7 @@ pub fn register(engine: &mut Engine, policy: HashPolicy, configuration: &BTreeMa
     engine.register_static_module("db", db_module().into());
     engine.register_static_module("password", password_module(policy).into());
     engine.register_static_module("json", json_module().into());
+    engine.register_static_module("crypto", crypto_module().into());
     engine.register_static_module("request", request_module().into());
 
     let mut conf = Module::new();
@@ -211,6 +212,43 @@ fn password_module(policy: HashPolicy) -> Module {
     });
     m.set_native_fn("needs_rehash", move |stored: &str| {
         password::needs_rehash(stored, policy).map_err(hash_error)
+    });
+    m
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn digest_hex<D: sha2::Digest>(data: &str) -> String {
+    hex(&D::digest(data.as_bytes()))
+}
+
+/// Building blocks for home-made legacy schemes, such as
+/// `crypto::sha1_hex(salt + password)`.
+fn crypto_module() -> Module {
+    use hmac::{KeyInit, Mac};
+    let mut m = Module::new();
+    m.set_native_fn("md5_hex", |data: &str| Ok(digest_hex::<md5::Md5>(data)));
+    m.set_native_fn("sha1_hex", |data: &str| Ok(digest_hex::<sha1::Sha1>(data)));
+    m.set_native_fn("sha256_hex", |data: &str| {
+        Ok(digest_hex::<sha2::Sha256>(data))
+    });
+    m.set_native_fn("sha512_hex", |data: &str| {
+        Ok(digest_hex::<sha2::Sha512>(data))
+    });
+    m.set_native_fn(
+        "hmac_sha256_hex",
+        |key: &str, data: &str| -> Fallible<String> {
+            let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key.as_bytes())
+                .map_err(|_| runtime("crypto::hmac_sha256_hex: unusable key"))?;
+            mac.update(data.as_bytes());
+            Ok(hex(&mac.finalize().into_bytes()))
+        },
+    );
+    m.set_native_fn("constant_time_eq", |a: &str, b: &str| {
+        use subtle::ConstantTimeEq;
+        Ok(bool::from(a.as_bytes().ct_eq(b.as_bytes())))
     });
     m
 }

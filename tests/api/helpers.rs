@@ -169,7 +169,8 @@ impl MariaDb {
 /// otherwise, with scripts added, replaced or removed.
 pub struct Builder {
     scripts: Vec<(String, Option<String>)>,
-    demo: bool,
+    /// The folder under scripts/ whose `.rhai` files and `schema.sql` are used.
+    base: Option<&'static str>,
     connection_toml: String,
     http_toml: String,
 }
@@ -187,7 +188,18 @@ impl Builder {
     }
     /// Starts from an empty scripts folder and an empty database.
     pub fn bare(mut self) -> Self {
-        self.demo = false;
+        self.base = None;
+        self
+    }
+    /// Starts from `scripts/examples/NAME` and its schema.
+    pub fn example(mut self, name: &'static str) -> Self {
+        self.base = Some(match name {
+            "wordpress" => "scripts/examples/wordpress",
+            "django" => "scripts/examples/django",
+            "laravel" => "scripts/examples/laravel",
+            "salted_sha1" => "scripts/examples/salted_sha1",
+            other => panic!("no example {other}"),
+        });
         self
     }
     /// Extra keys for the connection's table.
@@ -207,12 +219,12 @@ impl Builder {
         let db = mariadb();
         let database = db.create_database();
         let scripts = tempfile::tempdir().expect("a scripts folder");
-        if self.demo {
+        if let Some(base) = self.base {
             db.sql(
                 Some(&database),
-                &std::fs::read_to_string(repo().join("scripts/demo/schema.sql")).expect("schema"),
+                &std::fs::read_to_string(repo().join(base).join("schema.sql")).expect("schema"),
             );
-            for entry in std::fs::read_dir(repo().join("scripts/demo")).expect("demo scripts") {
+            for entry in std::fs::read_dir(repo().join(base)).expect("scripts") {
                 let path = entry.expect("entry").path();
                 if path.extension().is_some_and(|e| e == "rhai") {
                     std::fs::copy(&path, scripts.path().join(path.file_name().expect("name")))
@@ -229,9 +241,15 @@ impl Builder {
                 }
             }
         }
+        // Cheap hashes unless the test asks for a cost.
+        let cost = if self.connection_toml.contains("bcrypt_cost") {
+            ""
+        } else {
+            "bcrypt_cost = 4\n"
+        };
         let settings = format!(
             "[http]\nlisten = \"127.0.0.1:0\"\napi_tokens = [\"{TOKEN}\", \"{SECOND_TOKEN}\"]\n{}\n\
-             [connections.main]\ndatabase_url = \"{}\"\nscripts_dir = \"{}\"\nbcrypt_cost = 4\n{}",
+             [connections.main]\ndatabase_url = \"{}\"\nscripts_dir = \"{}\"\n{cost}{}",
             self.http_toml,
             db.url(&database),
             scripts.path().display(),
@@ -308,7 +326,7 @@ impl Answer {
 pub fn builder() -> Builder {
     Builder {
         scripts: Vec::new(),
-        demo: true,
+        base: Some("scripts/demo"),
         connection_toml: String::new(),
         http_toml: String::new(),
     }
@@ -446,4 +464,42 @@ pub fn strip_ansi(text: &str) -> String {
         }
     }
     out
+}
+
+/// One HTTP/1.1 request over a plain socket, for tests that run the binary
+/// outside a Tokio runtime. Answers the whole response text.
+pub fn raw_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect to customdb");
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if !body.is_empty() {
+        head.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        ));
+    }
+    write!(stream, "{head}\r\n{body}").expect("send");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("read the answer");
+    answer
+}
+
+/// A POST with the test token; the whole response text.
+pub fn raw_post(addr: SocketAddr, path: &str, token: &str, body: &str) -> String {
+    raw_request(
+        addr,
+        "POST",
+        path,
+        &[("Authorization", &format!("Bearer {token}"))],
+        body,
+    )
 }

@@ -3,6 +3,8 @@
 
 mod helpers;
 
+mod hashes;
+
 mod login;
 mod more_actions;
 mod process;

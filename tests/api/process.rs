@@ -1,8 +1,6 @@
-use std::io::Write;
-
 use serde_json::json;
 
-use crate::helpers::{builder, strip_ansi, Process, TOKEN};
+use crate::helpers::{builder, raw_post, raw_request, strip_ansi, Process, TOKEN};
 
 #[test]
 fn a_printed_password_never_reaches_the_log() {
@@ -21,16 +19,16 @@ fn a_printed_password_never_reaches_the_log() {
     let server = Process::serve(&prepared.config, &[("RUST_LOG", "trace")]);
     let password = "pw-marker-9f8e7d";
     let body = json!({"username_or_email": "someone", "password": password}).to_string();
-    let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
-    write!(
-        stream,
-        "POST /v1/connections/main/login HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\nx-request-id: marker-req-1\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut answer = String::new();
-    std::io::Read::read_to_string(&mut stream, &mut answer).unwrap();
+    let answer = raw_request(
+        server.addr,
+        "POST",
+        "/v1/connections/main/login",
+        &[
+            ("Authorization", &format!("Bearer {TOKEN}")),
+            ("x-request-id", "marker-req-1"),
+        ],
+        &body,
+    );
     assert!(answer.starts_with("HTTP/1.1 500"), "{answer}");
     assert!(!answer.contains(password));
     std::thread::sleep(std::time::Duration::from_millis(200));
@@ -44,32 +42,6 @@ fn a_printed_password_never_reaches_the_log() {
     assert!(!log.contains(password), "{log}");
     assert!(!log.contains("pepper-marker-7731"), "{log}");
     assert!(!log.contains(TOKEN), "{log}");
-}
-
-fn get(addr: std::net::SocketAddr, path: &str, token: &str) -> String {
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut answer = String::new();
-    std::io::Read::read_to_string(&mut stream, &mut answer).unwrap();
-    answer
-}
-
-fn post(addr: std::net::SocketAddr, path: &str, token: &str, body: &str) -> String {
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    write!(
-        stream,
-        "POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut answer = String::new();
-    std::io::Read::read_to_string(&mut stream, &mut answer).unwrap();
-    answer
 }
 
 #[test]
@@ -108,7 +80,7 @@ fn environment_variables_override_the_files() {
         ],
     );
     let login = r#"{"username_or_email":"a","password":"b"}"#;
-    let answer = post(
+    let answer = raw_post(
         server.addr,
         "/v1/connections/main/login",
         "env-token-two-0123456789",
@@ -117,9 +89,9 @@ fn environment_variables_override_the_files() {
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     // the case of the file's key is kept, the value is the environment's, as a string
     assert!(answer.contains(r#""pepper":"007""#), "{answer}");
-    let answer = post(server.addr, "/v1/connections/main/login", TOKEN, login);
+    let answer = raw_post(server.addr, "/v1/connections/main/login", TOKEN, login);
     assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
-    assert!(get(server.addr, "/readyz", "").starts_with("HTTP/1.1 200"));
+    assert!(raw_request(server.addr, "GET", "/readyz", &[], "").starts_with("HTTP/1.1 200"));
 }
 
 #[test]
