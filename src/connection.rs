@@ -40,10 +40,21 @@ impl Drop for Waiting<'_> {
     }
 }
 
+/// How long one action took: the script call (queries included) and the
+/// statements it ran.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Timings {
+    pub script: Duration,
+    pub queries: u32,
+    pub query_time: Duration,
+}
+
 pub struct Connection {
     pub settings: ConnectionSettings,
     pub store: Arc<Store>,
     scripts: RwLock<Arc<ScriptSet>>,
+    /// The problems of the last reload, when it was refused.
+    reload_failed: RwLock<Option<Vec<Problem>>>,
     slots: Arc<Semaphore>,
     admission: Arc<Admission>,
 }
@@ -61,6 +72,7 @@ impl Connection {
             settings,
             store,
             scripts: RwLock::new(Arc::new(scripts)),
+            reload_failed: RwLock::new(None),
             slots,
             admission,
         })
@@ -76,6 +88,40 @@ impl Connection {
             Ok(s) => s.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
         }
+    }
+
+    /// Loads the scripts again. A set that fails to load is not taken: the
+    /// previous one keeps serving, and the failure is kept for `/readyz`
+    /// until a good set loads. Requests in flight finish on their own set.
+    pub fn reload_scripts(&self) -> std::result::Result<(), Vec<Problem>> {
+        let loaded = ScriptSet::load(&self.settings);
+        let mut failed = self
+            .reload_failed
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        match loaded {
+            Ok(set) => {
+                *self.scripts.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(set);
+                *failed = None;
+                tracing::info!(connection = self.name(), "scripts reloaded");
+                Ok(())
+            }
+            Err(problems) => {
+                for p in &problems {
+                    tracing::error!(connection = self.name(), "reload refused: {p}");
+                }
+                *failed = Some(problems.clone());
+                Err(problems)
+            }
+        }
+    }
+
+    /// False while the last reload was refused.
+    pub fn scripts_ok(&self) -> bool {
+        self.reload_failed
+            .read()
+            .map(|f| f.is_none())
+            .unwrap_or(false)
     }
 
     async fn admit(&self) -> Result<OwnedSemaphorePermit> {
@@ -97,6 +143,30 @@ impl Connection {
 
     /// Runs a validated request through the connection's script.
     pub async fn perform(&self, request: Request) -> Result<Outcome> {
+        let (result, timings) = self.perform_timed(request).await;
+        tracing::debug!(
+            script_ms = timings.script.as_secs_f64() * 1000.0,
+            queries = timings.queries,
+            query_ms = timings.query_time.as_secs_f64() * 1000.0,
+            "script finished"
+        );
+        result
+    }
+
+    /// As [`Connection::perform`], with how long the script and its queries took.
+    pub async fn perform_timed(&self, request: Request) -> (Result<Outcome>, Timings) {
+        let mut timings = Timings::default();
+        let result = self.run(request, &mut timings).await;
+        if let Err(e) = &result {
+            if e.is_failure() {
+                // The cause stays in the log, under the request's span and id.
+                tracing::error!(error = e.code(), cause = %e, "the script failed");
+            }
+        }
+        (result, timings)
+    }
+
+    async fn run(&self, request: Request, timings: &mut Timings) -> Result<Outcome> {
         let scripts = self.scripts();
         let script = request.action.script();
         if !scripts.has(script) {
@@ -120,7 +190,6 @@ impl Connection {
             ),
         );
         let span = tracing::Span::current();
-        let started = Instant::now();
         let run = tokio::task::spawn_blocking(move || {
             let _enter = span.enter();
             let _permit = permit;
@@ -135,22 +204,27 @@ impl Connection {
                 masker,
                 source: scripts.file_of(script).display().to_string(),
             };
+            let started = Instant::now();
             let (result, state) = call::with_call(state, deadline, || {
                 request.run(&scripts, &name, max_profile)
             });
+            let mut timings = Timings {
+                script: started.elapsed(),
+                ..Timings::default()
+            };
             if let Some(state) = state {
+                timings.queries = state.session.queries;
+                timings.query_time = state.session.query_time;
                 state.session.finish();
             }
-            result
+            (result, timings)
         });
-        let result = run
-            .instrument(tracing::Span::current())
-            .await
-            .unwrap_or_else(|e| Err(Error::Script(format!("the script's thread failed: {e}"))));
-        tracing::debug!(
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "script finished"
-        );
-        result
+        match run.instrument(tracing::Span::current()).await {
+            Ok((result, took)) => {
+                *timings = took;
+                result
+            }
+            Err(e) => Err(Error::Script(format!("the script's thread failed: {e}"))),
+        }
     }
 }

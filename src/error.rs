@@ -97,6 +97,18 @@ impl Error {
         }
     }
 
+    /// A failure of the host or the script, not of the request: the log
+    /// gets its cause (the caller gets a generic 5xx).
+    pub fn is_failure(&self) -> bool {
+        matches!(
+            self,
+            Error::Script(_)
+                | Error::InvalidProfile(_)
+                | Error::StoreUnavailable(_)
+                | Error::ScriptTimeout
+        )
+    }
+
     pub fn invalid_request(message: impl Into<String>) -> Self {
         Error::InvalidRequest(message.into())
     }

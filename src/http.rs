@@ -3,7 +3,7 @@
 //! a status and an `error` code.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
@@ -36,15 +36,28 @@ pub struct AppState(Arc<Inner>);
 
 struct Inner {
     connections: BTreeMap<String, Arc<Connection>>,
-    tokens: Vec<Secret>,
+    /// Swapped whole by a reload, so that a token can be rotated.
+    tokens: RwLock<Arc<Vec<Secret>>>,
 }
 
 impl AppState {
     pub fn new(connections: BTreeMap<String, Arc<Connection>>, tokens: Vec<Secret>) -> Self {
         AppState(Arc::new(Inner {
             connections,
-            tokens,
+            tokens: RwLock::new(Arc::new(tokens)),
         }))
+    }
+
+    pub fn set_tokens(&self, tokens: Vec<Secret>) {
+        *self.0.tokens.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(tokens);
+    }
+
+    fn tokens(&self) -> Arc<Vec<Secret>> {
+        self.0
+            .tokens
+            .read()
+            .map(|t| t.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
     }
 
     pub fn connections(&self) -> impl Iterator<Item = &Arc<Connection>> {
@@ -74,42 +87,61 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .with_state(state)
 }
 
+/// The status of an error, as the error table of http-api.md has it.
+pub fn status_of(error: &Error) -> StatusCode {
+    match error {
+        Error::InvalidRequest(_)
+        | Error::InvalidUserMetadata(_)
+        | Error::InvalidAppMetadata(_)
+        | Error::Validation { .. } => StatusCode::BAD_REQUEST,
+        Error::InvalidApiToken | Error::WrongUsernameOrPassword => StatusCode::UNAUTHORIZED,
+        Error::Unauthorized(_) | Error::SignupDisabled => StatusCode::FORBIDDEN,
+        Error::UnknownConnection | Error::UnknownAction | Error::NotFound | Error::UserNotFound => {
+            StatusCode::NOT_FOUND
+        }
+        Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        Error::UserExists(_) => StatusCode::CONFLICT,
+        Error::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        Error::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        Error::Overloaded => StatusCode::TOO_MANY_REQUESTS,
+        Error::Script(_) | Error::InvalidProfile(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        Error::ActionNotConfigured => StatusCode::NOT_IMPLEMENTED,
+        Error::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        Error::ScriptTimeout => StatusCode::GATEWAY_TIMEOUT,
+    }
+}
+
+/// What the API answers for the result of an action: status and JSON body.
+/// `customdb try` and `customdb test` use the same.
+pub fn answer(result: Result<Outcome, Error>, request_id: &str) -> (StatusCode, Value) {
+    match result {
+        Ok(outcome) => outcome_answer(outcome),
+        Err(e) => (status_of(&e), error_body(&e, request_id)),
+    }
+}
+
+fn outcome_answer(outcome: Outcome) -> (StatusCode, Value) {
+    match outcome {
+        Outcome::Ok(v) => (StatusCode::OK, v),
+        Outcome::Created(v) => (StatusCode::CREATED, v),
+    }
+}
+
+fn error_body(error: &Error, request_id: &str) -> Value {
+    json!({
+        "error": error.code(),
+        "message": error.public_message(),
+        "request_id": request_id,
+    })
+}
+
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
-        let status = match &self {
-            Error::InvalidRequest(_)
-            | Error::InvalidUserMetadata(_)
-            | Error::InvalidAppMetadata(_)
-            | Error::Validation { .. } => StatusCode::BAD_REQUEST,
-            Error::InvalidApiToken | Error::WrongUsernameOrPassword => StatusCode::UNAUTHORIZED,
-            Error::Unauthorized(_) | Error::SignupDisabled => StatusCode::FORBIDDEN,
-            Error::UnknownConnection
-            | Error::UnknownAction
-            | Error::NotFound
-            | Error::UserNotFound => StatusCode::NOT_FOUND,
-            Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Error::UserExists(_) => StatusCode::CONFLICT,
-            Error::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Error::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Error::Overloaded => StatusCode::TOO_MANY_REQUESTS,
-            Error::Script(_) | Error::InvalidProfile(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            Error::ActionNotConfigured => StatusCode::NOT_IMPLEMENTED,
-            Error::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Error::ScriptTimeout => StatusCode::GATEWAY_TIMEOUT,
-        };
-        if status.is_server_error() {
-            // The cause stays here, under the request's span and id.
-            tracing::error!(error = self.code(), cause = %self, "request failed");
-        }
+        let status = status_of(&self);
         let request_id = CURRENT_REQUEST_ID
             .try_with(Clone::clone)
             .unwrap_or_default();
-        let body = json!({
-            "error": self.code(),
-            "message": self.public_message(),
-            "request_id": request_id,
-        });
-        let mut response = (status, Json(body)).into_response();
+        let mut response = (status, Json(error_body(&self, &request_id))).into_response();
         let headers = response.headers_mut();
         match self {
             Error::InvalidApiToken => {
@@ -122,6 +154,11 @@ impl IntoResponse for Error {
         }
         response
     }
+}
+
+/// A new request id: 32 hex digits.
+pub fn new_request_id() -> String {
+    format!("{:032x}", rand::random::<u128>())
 }
 
 fn valid_request_id(id: &str) -> bool {
@@ -141,7 +178,7 @@ async fn request_id(request: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .filter(|v| valid_request_id(v))
         .map(str::to_string)
-        .unwrap_or_else(|| format!("{:032x}", rand::random::<u128>()));
+        .unwrap_or_else(new_request_id);
     let span = tracing::info_span!(
         "request",
         request_id = %id,
@@ -171,7 +208,7 @@ async fn request_id(request: Request, next: Next) -> Response {
 
 /// Checks the bearer token before anything else, in constant time.
 async fn authenticate(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let tokens = &state.0.tokens;
+    let tokens = state.tokens();
     if !tokens.is_empty() {
         let given = request
             .headers()
@@ -209,7 +246,8 @@ async fn readyz(State(state): State<AppState>) -> Response {
     for c in state.connections().cloned() {
         checks.spawn(async move {
             let word = match c.store.ping(Duration::from_secs(1)).await {
-                Ok(()) => "ok",
+                Ok(()) if c.scripts_ok() => "ok",
+                Ok(()) => "scripts_failed",
                 Err(e) => {
                     tracing::warn!(connection = c.name(), cause = %e, "store unreachable");
                     "store_unreachable"
@@ -268,8 +306,8 @@ async fn run_action(
 ) -> Result<Response, Error> {
     let Path((connection, action)) = path.map_err(|_| Error::UnknownConnection)?;
     let span = tracing::Span::current();
-    span.record("connection", connection.as_str());
-    span.record("action", action.as_str());
+    span.record("connection", tracing::field::display(&connection));
+    span.record("action", tracing::field::display(&action));
     let conn = state
         .0
         .connections
@@ -287,8 +325,6 @@ async fn run_action(
         }
     })?;
     let request = ActionRequest::parse(action, &body)?;
-    Ok(match conn.perform(request).await? {
-        Outcome::Ok(v) => (StatusCode::OK, Json(v)).into_response(),
-        Outcome::Created(v) => (StatusCode::CREATED, Json(v)).into_response(),
-    })
+    let (status, body) = outcome_answer(conn.perform(request).await?);
+    Ok((status, Json(body)).into_response())
 }

@@ -12,11 +12,13 @@ pub mod http;
 pub mod metadata;
 pub mod password;
 pub mod profile;
+pub mod reload;
 pub mod script;
 pub mod settings;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod tools;
 
 pub use error::{Error, Result};
 pub use settings::Settings;

@@ -1,12 +1,15 @@
 //! The `customdb` command: parse the command line, set up logging, load the
-//! settings, build the application and run it.
+//! settings, then serve, check, try an action, or run the script tests.
+//! Exit status: 0 success, 1 the action or the check failed, 2 bad usage or
+//! configuration.
 
+use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use customdb::telemetry::{self, LogFormat};
-use customdb::{Application, Settings};
+use customdb::{tools, Application, Settings};
 
 #[derive(Parser)]
 #[command(
@@ -29,7 +32,23 @@ struct Cli {
 enum Command {
     /// Run the HTTP server.
     Serve,
+    /// Load every connection's scripts and list every problem as
+    /// path:line:col: message. Needs no database.
+    Check,
+    /// Run one action as the HTTP API would and print its answer.
+    Try {
+        connection: String,
+        action: String,
+        /// The request body; read from standard input when left out.
+        json: Option<String>,
+    },
+    /// Run the script test cases in each scripts_dir/tests/*.toml, each file
+    /// on a fresh database of the configured server.
+    Test,
 }
+
+const FAILED: u8 = 1;
+const USAGE: u8 = 2;
 
 /// Blocking threads run scripts; Rhai's call depth wants more than 2 MiB.
 const THREAD_STACK_BYTES: usize = 8 * 1024 * 1024;
@@ -41,30 +60,115 @@ fn main() -> ExitCode {
         Ok(s) => s,
         Err(e) => {
             tracing::error!("{e}");
-            return ExitCode::from(2);
+            return ExitCode::from(USAGE);
         }
     };
+    if let Command::Check = cli.command {
+        return check(&settings);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_stack_size(THREAD_STACK_BYTES)
         .build()
         .expect("the Tokio runtime could not start: is the machine out of threads or memory?");
-    match cli.command {
-        Command::Serve => runtime.block_on(async {
-            let app = match Application::build(settings).await {
-                Ok(app) => app,
-                Err(e) => {
-                    tracing::error!("{e}");
-                    return ExitCode::from(2);
-                }
-            };
-            match app.run_until(customdb::startup::shutdown_signal()).await {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    tracing::error!("the server stopped: {e}");
-                    ExitCode::from(1)
-                }
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Serve => serve(settings).await,
+            Command::Try {
+                connection,
+                action,
+                json,
+            } => try_action(settings, &connection, &action, json).await,
+            Command::Test => test(settings).await,
+            Command::Check => unreachable!("handled above"),
+        }
+    })
+}
+
+async fn serve(settings: Settings) -> ExitCode {
+    let app = match Application::build(settings).await {
+        Ok(app) => app,
+        Err(e) => {
+            tracing::error!("{e}");
+            return ExitCode::from(USAGE);
+        }
+    };
+    match app.run_until(customdb::startup::shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("the server stopped: {e}");
+            ExitCode::from(FAILED)
+        }
+    }
+}
+
+fn check(settings: &Settings) -> ExitCode {
+    let problems = tools::check(settings);
+    for p in &problems {
+        println!("{p}");
+    }
+    if problems.is_empty() {
+        eprintln!(
+            "ok: the scripts of {} connection(s) load",
+            settings.connections.len()
+        );
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("{} problem(s)", problems.len());
+        ExitCode::from(FAILED)
+    }
+}
+
+async fn try_action(
+    settings: Settings,
+    connection: &str,
+    action: &str,
+    json: Option<String>,
+) -> ExitCode {
+    let body = match json {
+        Some(j) => j,
+        None => {
+            let mut text = String::new();
+            if let Err(e) = std::io::stdin().read_to_string(&mut text) {
+                eprintln!("cannot read the request from standard input: {e}");
+                return ExitCode::from(USAGE);
             }
-        }),
+            text
+        }
+    };
+    match tools::try_action(settings, connection, action, body.as_bytes()).await {
+        Ok(tried) => {
+            println!("{}", tried.body);
+            let t = tried.timings;
+            eprintln!(
+                "status {}; script {:.1} ms, {} quer{} in {:.1} ms",
+                tried.status,
+                t.script.as_secs_f64() * 1000.0,
+                t.queries,
+                if t.queries == 1 { "y" } else { "ies" },
+                t.query_time.as_secs_f64() * 1000.0
+            );
+            if (200..300).contains(&tried.status) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(FAILED)
+            }
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(USAGE)
+        }
+    }
+}
+
+async fn test(settings: Settings) -> ExitCode {
+    let mut out = std::io::stdout();
+    match tools::run_tests(settings, &mut out).await {
+        Ok(report) if report.failed == 0 => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::from(FAILED),
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(USAGE)
+        }
     }
 }

@@ -38,6 +38,8 @@ impl fmt::Debug for Secret {
 pub struct Settings {
     pub http: HttpSettings,
     pub connections: BTreeMap<String, ConnectionSettings>,
+    /// The `--config` file these came from, read again on reload.
+    pub source: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -151,7 +153,9 @@ impl Settings {
             .build()
             .map_err(|e| err(scrub(e.to_string())))?
             .cache;
-        Self::from_value(root)
+        let mut settings = Self::from_value(root)?;
+        settings.source = file.map(Path::to_path_buf);
+        Ok(settings)
     }
 
     fn from_value(root: Value) -> Result<Self, SettingsError> {
@@ -190,6 +194,7 @@ impl Settings {
         Ok(Settings {
             http,
             connections: out,
+            source: None,
         })
     }
 }

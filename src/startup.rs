@@ -43,6 +43,7 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     max_body_bytes: usize,
+    source: Option<std::path::PathBuf>,
 }
 
 impl Application {
@@ -71,6 +72,7 @@ impl Application {
             listener,
             state: AppState::new(connections, settings.http.api_tokens),
             max_body_bytes: settings.http.max_body_bytes,
+            source: settings.source,
         })
     }
 
@@ -86,6 +88,7 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        crate::reload::start(self.state.clone(), self.source.clone());
         tracing::info!("listening on {}", self.local_addr());
         let router = http::router(self.state.clone(), self.max_body_bytes);
         let served = axum::serve(self.listener, router)

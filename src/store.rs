@@ -125,6 +125,9 @@ pub struct Session {
     conn: Option<Conn>,
     deadline: Instant,
     pub in_transaction: bool,
+    /// Statements run, and the time spent waiting for them.
+    pub queries: u32,
+    pub query_time: Duration,
 }
 
 /// What `db::execute` answers.
@@ -140,6 +143,8 @@ impl Session {
             conn: None,
             deadline,
             in_transaction: false,
+            queries: 0,
+            query_time: Duration::ZERO,
         }
     }
 
@@ -181,7 +186,11 @@ impl Session {
         let limit = self.store.query_timeout.min(self.remaining()?);
         let handle = self.store.handle.clone();
         let conn = self.conn()?;
-        match handle.block_on(tokio::time::timeout(limit, work(conn))) {
+        let started = Instant::now();
+        let result = handle.block_on(tokio::time::timeout(limit, work(conn)));
+        self.queries += 1;
+        self.query_time += started.elapsed();
+        match result {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(mysql_async::Error::Server(s))) => Err(StoreError::Server {
                 code: s.code,

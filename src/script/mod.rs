@@ -347,9 +347,21 @@ impl ModuleResolver for SharedResolver {
     }
 }
 
-/// Maps a script's failure to the host's error. Causes are masked.
+/// Maps a script's failure to the host's error. Causes are masked and
+/// start with the file and line where the script failed.
 fn classify(err: EvalAltResult, file: &Path) -> Error {
-    let cause = || call::mask(&err.to_string());
+    let cause = || {
+        let line = err
+            .unwrap_inner()
+            .position()
+            .line()
+            .map_or_else(|| "?".to_string(), |l| l.to_string());
+        format!(
+            "{}:{line}: {}",
+            file.display(),
+            call::mask(&err.to_string())
+        )
+    };
     match err.unwrap_inner() {
         EvalAltResult::ErrorRuntime(value, _) if value.is_map() => {
             let map = value

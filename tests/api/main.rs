@@ -9,5 +9,6 @@ mod login;
 mod more_actions;
 mod process;
 mod signup_create;
+mod tooling;
 mod transport;
 mod values;

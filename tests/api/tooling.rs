@@ -1,0 +1,420 @@
+//! The operator commands: check, try, test, and live reload.
+
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::helpers::{builder, mariadb, raw_post, raw_request, repo, strip_ansi, Process, TOKEN};
+
+fn customdb(config: &std::path::Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_customdb"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run customdb");
+    if let Some(text) = stdin {
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().expect("customdb ends")
+}
+
+fn text(bytes: &[u8]) -> String {
+    strip_ansi(&String::from_utf8_lossy(bytes))
+}
+
+#[test]
+fn check_lists_every_problem_with_path_and_line() {
+    let prepared = builder()
+        .bare()
+        .script("create", "fn create(user) {\n  let x = 1 +;\n}")
+        .script(
+            "get_user",
+            "fn get_user(email) { () }\nlet stray = 2;\nprint(stray);",
+        )
+        .script("verify", "fn verify(email, extra) { true }")
+        .script("delete", "fn remove(id) { true }")
+        .script(
+            "change_email",
+            "import \"/etc/passwd\" as p;\nfn change_email(a, b, c) { true }",
+        )
+        .script(
+            "change_password",
+            "fn change_password(e, p) {\n  import \"../../escape\" as x;\n  true\n}",
+        )
+        .prepare();
+    let dir = prepared.scripts.path().display().to_string();
+    let out = customdb(&prepared.config, &["check"], None);
+    assert_eq!(out.status.code(), Some(1));
+    let listed = text(&out.stdout);
+    for expected in [
+        format!("{dir}/login.rhai:1:1: missing: every connection needs a login script"),
+        format!("{dir}/create.rhai:2:14: "),
+        format!("{dir}/get_user.rhai:2:1: only `fn` definitions"),
+        format!("{dir}/get_user.rhai:3:1: only `fn` definitions"),
+        format!("{dir}/verify.rhai:1:1: fn verify takes 1 parameter, not 2"),
+        format!("{dir}/delete.rhai:1:1: no fn delete with 1 parameter(s)"),
+        format!("{dir}/change_email.rhai:1:8: import \"/etc/passwd\""),
+        format!("{dir}/change_password.rhai:2:10: import \"../../escape\""),
+    ] {
+        assert!(listed.contains(&expected), "missing {expected}\n{listed}");
+    }
+    assert_eq!(listed.lines().count(), 8, "{listed}");
+
+    let clean = builder().prepare();
+    let out = customdb(&clean.config, &["check"], None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).is_empty());
+}
+
+#[test]
+fn check_needs_no_database() {
+    let prepared = builder().prepare();
+    let settings = std::fs::read_to_string(&prepared.config).unwrap();
+    let nowhere = settings.replace(&format!(":{}/", mariadb().port), ":1/");
+    std::fs::write(&prepared.config, nowhere).unwrap();
+    let out = customdb(&prepared.config, &["check"], None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
+
+#[test]
+fn try_answers_what_http_answers() {
+    let prepared = builder().prepare();
+    let server = Process::serve(&prepared.config, &[]);
+    let requests = [
+        (
+            "login",
+            json!({"username_or_email": "jane", "password": "correct horse battery staple"}),
+        ),
+        ("get_user", json!({"email": "bob@example.com"})),
+        (
+            "login",
+            json!({"username_or_email": "jane", "password": "wrong"}),
+        ),
+        ("get_user", json!({"email": "nobody@example.com"})),
+        (
+            "signup",
+            json!({"email": "x@example.com", "password": "pw", "app_metadata": {}}),
+        ),
+    ];
+    for (action, body) in requests {
+        let over_http = raw_post(
+            server.addr,
+            &format!("/v1/connections/main/{action}"),
+            TOKEN,
+            &body.to_string(),
+        );
+        let status: u16 = over_http
+            .split_whitespace()
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap();
+        let http_body: Value =
+            serde_json::from_str(over_http.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+        let out = customdb(
+            &prepared.config,
+            &["try", "main", action, &body.to_string()],
+            None,
+        );
+        let tried: Value = serde_json::from_str(&text(&out.stdout)).expect("JSON on stdout");
+        let without_id = |mut v: Value| {
+            v.as_object_mut().unwrap().remove("request_id");
+            v
+        };
+        assert_eq!(without_id(tried), without_id(http_body), "{action}");
+        let want = if status < 300 { 0 } else { 1 };
+        assert_eq!(
+            out.status.code(),
+            Some(want),
+            "{action}: {}",
+            text(&out.stderr)
+        );
+        assert!(
+            text(&out.stderr).contains(&format!("status {status}; script ")),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn try_reads_stdin_prints_script_lines_and_times_and_exits_by_kind() {
+    let prepared = builder()
+        .script("get_user", "fn get_user(email) {\n print(`looking up ${email}`);\n debug(\"dbg-line\");\n db::query_one(\"SELECT 1 AS one\");\n ()\n}")
+        .script("verify", "fn verify(email) {\n\n    throw \"broken\";\n}")
+        .prepare();
+    let out = customdb(
+        &prepared.config,
+        &["try", "main", "get_user"],
+        Some(r#"{"email":"who@example.com"}"#),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("looking up who@example.com"), "{err}");
+    assert!(err.contains("1 query in"), "{err}");
+    // debug lines carry the file and line, print and debug the request's id
+    let dbg = err
+        .lines()
+        .find(|l| l.contains("dbg-line"))
+        .expect("the debug line");
+    assert!(dbg.contains("get_user.rhai:3"), "{dbg}");
+    assert!(
+        dbg.contains("request_id=")
+            && dbg.contains("connection=main")
+            && dbg.contains("action=get_user"),
+        "{dbg}"
+    );
+    assert_eq!(
+        serde_json::from_str::<Value>(&text(&out.stdout)).unwrap()["error"],
+        "user_not_found"
+    );
+
+    let out = customdb(
+        &prepared.config,
+        &["try", "main", "verify", r#"{"email":"a@b"}"#],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        serde_json::from_str::<Value>(&text(&out.stdout)).unwrap()["error"],
+        "script_error"
+    );
+    let failure = text(&out.stderr);
+    let line = failure
+        .lines()
+        .find(|l| l.contains("broken"))
+        .expect("the cause is on stderr");
+    assert!(line.contains("verify.rhai:3: "), "{line}");
+    assert!(
+        line.contains("request_id=") && line.contains("action=verify"),
+        "{line}"
+    );
+
+    let out = customdb(
+        &prepared.config,
+        &["try", "main", "login", "{not json"],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        serde_json::from_str::<Value>(&text(&out.stdout)).unwrap()["error"],
+        "invalid_request"
+    );
+
+    for args in [["try", "nope", "login", "{}"], ["try", "main", "fly", "{}"]] {
+        let out = customdb(&prepared.config, &args, None);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(out.stdout.is_empty());
+    }
+    let out = customdb(&prepared.config, &["try", "main"], None);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn the_demo_connections_own_test_cases_pass() {
+    let prepared = builder().prepare();
+    let settings = std::fs::read_to_string(&prepared.config).unwrap();
+    let demo = settings.replace(
+        &prepared.scripts.path().display().to_string(),
+        &repo().join("scripts/demo").display().to_string(),
+    );
+    std::fs::write(&prepared.config, demo).unwrap();
+    let out = customdb(&prepared.config, &["test"], None);
+    let report = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{report}{}", text(&out.stderr));
+    assert!(report.ends_with("8 passed, 0 failed\n"), "{report}");
+    // each file ran on a scratch database, dropped afterwards, and the
+    // configured database was not touched
+    let left = mariadb().sql(None, "SHOW DATABASES LIKE 'customdb_test_%'");
+    assert!(left.is_empty(), "{left}");
+    assert_eq!(
+        mariadb().sql(Some(&prepared.database), "SELECT COUNT(*) FROM members"),
+        "3"
+    );
+}
+
+#[test]
+fn test_runner_reports_each_case_and_a_summary() {
+    let prepared = builder().prepare();
+    let tests = prepared.scripts.path().join("tests");
+    std::fs::create_dir_all(&tests).unwrap();
+    let schema = repo().join("scripts/demo/schema.sql").display().to_string();
+    std::fs::write(
+        tests.join("cases.toml"),
+        format!(
+            r#"seed_files = ["{schema}"]
+[[case]]
+name = "bob logs in"
+action = "login"
+request = {{ username_or_email = "bob", password = "bob-password-1" }}
+status = 200
+expect = {{ user = {{ username = "bob" }} }}
+
+[[case]]
+name = "expects the wrong name"
+action = "login"
+request = {{ username_or_email = "bob", password = "bob-password-1" }}
+status = 200
+expect = {{ user = {{ username = "robert" }} }}
+
+[[case]]
+name = "expects the wrong status"
+action = "get_user"
+request = {{ email = "nobody@example.com" }}
+status = 200
+"#
+        ),
+    )
+    .unwrap();
+    let out = customdb(&prepared.config, &["test"], None);
+    let report = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{report}");
+    assert!(
+        report.contains("ok   ") && report.contains(": bob logs in"),
+        "{report}"
+    );
+    assert!(
+        report.contains("FAIL ")
+            && report.contains("user.username: expected \"robert\", got \"bob\""),
+        "{report}"
+    );
+    assert!(report.contains("expected status 200, got 404"), "{report}");
+    assert!(report.ends_with("1 passed, 2 failed\n"), "{report}");
+}
+
+/// Writes a file whole, as an editor's save-by-rename does.
+fn replace_file(path: &std::path::Path, content: &str) {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, content).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn watched_scripts_reload_under_load_and_a_bad_set_is_refused() {
+    let v1 = "fn login(u, p) { #{ id: 1, version: 1 } }";
+    let prepared = builder()
+        .bare()
+        .script("login", v1)
+        .connection("watch = true")
+        .prepare();
+    let login = prepared.scripts.path().join("login.rhai");
+    let app = std::sync::Arc::new(prepared_spawn(prepared).await);
+    let body = json!({"username_or_email": "a", "password": "b"});
+
+    // a steady stream of logins while the script changes
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut streams = Vec::new();
+    for _ in 0..4 {
+        let (app, stop, body) = (app.clone(), stop.clone(), body.clone());
+        streams.push(tokio::spawn(async move {
+            let mut seen = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let a = app.action("login", body.clone()).await;
+                assert_eq!(a.status, 200, "a request failed during reload: {}", a.body);
+                seen.push(a.body["user"]["version"].as_i64().unwrap());
+            }
+            seen
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    replace_file(&login, &v1.replace("version: 1", "version: 2"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let a = app.action("login", body.clone()).await;
+        if a.body["user"]["version"] == 2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the change was not taken");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    for s in streams {
+        let seen = s.await.unwrap();
+        assert!(!seen.is_empty());
+        // once a stream saw version 2 it never went back
+        let first_new = seen.iter().position(|v| *v == 2).unwrap_or(seen.len());
+        assert!(seen[first_new..].iter().all(|v| *v == 2), "{seen:?}");
+    }
+
+    // a bad change is refused: the old scripts keep answering, /readyz says so
+    replace_file(&login, "fn login(u, p) { let broken = ; }");
+    let ready = app.url("/readyz");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let a = app.send(app.client.get(&ready)).await;
+        if a.status == 503 {
+            assert_eq!(a.body["connections"]["main"], "scripts_failed");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the bad change was not noticed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let a = app.action("login", body.clone()).await;
+    assert_eq!(
+        (a.status.as_u16(), &a.body["user"]["version"]),
+        (200, &json!(2))
+    );
+
+    // a good set clears it
+    replace_file(&login, &v1.replace("version: 1", "version: 3"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while app.action("login", body.clone()).await.body["user"]["version"] != 3 {
+        assert!(Instant::now() < deadline, "the fix was not taken");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(app.send(app.client.get(&ready)).await.status, 200);
+}
+
+async fn prepared_spawn(prepared: crate::helpers::Prepared) -> crate::helpers::TestApp {
+    prepared.spawn().await
+}
+
+#[test]
+fn sighup_reloads_scripts_and_rotates_tokens() {
+    let prepared = builder()
+        .bare()
+        .script("login", "fn login(u, p) { #{ id: 1, version: 1 } }")
+        .prepare();
+    let server = Process::serve(&prepared.config, &[]);
+    let body = r#"{"username_or_email":"a","password":"b"}"#;
+    let path = "/v1/connections/main/login";
+    assert!(raw_post(server.addr, path, TOKEN, body).contains(r#""version":1"#));
+
+    let new_token = "brand-new-token-0123456789";
+    let settings = std::fs::read_to_string(&prepared.config).unwrap();
+    std::fs::write(&prepared.config, settings.replace(TOKEN, new_token)).unwrap();
+    replace_file(
+        &prepared.scripts.path().join("login.rhai"),
+        "fn login(u, p) { #{ id: 1, version: 2 } }",
+    );
+    let status = Command::new("kill")
+        .args(["-HUP", &server.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let answer = raw_post(server.addr, path, new_token, body);
+        if answer.contains(r#""version":2"#) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not reloaded: {answer}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(raw_post(server.addr, path, TOKEN, body).starts_with("HTTP/1.1 401"));
+    assert!(raw_request(server.addr, "GET", "/readyz", &[], "").starts_with("HTTP/1.1 200"));
+    assert!(server.log().contains("scripts reloaded"));
+}
