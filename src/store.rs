@@ -24,6 +24,9 @@ pub const ER_DUP_ENTRY: u16 = 1062;
 /// One connection's pool and its time limits.
 pub struct Store {
     pool: Pool,
+    /// For the connection that kills a timed-out statement: outside the
+    /// pool, so that a full pool cannot hold up the kill.
+    opts: Opts,
     handle: Handle,
     query_timeout: Duration,
     acquire_timeout: Duration,
@@ -76,15 +79,17 @@ impl Store {
         let opts = Opts::from_url(settings.database_url.expose()).unwrap_or_default();
         let constraints = PoolConstraints::new(t.pool.min, t.pool.max)
             .unwrap_or_else(|| PoolConstraints::new(0, t.pool.max.max(1)).unwrap_or_default());
-        let opts = OptsBuilder::from_opts(opts)
+        let opts: Opts = OptsBuilder::from_opts(opts)
             .pool_opts(PoolOpts::default().with_constraints(constraints))
             // `affected_rows` counts the rows matched, as Node's mysql driver
             // (and so every Auth0 template) has it.
             .client_found_rows(true)
             // Re-run on every new and every reset connection.
-            .setup(vec!["SET time_zone = '+00:00'"]);
+            .setup(vec!["SET time_zone = '+00:00'"])
+            .into();
         Store {
-            pool: Pool::new(opts),
+            pool: Pool::new(opts.clone()),
+            opts,
             handle,
             query_timeout: Duration::from_millis(t.query_timeout_ms),
             acquire_timeout: Duration::from_millis(t.pool.acquire_timeout_ms),
@@ -157,14 +162,20 @@ impl Session {
 
     fn conn(&mut self) -> Result<&mut Conn, StoreError> {
         if self.conn.is_none() {
-            let limit = self.store.acquire_timeout.min(self.remaining()?);
+            let remaining = self.remaining()?;
+            let limit = self.store.acquire_timeout.min(remaining);
             let pool = self.store.pool.clone();
             let conn = self
                 .store
                 .handle
                 .block_on(tokio::time::timeout(limit, pool.get_conn()))
                 .map_err(|_| {
-                    StoreError::Unavailable("no store connection came free in time".into())
+                    if limit == remaining {
+                        // The script's own time ran out while it waited.
+                        StoreError::Timeout
+                    } else {
+                        StoreError::Unavailable("no store connection came free in time".into())
+                    }
                 })?
                 .map_err(unavailable)?;
             self.conn = Some(conn);
@@ -214,11 +225,12 @@ impl Session {
         self.in_transaction = false;
         if let Some(conn) = self.conn.take() {
             let id = conn.id();
-            let pool = self.store.pool.clone();
+            let opts = self.store.opts.clone();
             self.store.handle.spawn(async move {
                 let kill = async {
-                    let mut other = pool.get_conn().await?;
-                    other.query_drop(format!("KILL {id}")).await
+                    let mut other = Conn::new(opts).await?;
+                    other.query_drop(format!("KILL {id}")).await?;
+                    other.disconnect().await
                 };
                 if let Err(e) = tokio::time::timeout(Duration::from_secs(5), kill).await {
                     tracing::warn!(error = %e, "could not kill a timed-out query");

@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod hardening;
 mod hashes;
 
 mod login;

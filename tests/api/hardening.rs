@@ -1,0 +1,122 @@
+//! Misbehaving scripts, a stalled store and floods: each fails its own
+//! requests, bounded in time, while the others go on being served.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::helpers::{builder, TestApp};
+
+const GOOD: &str = "fn login(u, p) { if u == \"good\" { return #{ id: 1 }; } bad(u) }";
+
+/// Logins by `good` in a loop until stopped; answers how many, and panics
+/// on any answer but 200.
+fn good_stream(app: Arc<TestApp>, stop: Arc<AtomicBool>) -> tokio::task::JoinHandle<usize> {
+    tokio::spawn(async move {
+        let mut n = 0;
+        while !stop.load(Ordering::SeqCst) {
+            let a = app.action("login", json!({"username_or_email": "good", "password": "x"})).await;
+            assert_eq!(a.status, 200, "a good login failed: {}", a.body);
+            n += 1;
+        }
+        n
+    })
+}
+
+async fn with_bad(bad: &str, connection: &str) -> Arc<TestApp> {
+    Arc::new(
+        builder()
+            .bare()
+            .script("login", &format!("{GOOD}\nfn bad(u) {{ {bad} }}"))
+            .connection(connection)
+            .spawn()
+            .await,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn each_limit_fails_its_request_while_good_logins_go_on() {
+    let cases = [
+        // an endless slow loop: stopped at its time
+        ("loop { db::query(\"SELECT SLEEP(0.05)\"); }", "script_timeout_ms = 1000", 504, "script_timeout", 900, 2500),
+        // a tight endless loop: stopped by the operations limit, well before its time
+        ("loop { }", "script_timeout_ms = 20000\nmax_operations = 200000", 500, "script_error", 0, 5000),
+        // a huge string
+        ("let s = \"x\"; loop { s += s; }", "", 500, "script_error", 0, 5000),
+        // recursion past a depth lower than Rhai's default
+        ("deep(0)\n}\nfn deep(n) { deep(n + 1) ", "max_call_depth = 12", 500, "script_error", 0, 5000),
+        // a huge array and a huge map
+        ("let a = []; loop { a.push(1); }", "max_array_items = 1000", 500, "script_error", 0, 5000),
+        ("let m = #{}; let i = 0; loop { m[`k${i}`] = i; i += 1; }", "max_map_entries = 1000", 500, "script_error", 0, 5000),
+    ];
+    for (bad, connection, status, code, min_ms, max_ms) in cases {
+        let app = with_bad(bad, connection).await;
+        let stop = Arc::new(AtomicBool::new(false));
+        let stream = good_stream(app.clone(), stop.clone());
+        let started = Instant::now();
+        let a = app.action("login", json!({"username_or_email": "bad", "password": "x"})).await;
+        let took = started.elapsed().as_millis();
+        a.expect(status, code);
+        assert!((min_ms..max_ms).contains(&took), "{bad}: took {took} ms");
+        stop.store(true, Ordering::SeqCst);
+        let served = stream.await.unwrap();
+        assert!(served > 0, "{bad}: no good login was served meanwhile");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn timed_out_scripts_give_back_their_slots_threads_and_connections() {
+    // two slots, five endless scripts one after the other in pairs
+    let app = with_bad(
+        "loop { db::query(\"SELECT SLEEP(0.05)\"); }",
+        "script_timeout_ms = 500\nmax_concurrent_scripts = 2\n[connections.main.pool]\nmax = 2",
+    )
+    .await;
+    let mut bad = Vec::new();
+    for _ in 0..5 {
+        let app = app.clone();
+        bad.push(tokio::spawn(async move {
+            app.action("login", json!({"username_or_email": "bad", "password": "x"})).await
+        }));
+    }
+    for b in bad {
+        b.await.unwrap().expect(504, "script_timeout");
+    }
+    let started = Instant::now();
+    let a = app.action("login", json!({"username_or_email": "good", "password": "x"})).await;
+    assert_eq!(a.status, 200);
+    assert!(started.elapsed() < Duration::from_millis(300), "{:?}", started.elapsed());
+    // no query of theirs is left running on the server
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let running = app.sql("SELECT COUNT(*) FROM information_schema.processlist WHERE info LIKE 'SELECT SLEEP%'");
+    assert_eq!(running, "0");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_past_its_time_is_killed_on_the_server() {
+    let app = with_bad("db::query(\"SELECT SLEEP(30)\")", "query_timeout_ms = 400").await;
+    let started = Instant::now();
+    let a = app.action("login", json!({"username_or_email": "bad", "password": "x"})).await;
+    a.expect(504, "script_timeout");
+    assert!(started.elapsed() < Duration::from_millis(2000), "{:?}", started.elapsed());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let running = app.sql("SELECT COUNT(*) FROM information_schema.processlist WHERE info = 'SELECT SLEEP(30)'");
+        if running == "0" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the query is still running on the server");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // a query that is caught and retried short still works on a new connection
+    let app = with_bad(
+        "try { db::query(\"SELECT SLEEP(30)\"); } catch (e) { if e.timeout != true { throw e; } } let r = db::query_one(\"SELECT 7 AS n\"); #{ id: r.n }",
+        "query_timeout_ms = 300",
+    )
+    .await;
+    let a = app.action("login", json!({"username_or_email": "bad", "password": "x"})).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.body["user"]["user_id"], "7");
+}
