@@ -120,3 +120,108 @@ async fn a_query_past_its_time_is_killed_on_the_server() {
     assert_eq!(a.status, 200, "{}", a.body);
     assert_eq!(a.body["user"]["user_id"], "7");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_store_outage_is_503_within_the_acquire_timeout_and_service_resumes_by_itself() {
+    // a server of its own, since this test stops it
+    let private = crate::helpers::MariaDb::start();
+    let prepared = builder().connection("[connections.main.pool]\nacquire_timeout_ms = 1000").prepare();
+    let shared_port = crate::helpers::mariadb().port;
+    private.sql(None, &format!("CREATE DATABASE {} CHARACTER SET utf8mb4", prepared.database));
+    private.sql(
+        Some(&prepared.database),
+        &std::fs::read_to_string(crate::helpers::repo().join("scripts/demo/schema.sql")).unwrap(),
+    );
+    let config = std::fs::read_to_string(&prepared.config).unwrap();
+    std::fs::write(&prepared.config, config.replace(&format!(":{shared_port}/"), &format!(":{}/", private.port))).unwrap();
+    let app = Arc::new(prepared.spawn().await);
+    let login = json!({"username_or_email": "bob", "password": "bob-password-1"});
+    assert_eq!(app.action("login", login.clone()).await.status, 200);
+
+    // requests flow the whole time: only 200 or 503, each answered quickly
+    let stop = Arc::new(AtomicBool::new(false));
+    let flow = {
+        let (app, stop, login) = (app.clone(), stop.clone(), login.clone());
+        tokio::spawn(async move {
+            let mut seen = std::collections::BTreeMap::new();
+            while !stop.load(Ordering::SeqCst) {
+                let started = Instant::now();
+                let a = app.action("login", login.clone()).await;
+                assert!(started.elapsed() < Duration::from_millis(2500), "{:?}", started.elapsed());
+                assert!(a.status == 200 || a.error() == "user_store_unavailable", "{}", a.body);
+                *seen.entry(a.status.as_u16()).or_insert(0) += 1;
+            }
+            seen
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    private.stop();
+    for _ in 0..5 {
+        let started = Instant::now();
+        let a = app.action("login", login.clone()).await;
+        a.expect(503, "user_store_unavailable");
+        assert!(started.elapsed() < Duration::from_millis(1800), "{:?}", started.elapsed());
+    }
+    let ready = app.send(app.client.get(app.url("/readyz"))).await;
+    assert_eq!(ready.status, 503);
+    assert_eq!(ready.body["connections"]["main"], "store_unreachable");
+
+    private.restart();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let a = app.action("login", login.clone()).await;
+        if a.status == 200 {
+            break;
+        }
+        a.expect(503, "user_store_unavailable");
+        assert!(Instant::now() < deadline, "service did not resume");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(app.send(app.client.get(app.url("/readyz"))).await.status, 200);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.store(true, Ordering::SeqCst);
+    let seen = flow.await.unwrap();
+    assert!(seen.get(&200).is_some() && seen.get(&503).is_some(), "{seen:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_flood_past_the_bound_gets_429s_and_the_admitted_run_side_by_side() {
+    let app = Arc::new(
+        builder()
+            .bare()
+            .script("login", "fn login(u, p) { db::query(\"SELECT SLEEP(1)\"); #{ id: 1 } }")
+            .connection("max_concurrent_scripts = 4")
+            .http("max_waiting_scripts = 4")
+            .spawn()
+            .await,
+    );
+    let started = Instant::now();
+    let mut flood = Vec::new();
+    for _ in 0..24 {
+        let app = app.clone();
+        flood.push(tokio::spawn(async move {
+            app.action("login", json!({"username_or_email": "a", "password": "b"})).await
+        }));
+    }
+    let (mut ok, mut refused) = (0, 0);
+    for f in flood {
+        let a = f.await.unwrap();
+        match a.status.as_u16() {
+            200 => ok += 1,
+            429 => {
+                a.expect(429, "overloaded");
+                assert_eq!(a.headers["retry-after"], "1");
+                refused += 1;
+            }
+            other => panic!("{other}: {}", a.body),
+        }
+    }
+    let took = started.elapsed();
+    // 4 running and 4 waiting are admitted (more only if some arrived after
+    // the first ones finished); they run four at a time
+    assert_eq!(ok + refused, 24);
+    assert!(ok >= 8 && refused >= 8, "{ok} admitted, {refused} refused");
+    assert!(took < Duration::from_millis(3500), "one after another? {took:?}");
+    assert!(took >= Duration::from_millis(1900), "{took:?}");
+}

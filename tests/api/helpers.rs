@@ -52,7 +52,8 @@ fn path_with_sbin() -> String {
 }
 
 impl MariaDb {
-    fn start() -> Self {
+    /// A private server of its own, for a test that stops it.
+    pub fn start() -> Self {
         let dir = tempfile::tempdir().expect("a scratch folder");
         let data = dir.path().join("data");
         // mariadbd needs --user when run as root; it is ignored otherwise.
@@ -70,35 +71,13 @@ impl MariaDb {
             String::from_utf8_lossy(&out.stderr)
         );
         let port = free_port();
-        let sock = dir.path().join("sock");
-        let server = format!(
-            "mariadbd --no-defaults --datadir={} --socket={} --port={port} --bind-address=127.0.0.1 \
-             --user={user} --skip-log-bin --max-connections=500 >{}/server.log 2>&1 & pid=$!; \
-             cat >/dev/null; kill $pid; wait $pid",
-            data.display(),
-            sock.display(),
-            dir.path().display()
-        );
-        let child = Command::new("sh")
-            .env("PATH", path_with_sbin())
-            .args(["-c", &server])
-            .stdin(Stdio::piped())
-            .spawn()
-            .expect("start mariadbd");
+        let child = Self::spawn_server(dir.path(), port);
         let db = MariaDb {
             dir,
             port,
             _server: Mutex::new(child),
         };
-        let started = Instant::now();
-        while db.try_sql(None, "SELECT 1").is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "MariaDB did not start: {}",
-                std::fs::read_to_string(db.dir.path().join("server.log")).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        db.wait_ready();
         for host in ["%", "localhost"] {
             db.sql(
                 None,
@@ -109,6 +88,49 @@ impl MariaDb {
             );
         }
         db
+    }
+
+    fn spawn_server(dir: &Path, port: u16) -> Child {
+        let user = std::env::var("USER").unwrap_or_else(|_| "root".into());
+        let server = format!(
+            "mariadbd --no-defaults --datadir={} --socket={} --port={port} --bind-address=127.0.0.1 \
+             --user={user} --skip-log-bin --max-connections=500 >>{}/server.log 2>&1 & pid=$!; \
+             cat >/dev/null; kill $pid; wait $pid",
+            dir.join("data").display(),
+            dir.join("sock").display(),
+            dir.display()
+        );
+        Command::new("sh")
+            .env("PATH", path_with_sbin())
+            .args(["-c", &server])
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("start mariadbd")
+    }
+
+    fn wait_ready(&self) {
+        let started = Instant::now();
+        while self.try_sql(None, "SELECT 1").is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "MariaDB did not start: {}",
+                std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Stops the server and waits until it is gone.
+    pub fn stop(&self) {
+        let mut child = self._server.lock().expect("the server handle");
+        drop(child.stdin.take());
+        let _ = child.wait();
+    }
+
+    /// Starts the stopped server again, on the same port and data.
+    pub fn restart(&self) {
+        *self._server.lock().expect("the server handle") = Self::spawn_server(self.dir.path(), self.port);
+        self.wait_ready();
     }
 
     pub fn socket(&self) -> PathBuf {
