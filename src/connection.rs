@@ -53,6 +53,8 @@ pub struct Connection {
     pub settings: ConnectionSettings,
     pub store: Arc<Store>,
     scripts: RwLock<Arc<ScriptSet>>,
+    /// Scripts of this connection waiting for a slot.
+    waiting: AtomicUsize,
     /// The problems of the last reload, when it was refused.
     reload_failed: RwLock<Option<Vec<Problem>>>,
     slots: Arc<Semaphore>,
@@ -73,6 +75,7 @@ impl Connection {
             store,
             scripts: RwLock::new(Arc::new(scripts)),
             reload_failed: RwLock::new(None),
+            waiting: AtomicUsize::new(0),
             slots,
             admission,
         })
@@ -124,6 +127,19 @@ impl Connection {
             .unwrap_or(false)
     }
 
+    /// Scripts running now.
+    pub fn running(&self) -> usize {
+        self.settings
+            .tunables
+            .concurrent_scripts()
+            .saturating_sub(self.slots.available_permits())
+    }
+
+    /// Scripts waiting for a slot now.
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::SeqCst)
+    }
+
     async fn admit(&self) -> Result<OwnedSemaphorePermit> {
         if let Ok(permit) = self.slots.clone().try_acquire_owned() {
             return Ok(permit);
@@ -134,6 +150,8 @@ impl Connection {
             return Err(Error::Overloaded);
         }
         let _waiting = Waiting(waiting);
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        let _mine = Waiting(&self.waiting);
         self.slots
             .clone()
             .acquire_owned()
@@ -143,20 +161,19 @@ impl Connection {
 
     /// Runs a validated request through the connection's script.
     pub async fn perform(&self, request: Request) -> Result<Outcome> {
-        let (result, timings) = self.perform_timed(request).await;
-        tracing::debug!(
-            script_ms = timings.script.as_secs_f64() * 1000.0,
-            queries = timings.queries,
-            query_ms = timings.query_time.as_secs_f64() * 1000.0,
-            "script finished"
-        );
-        result
+        self.perform_timed(request).await.0
     }
 
     /// As [`Connection::perform`], with how long the script and its queries took.
     pub async fn perform_timed(&self, request: Request) -> (Result<Outcome>, Timings) {
         let mut timings = Timings::default();
         let result = self.run(request, &mut timings).await;
+        tracing::debug!(
+            script_ms = timings.script.as_secs_f64() * 1000.0,
+            queries = timings.queries,
+            query_ms = timings.query_time.as_secs_f64() * 1000.0,
+            "script finished"
+        );
         if let Err(e) = &result {
             if e.is_failure() {
                 // The cause stays in the log, under the request's span and id.

@@ -20,6 +20,7 @@ use subtle::ConstantTimeEq;
 use crate::actions::{Action, Outcome, Request as ActionRequest};
 use crate::connection::Connection;
 use crate::error::Error;
+use crate::metrics::Metrics;
 use crate::settings::Secret;
 
 /// The longest `x-request-id` a caller may choose.
@@ -36,14 +37,21 @@ pub struct AppState(Arc<Inner>);
 
 struct Inner {
     connections: BTreeMap<String, Arc<Connection>>,
+    metrics: Option<Metrics>,
     /// Swapped whole by a reload, so that a token can be rotated.
     tokens: RwLock<Arc<Vec<Secret>>>,
 }
 
 impl AppState {
-    pub fn new(connections: BTreeMap<String, Arc<Connection>>, tokens: Vec<Secret>) -> Self {
+    /// `metrics`: whether `/metrics` is served (http.metrics).
+    pub fn new(
+        connections: BTreeMap<String, Arc<Connection>>,
+        tokens: Vec<Secret>,
+        metrics: bool,
+    ) -> Self {
         AppState(Arc::new(Inner {
             connections,
+            metrics: metrics.then(Metrics::default),
             tokens: RwLock::new(Arc::new(tokens)),
         }))
     }
@@ -77,9 +85,13 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         )
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), authenticate));
-    Router::new()
+    let mut router = Router::new()
         .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+        .route("/readyz", get(readyz));
+    if state.0.metrics.is_some() {
+        router = router.route("/metrics", get(metrics));
+    }
+    router
         .nest("/v1", v1)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max_body_bytes))
@@ -273,6 +285,20 @@ async fn readyz(State(state): State<AppState>) -> Response {
     (status, Json(body)).into_response()
 }
 
+async fn metrics(State(state): State<AppState>) -> Response {
+    let text = state
+        .0
+        .metrics
+        .as_ref()
+        .map(|m| m.render(state.connections()))
+        .unwrap_or_default();
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        text,
+    )
+        .into_response()
+}
+
 async fn list_connections(State(state): State<AppState>) -> Json<Value> {
     let list: Vec<Value> = state
         .connections()
@@ -324,7 +350,21 @@ async fn run_action(
             Error::invalid_request("the body could not be read")
         }
     })?;
-    let request = ActionRequest::parse(action, &body)?;
-    let (status, body) = outcome_answer(conn.perform(request).await?);
+    let (result, timings) = match ActionRequest::parse(action, &body) {
+        Ok(request) => {
+            let (result, timings) = conn.perform_timed(request).await;
+            (result, Some(timings))
+        }
+        Err(e) => (Err(e), None),
+    };
+    if let Some(metrics) = &state.0.metrics {
+        let status = match &result {
+            Ok(Outcome::Ok(_)) => StatusCode::OK,
+            Ok(Outcome::Created(_)) => StatusCode::CREATED,
+            Err(e) => status_of(e),
+        };
+        metrics.record(conn.name(), action.name(), status.as_u16(), timings.as_ref());
+    }
+    let (status, body) = outcome_answer(result?);
     Ok((status, Json(body)).into_response())
 }

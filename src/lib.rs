@@ -10,6 +10,7 @@ pub mod connection;
 pub mod error;
 pub mod http;
 pub mod metadata;
+pub mod metrics;
 pub mod password;
 pub mod profile;
 pub mod reload;

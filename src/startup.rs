@@ -70,7 +70,7 @@ impl Application {
             })?;
         Ok(Application {
             listener,
-            state: AppState::new(connections, settings.http.api_tokens),
+            state: AppState::new(connections, settings.http.api_tokens, settings.http.metrics),
             max_body_bytes: settings.http.max_body_bytes,
             source: settings.source,
         })

@@ -24,6 +24,8 @@ pub const ER_DUP_ENTRY: u16 = 1062;
 /// One connection's pool and its time limits.
 pub struct Store {
     pool: Pool,
+    /// Connections taken by sessions and not yet given back.
+    in_use: Arc<std::sync::atomic::AtomicUsize>,
     /// For the connection that kills a timed-out statement: outside the
     /// pool, so that a full pool cannot hold up the kill.
     opts: Opts,
@@ -89,6 +91,7 @@ impl Store {
             .into();
         Store {
             pool: Pool::new(opts.clone()),
+            in_use: Arc::default(),
             opts,
             handle,
             query_timeout: Duration::from_millis(t.query_timeout_ms),
@@ -105,6 +108,11 @@ impl Store {
         tokio::time::timeout(limit, work)
             .await
             .map_err(|_| StoreError::Unavailable("no answer in time".into()))?
+    }
+
+    /// Connections held by scripts now.
+    pub fn in_use(&self) -> usize {
+        self.in_use.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     pub async fn close(&self) {
@@ -127,12 +135,34 @@ fn unavailable(e: mysql_async::Error) -> StoreError {
 /// and session variables behave as in one session.
 pub struct Session {
     store: Arc<Store>,
-    conn: Option<Conn>,
+    conn: Option<Held>,
     deadline: Instant,
     pub in_transaction: bool,
     /// Statements run, and the time spent waiting for them.
     pub queries: u32,
     pub query_time: Duration,
+}
+
+/// A pooled connection held by a session, counted in [`Store::in_use`].
+struct Held {
+    conn: Conn,
+    in_use: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Held {
+    fn new(conn: Conn, in_use: &Arc<std::sync::atomic::AtomicUsize>) -> Self {
+        in_use.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Held {
+            conn,
+            in_use: in_use.clone(),
+        }
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.in_use.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 /// What `db::execute` answers.
@@ -178,9 +208,12 @@ impl Session {
                     }
                 })?
                 .map_err(unavailable)?;
-            self.conn = Some(conn);
+            self.conn = Some(Held::new(conn, &self.store.in_use));
         }
-        self.conn.as_mut().ok_or(StoreError::Timeout)
+        self.conn
+            .as_mut()
+            .map(|held| &mut held.conn)
+            .ok_or(StoreError::Timeout)
     }
 
     /// Runs one statement on the session's connection within the query's
@@ -223,8 +256,8 @@ impl Session {
     /// connection away, without waiting for either.
     fn abandon(&mut self) {
         self.in_transaction = false;
-        if let Some(conn) = self.conn.take() {
-            let id = conn.id();
+        if let Some(held) = self.conn.take() {
+            let id = held.conn.id();
             let opts = self.store.opts.clone();
             self.store.handle.spawn(async move {
                 let kill = async {
@@ -232,10 +265,12 @@ impl Session {
                     other.query_drop(format!("KILL {id}")).await?;
                     other.disconnect().await
                 };
-                if let Err(e) = tokio::time::timeout(Duration::from_secs(5), kill).await {
-                    tracing::warn!(error = %e, "could not kill a timed-out query");
+                match tokio::time::timeout(Duration::from_secs(5), kill).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => tracing::warn!(error = %e, "could not kill a timed-out query"),
+                    Err(_) => tracing::warn!("could not kill a timed-out query in time"),
                 }
-                drop(conn);
+                drop(held);
             });
         }
     }

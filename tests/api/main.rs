@@ -8,6 +8,7 @@ mod hashes;
 
 mod login;
 mod more_actions;
+mod operations;
 mod process;
 mod signup_create;
 mod tooling;

@@ -1,0 +1,120 @@
+//! Prometheus metrics of one application: requests by connection, action and
+//! status; script and query durations; and, read at each scrape, scripts
+//! running and waiting and store connections in use. A registry per
+//! application (not a process-wide recorder), so that each can be read alone.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use crate::connection::{Connection, Timings};
+
+/// Upper bounds of the duration buckets, in seconds.
+const BUCKETS: [f64; 14] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0,
+];
+
+#[derive(Debug, Default, Clone)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    sum: f64,
+    count: u64,
+}
+
+impl Histogram {
+    fn observe(&mut self, d: Duration) {
+        let s = d.as_secs_f64();
+        for (i, bound) in BUCKETS.iter().enumerate() {
+            if s <= *bound {
+                self.counts[i] += 1;
+            }
+        }
+        self.sum += s;
+        self.count += 1;
+    }
+
+    fn render(&self, out: &mut String, name: &str, labels: &str) {
+        for (bound, count) in BUCKETS.iter().zip(self.counts) {
+            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{bound}\"}} {count}");
+        }
+        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {}", self.count);
+        let _ = writeln!(out, "{name}_sum{{{labels}}} {}", self.sum);
+        let _ = writeln!(out, "{name}_count{{{labels}}} {}", self.count);
+    }
+}
+
+#[derive(Debug, Default)]
+struct Figures {
+    requests: BTreeMap<(String, String, u16), u64>,
+    scripts: BTreeMap<(String, String), Histogram>,
+    queries: BTreeMap<String, Histogram>,
+}
+
+#[derive(Debug, Default)]
+pub struct Metrics {
+    figures: Mutex<Figures>,
+}
+
+impl Metrics {
+    /// Counts one answered action request, and how long its script and
+    /// queries took (when a script ran).
+    pub fn record(&self, connection: &str, action: &str, status: u16, timings: Option<&Timings>) {
+        let mut f = self.figures.lock().unwrap_or_else(|p| p.into_inner());
+        *f.requests
+            .entry((connection.into(), action.into(), status))
+            .or_default() += 1;
+        if let Some(t) = timings.filter(|t| !t.script.is_zero()) {
+            f.scripts
+                .entry((connection.into(), action.into()))
+                .or_default()
+                .observe(t.script);
+            let queries = f.queries.entry(connection.into()).or_default();
+            // One observation per statement, at the statements' mean time.
+            if t.queries > 0 {
+                let each = t.query_time / t.queries;
+                for _ in 0..t.queries {
+                    queries.observe(each);
+                }
+            }
+        }
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render<'a>(&self, connections: impl Iterator<Item = &'a std::sync::Arc<Connection>>) -> String {
+        let f = self.figures.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out = String::new();
+        out.push_str("# HELP customdb_requests_total Action requests answered, by connection, action and status.\n");
+        out.push_str("# TYPE customdb_requests_total counter\n");
+        for ((c, a, s), n) in &f.requests {
+            let _ = writeln!(out, "customdb_requests_total{{connection=\"{c}\",action=\"{a}\",status=\"{s}\"}} {n}");
+        }
+        out.push_str("# HELP customdb_script_duration_seconds Time of one action's script call, queries included.\n");
+        out.push_str("# TYPE customdb_script_duration_seconds histogram\n");
+        for ((c, a), h) in &f.scripts {
+            h.render(&mut out, "customdb_script_duration_seconds", &format!("connection=\"{c}\",action=\"{a}\""));
+        }
+        out.push_str("# HELP customdb_query_duration_seconds Time of the statements scripts ran.\n");
+        out.push_str("# TYPE customdb_query_duration_seconds histogram\n");
+        for (c, h) in &f.queries {
+            h.render(&mut out, "customdb_query_duration_seconds", &format!("connection=\"{c}\""));
+        }
+        let gauges: [(&str, &str, fn(&Connection) -> usize); 5] = [
+            ("customdb_scripts_running", "Scripts running now.", |c| c.running()),
+            ("customdb_scripts_waiting", "Scripts waiting for a slot.", |c| c.waiting()),
+            ("customdb_scripts_slots", "Scripts that may run at once (max_concurrent_scripts).", |c| {
+                c.settings.tunables.concurrent_scripts()
+            }),
+            ("customdb_pool_connections_in_use", "Store connections held by scripts.", |c| c.store.in_use()),
+            ("customdb_pool_connections_max", "The pool's size (pool.max).", |c| c.settings.tunables.pool.max),
+        ];
+        let connections: Vec<_> = connections.collect();
+        for (name, help, value) in gauges {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+            for c in &connections {
+                let _ = writeln!(out, "{name}{{connection=\"{}\"}} {}", c.name(), value(c));
+            }
+        }
+        out
+    }
+}
