@@ -293,7 +293,10 @@ async fn metrics(State(state): State<AppState>) -> Response {
         .map(|m| m.render(state.connections()))
         .unwrap_or_default();
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         text,
     )
         .into_response()
@@ -363,7 +366,12 @@ async fn run_action(
             Ok(Outcome::Created(_)) => StatusCode::CREATED,
             Err(e) => status_of(e),
         };
-        metrics.record(conn.name(), action.name(), status.as_u16(), timings.as_ref());
+        metrics.record(
+            conn.name(),
+            action.name(),
+            status.as_u16(),
+            timings.as_ref(),
+        );
     }
     let (status, body) = outcome_answer(result?);
     Ok((status, Json(body)).into_response())

@@ -51,6 +51,9 @@ struct Figures {
     queries: BTreeMap<String, Histogram>,
 }
 
+/// A gauge read from a connection at each scrape: name, help, value.
+type Gauge = (&'static str, &'static str, fn(&Connection) -> usize);
+
 #[derive(Debug, Default)]
 pub struct Metrics {
     figures: Mutex<Figures>,
@@ -81,32 +84,64 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition.
-    pub fn render<'a>(&self, connections: impl Iterator<Item = &'a std::sync::Arc<Connection>>) -> String {
+    pub fn render<'a>(
+        &self,
+        connections: impl Iterator<Item = &'a std::sync::Arc<Connection>>,
+    ) -> String {
         let f = self.figures.lock().unwrap_or_else(|p| p.into_inner());
         let mut out = String::new();
         out.push_str("# HELP customdb_requests_total Action requests answered, by connection, action and status.\n");
         out.push_str("# TYPE customdb_requests_total counter\n");
         for ((c, a, s), n) in &f.requests {
-            let _ = writeln!(out, "customdb_requests_total{{connection=\"{c}\",action=\"{a}\",status=\"{s}\"}} {n}");
+            let _ = writeln!(
+                out,
+                "customdb_requests_total{{connection=\"{c}\",action=\"{a}\",status=\"{s}\"}} {n}"
+            );
         }
         out.push_str("# HELP customdb_script_duration_seconds Time of one action's script call, queries included.\n");
         out.push_str("# TYPE customdb_script_duration_seconds histogram\n");
         for ((c, a), h) in &f.scripts {
-            h.render(&mut out, "customdb_script_duration_seconds", &format!("connection=\"{c}\",action=\"{a}\""));
+            h.render(
+                &mut out,
+                "customdb_script_duration_seconds",
+                &format!("connection=\"{c}\",action=\"{a}\""),
+            );
         }
-        out.push_str("# HELP customdb_query_duration_seconds Time of the statements scripts ran.\n");
+        out.push_str(
+            "# HELP customdb_query_duration_seconds Time of the statements scripts ran.\n",
+        );
         out.push_str("# TYPE customdb_query_duration_seconds histogram\n");
         for (c, h) in &f.queries {
-            h.render(&mut out, "customdb_query_duration_seconds", &format!("connection=\"{c}\""));
+            h.render(
+                &mut out,
+                "customdb_query_duration_seconds",
+                &format!("connection=\"{c}\""),
+            );
         }
-        let gauges: [(&str, &str, fn(&Connection) -> usize); 5] = [
-            ("customdb_scripts_running", "Scripts running now.", |c| c.running()),
-            ("customdb_scripts_waiting", "Scripts waiting for a slot.", |c| c.waiting()),
-            ("customdb_scripts_slots", "Scripts that may run at once (max_concurrent_scripts).", |c| {
-                c.settings.tunables.concurrent_scripts()
+        let gauges: [Gauge; 5] = [
+            ("customdb_scripts_running", "Scripts running now.", |c| {
+                c.running()
             }),
-            ("customdb_pool_connections_in_use", "Store connections held by scripts.", |c| c.store.in_use()),
-            ("customdb_pool_connections_max", "The pool's size (pool.max).", |c| c.settings.tunables.pool.max),
+            (
+                "customdb_scripts_waiting",
+                "Scripts waiting for a slot.",
+                |c| c.waiting(),
+            ),
+            (
+                "customdb_scripts_slots",
+                "Scripts that may run at once (max_concurrent_scripts).",
+                |c| c.settings.tunables.concurrent_scripts(),
+            ),
+            (
+                "customdb_pool_connections_in_use",
+                "Store connections held by scripts.",
+                |c| c.store.in_use(),
+            ),
+            (
+                "customdb_pool_connections_max",
+                "The pool's size (pool.max).",
+                |c| c.settings.tunables.pool.max,
+            ),
         ];
         let connections: Vec<_> = connections.collect();
         for (name, help, value) in gauges {

@@ -161,7 +161,8 @@ impl Held {
 
 impl Drop for Held {
     fn drop(&mut self) {
-        self.in_use.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        self.in_use
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
     }
 }
 

@@ -17,7 +17,12 @@ fn good_stream(app: Arc<TestApp>, stop: Arc<AtomicBool>) -> tokio::task::JoinHan
     tokio::spawn(async move {
         let mut n = 0;
         while !stop.load(Ordering::SeqCst) {
-            let a = app.action("login", json!({"username_or_email": "good", "password": "x"})).await;
+            let a = app
+                .action(
+                    "login",
+                    json!({"username_or_email": "good", "password": "x"}),
+                )
+                .await;
             assert_eq!(a.status, 200, "a good login failed: {}", a.body);
             n += 1;
         }
@@ -40,23 +45,70 @@ async fn with_bad(bad: &str, connection: &str) -> Arc<TestApp> {
 async fn each_limit_fails_its_request_while_good_logins_go_on() {
     let cases = [
         // an endless slow loop: stopped at its time
-        ("loop { db::query(\"SELECT SLEEP(0.05)\"); }", "script_timeout_ms = 1000", 504, "script_timeout", 900, 2500),
+        (
+            "loop { db::query(\"SELECT SLEEP(0.05)\"); }",
+            "script_timeout_ms = 1000",
+            504,
+            "script_timeout",
+            900,
+            2500,
+        ),
         // a tight endless loop: stopped by the operations limit, well before its time
-        ("loop { }", "script_timeout_ms = 20000\nmax_operations = 200000", 500, "script_error", 0, 5000),
+        (
+            "loop { }",
+            "script_timeout_ms = 20000\nmax_operations = 200000",
+            500,
+            "script_error",
+            0,
+            5000,
+        ),
         // a huge string
-        ("let s = \"x\"; loop { s += s; }", "", 500, "script_error", 0, 5000),
+        (
+            "let s = \"x\"; loop { s += s; }",
+            "",
+            500,
+            "script_error",
+            0,
+            5000,
+        ),
         // recursion past a depth lower than Rhai's default
-        ("deep(0)\n}\nfn deep(n) { deep(n + 1) ", "max_call_depth = 12", 500, "script_error", 0, 5000),
+        (
+            "deep(0)\n}\nfn deep(n) { deep(n + 1) ",
+            "max_call_depth = 12",
+            500,
+            "script_error",
+            0,
+            5000,
+        ),
         // a huge array and a huge map
-        ("let a = []; loop { a.push(1); }", "max_array_items = 1000", 500, "script_error", 0, 5000),
-        ("let m = #{}; let i = 0; loop { m[`k${i}`] = i; i += 1; }", "max_map_entries = 1000", 500, "script_error", 0, 5000),
+        (
+            "let a = []; loop { a.push(1); }",
+            "max_array_items = 1000",
+            500,
+            "script_error",
+            0,
+            5000,
+        ),
+        (
+            "let m = #{}; let i = 0; loop { m[`k${i}`] = i; i += 1; }",
+            "max_map_entries = 1000",
+            500,
+            "script_error",
+            0,
+            5000,
+        ),
     ];
     for (bad, connection, status, code, min_ms, max_ms) in cases {
         let app = with_bad(bad, connection).await;
         let stop = Arc::new(AtomicBool::new(false));
         let stream = good_stream(app.clone(), stop.clone());
         let started = Instant::now();
-        let a = app.action("login", json!({"username_or_email": "bad", "password": "x"})).await;
+        let a = app
+            .action(
+                "login",
+                json!({"username_or_email": "bad", "password": "x"}),
+            )
+            .await;
         let took = started.elapsed().as_millis();
         a.expect(status, code);
         assert!((min_ms..max_ms).contains(&took), "{bad}: took {took} ms");
@@ -78,19 +130,33 @@ async fn timed_out_scripts_give_back_their_slots_threads_and_connections() {
     for _ in 0..5 {
         let app = app.clone();
         bad.push(tokio::spawn(async move {
-            app.action("login", json!({"username_or_email": "bad", "password": "x"})).await
+            app.action(
+                "login",
+                json!({"username_or_email": "bad", "password": "x"}),
+            )
+            .await
         }));
     }
     for b in bad {
         b.await.unwrap().expect(504, "script_timeout");
     }
     let started = Instant::now();
-    let a = app.action("login", json!({"username_or_email": "good", "password": "x"})).await;
+    let a = app
+        .action(
+            "login",
+            json!({"username_or_email": "good", "password": "x"}),
+        )
+        .await;
     assert_eq!(a.status, 200);
-    assert!(started.elapsed() < Duration::from_millis(300), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(300),
+        "{:?}",
+        started.elapsed()
+    );
     // no query of theirs is left running on the server
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let running = app.sql("SELECT COUNT(*) FROM information_schema.processlist WHERE info LIKE 'SELECT SLEEP%'");
+    let running = app
+        .sql("SELECT COUNT(*) FROM information_schema.processlist WHERE info LIKE 'SELECT SLEEP%'");
     assert_eq!(running, "0");
 }
 
@@ -98,16 +164,30 @@ async fn timed_out_scripts_give_back_their_slots_threads_and_connections() {
 async fn a_query_past_its_time_is_killed_on_the_server() {
     let app = with_bad("db::query(\"SELECT SLEEP(30)\")", "query_timeout_ms = 400").await;
     let started = Instant::now();
-    let a = app.action("login", json!({"username_or_email": "bad", "password": "x"})).await;
+    let a = app
+        .action(
+            "login",
+            json!({"username_or_email": "bad", "password": "x"}),
+        )
+        .await;
     a.expect(504, "script_timeout");
-    assert!(started.elapsed() < Duration::from_millis(2000), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(2000),
+        "{:?}",
+        started.elapsed()
+    );
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let running = app.sql("SELECT COUNT(*) FROM information_schema.processlist WHERE info = 'SELECT SLEEP(30)'");
+        let running = app.sql(
+            "SELECT COUNT(*) FROM information_schema.processlist WHERE info = 'SELECT SLEEP(30)'",
+        );
         if running == "0" {
             break;
         }
-        assert!(Instant::now() < deadline, "the query is still running on the server");
+        assert!(
+            Instant::now() < deadline,
+            "the query is still running on the server"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // a query that is caught and retried short still works on a new connection
@@ -116,7 +196,12 @@ async fn a_query_past_its_time_is_killed_on_the_server() {
         "query_timeout_ms = 300",
     )
     .await;
-    let a = app.action("login", json!({"username_or_email": "bad", "password": "x"})).await;
+    let a = app
+        .action(
+            "login",
+            json!({"username_or_email": "bad", "password": "x"}),
+        )
+        .await;
     assert_eq!(a.status, 200, "{}", a.body);
     assert_eq!(a.body["user"]["user_id"], "7");
 }
@@ -125,15 +210,27 @@ async fn a_query_past_its_time_is_killed_on_the_server() {
 async fn a_store_outage_is_503_within_the_acquire_timeout_and_service_resumes_by_itself() {
     // a server of its own, since this test stops it
     let private = crate::helpers::MariaDb::start();
-    let prepared = builder().connection("[connections.main.pool]\nacquire_timeout_ms = 1000").prepare();
+    let prepared = builder()
+        .connection("[connections.main.pool]\nacquire_timeout_ms = 1000")
+        .prepare();
     let shared_port = crate::helpers::mariadb().port;
-    private.sql(None, &format!("CREATE DATABASE {} CHARACTER SET utf8mb4", prepared.database));
+    private.sql(
+        None,
+        &format!(
+            "CREATE DATABASE {} CHARACTER SET utf8mb4",
+            prepared.database
+        ),
+    );
     private.sql(
         Some(&prepared.database),
         &std::fs::read_to_string(crate::helpers::repo().join("scripts/demo/schema.sql")).unwrap(),
     );
     let config = std::fs::read_to_string(&prepared.config).unwrap();
-    std::fs::write(&prepared.config, config.replace(&format!(":{shared_port}/"), &format!(":{}/", private.port))).unwrap();
+    std::fs::write(
+        &prepared.config,
+        config.replace(&format!(":{shared_port}/"), &format!(":{}/", private.port)),
+    )
+    .unwrap();
     let app = Arc::new(prepared.spawn().await);
     let login = json!({"username_or_email": "bob", "password": "bob-password-1"});
     assert_eq!(app.action("login", login.clone()).await.status, 200);
@@ -147,8 +244,16 @@ async fn a_store_outage_is_503_within_the_acquire_timeout_and_service_resumes_by
             while !stop.load(Ordering::SeqCst) {
                 let started = Instant::now();
                 let a = app.action("login", login.clone()).await;
-                assert!(started.elapsed() < Duration::from_millis(2500), "{:?}", started.elapsed());
-                assert!(a.status == 200 || a.error() == "user_store_unavailable", "{}", a.body);
+                assert!(
+                    started.elapsed() < Duration::from_millis(2500),
+                    "{:?}",
+                    started.elapsed()
+                );
+                assert!(
+                    a.status == 200 || a.error() == "user_store_unavailable",
+                    "{}",
+                    a.body
+                );
                 *seen.entry(a.status.as_u16()).or_insert(0) += 1;
             }
             seen
@@ -161,7 +266,11 @@ async fn a_store_outage_is_503_within_the_acquire_timeout_and_service_resumes_by
         let started = Instant::now();
         let a = app.action("login", login.clone()).await;
         a.expect(503, "user_store_unavailable");
-        assert!(started.elapsed() < Duration::from_millis(1800), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_millis(1800),
+            "{:?}",
+            started.elapsed()
+        );
     }
     let ready = app.send(app.client.get(app.url("/readyz"))).await;
     assert_eq!(ready.status, 503);
@@ -178,11 +287,17 @@ async fn a_store_outage_is_503_within_the_acquire_timeout_and_service_resumes_by
         assert!(Instant::now() < deadline, "service did not resume");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert_eq!(app.send(app.client.get(app.url("/readyz"))).await.status, 200);
+    assert_eq!(
+        app.send(app.client.get(app.url("/readyz"))).await.status,
+        200
+    );
     tokio::time::sleep(Duration::from_millis(300)).await;
     stop.store(true, Ordering::SeqCst);
     let seen = flow.await.unwrap();
-    assert!(seen.get(&200).is_some() && seen.get(&503).is_some(), "{seen:?}");
+    assert!(
+        seen.get(&200).is_some() && seen.get(&503).is_some(),
+        "{seen:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -190,7 +305,10 @@ async fn a_flood_past_the_bound_gets_429s_and_the_admitted_run_side_by_side() {
     let app = Arc::new(
         builder()
             .bare()
-            .script("login", "fn login(u, p) { db::query(\"SELECT SLEEP(1)\"); #{ id: 1 } }")
+            .script(
+                "login",
+                "fn login(u, p) { db::query(\"SELECT SLEEP(1)\"); #{ id: 1 } }",
+            )
             .connection("max_concurrent_scripts = 4")
             .http("max_waiting_scripts = 4")
             .spawn()
@@ -201,7 +319,8 @@ async fn a_flood_past_the_bound_gets_429s_and_the_admitted_run_side_by_side() {
     for _ in 0..24 {
         let app = app.clone();
         flood.push(tokio::spawn(async move {
-            app.action("login", json!({"username_or_email": "a", "password": "b"})).await
+            app.action("login", json!({"username_or_email": "a", "password": "b"}))
+                .await
         }));
     }
     let (mut ok, mut refused) = (0, 0);
@@ -222,6 +341,9 @@ async fn a_flood_past_the_bound_gets_429s_and_the_admitted_run_side_by_side() {
     // the first ones finished); they run four at a time
     assert_eq!(ok + refused, 24);
     assert!(ok >= 8 && refused >= 8, "{ok} admitted, {refused} refused");
-    assert!(took < Duration::from_millis(3500), "one after another? {took:?}");
+    assert!(
+        took < Duration::from_millis(3500),
+        "one after another? {took:?}"
+    );
     assert!(took >= Duration::from_millis(1900), "{took:?}");
 }

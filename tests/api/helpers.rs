@@ -129,7 +129,8 @@ impl MariaDb {
 
     /// Starts the stopped server again, on the same port and data.
     pub fn restart(&self) {
-        *self._server.lock().expect("the server handle") = Self::spawn_server(self.dir.path(), self.port);
+        *self._server.lock().expect("the server handle") =
+            Self::spawn_server(self.dir.path(), self.port);
         self.wait_ready();
     }
 
