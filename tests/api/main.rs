@@ -10,6 +10,7 @@ mod login;
 mod more_actions;
 mod operations;
 mod process;
+mod secrets;
 mod signup_create;
 mod tooling;
 mod transport;
