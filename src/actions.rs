@@ -184,11 +184,28 @@ fn max_chars(name: &str, value: &str, max: usize) -> Result<()> {
 
 fn password(name: &str, value: String) -> Result<String> {
     max_chars(name, &value, MAX_PASSWORD_CHARS)?;
+    // C-based hashers (crypt, PHP's bcrypt) stop at a NUL byte.
+    if value.contains('\0') {
+        return Err(Error::invalid_request(format!(
+            "`{name}` must not contain a NUL character"
+        )));
+    }
+    Ok(value)
+}
+
+/// An email, a username or an id: bounded, and no control characters.
+fn identifier(name: &str, value: String) -> Result<String> {
+    max_chars(name, &value, MAX_IDENTIFIER_CHARS)?;
+    if value.chars().any(char::is_control) {
+        return Err(Error::invalid_request(format!(
+            "`{name}` must not contain control characters"
+        )));
+    }
     Ok(value)
 }
 
 fn email(name: &str, value: String) -> Result<String> {
-    max_chars(name, &value, MAX_IDENTIFIER_CHARS)?;
+    let value = identifier(name, value)?;
     match value.rsplit_once('@') {
         Some((local, domain)) if !local.is_empty() && !domain.is_empty() => Ok(value),
         _ => Err(Error::invalid_request(format!(
@@ -235,12 +252,8 @@ impl Request {
         let input = match action {
             Action::Login => {
                 let mut f = Fields::new(map, &["username_or_email", "password"])?;
-                let username_or_email = f.required("username_or_email")?;
-                max_chars(
-                    "username_or_email",
-                    &username_or_email,
-                    MAX_IDENTIFIER_CHARS,
-                )?;
+                let username_or_email =
+                    identifier("username_or_email", f.required("username_or_email")?)?;
                 Input::Login {
                     username_or_email,
                     password: password("password", f.required("password")?)?,
@@ -275,11 +288,11 @@ impl Request {
             }
             Action::Delete => {
                 let mut f = Fields::new(map, &["user_id"])?;
-                Input::Delete(f.required("user_id")?)
+                Input::Delete(identifier("user_id", f.required("user_id")?)?)
             }
             Action::UpdateMetadata => {
                 let mut f = Fields::new(map, &["user_id", "user_metadata", "app_metadata"])?;
-                let user_id = f.required("user_id")?;
+                let user_id = identifier("user_id", f.required("user_id")?)?;
                 let user_metadata = f.object("user_metadata")?;
                 let app_metadata = f.object("app_metadata")?;
                 if user_metadata.is_none() && app_metadata.is_none() {
@@ -463,9 +476,11 @@ fn new_user(action: Action, map: Map<String, Value>) -> Result<NewUser> {
         .chain(["picture", "phone_number"])
     {
         if let Some(v) = f.string(name)? {
-            if name == "username" {
-                max_chars(name, &v, MAX_IDENTIFIER_CHARS)?;
-            }
+            let v = if name == "username" {
+                identifier(name, v)?
+            } else {
+                v
+            };
             optional.push((name, v));
         }
     }
@@ -621,6 +636,42 @@ mod tests {
         let mail = |local: usize| format!("{}@x.io", "a".repeat(local));
         assert!(parse(Action::GetUser, json!({"email": mail(315)})).is_ok());
         assert!(parse(Action::GetUser, json!({"email": mail(316)})).is_err());
+    }
+
+    #[test]
+    fn control_characters_in_identifiers_and_nul_in_passwords() {
+        for (action, body) in [
+            (
+                Action::Login,
+                json!({"username_or_email": "ja\nne", "password": "x"}),
+            ),
+            (
+                Action::Login,
+                json!({"username_or_email": "jane", "password": "x\u{0}y"}),
+            ),
+            (Action::GetUser, json!({"email": "a\u{0}@b"})),
+            (
+                Action::Signup,
+                json!({"email": "a@b", "password": "x", "username": "bob\u{7}"}),
+            ),
+            (Action::Delete, json!({"user_id": "1\r"})),
+            (
+                Action::ChangeEmail,
+                json!({"email": "a@b", "new_email": "c\t@d", "email_verified": true}),
+            ),
+        ] {
+            let m = message(parse(action, body.clone()));
+            assert!(
+                m.contains("control characters") || m.contains("NUL"),
+                "{body}: {m}"
+            );
+        }
+        // other control characters are a password's own business
+        assert!(parse(
+            Action::Login,
+            json!({"username_or_email": "jane", "password": "tab\there"})
+        )
+        .is_ok());
     }
 
     #[test]

@@ -347,3 +347,121 @@ async fn a_flood_past_the_bound_gets_429s_and_the_admitted_run_side_by_side() {
     );
     assert!(took >= Duration::from_millis(1900), "{took:?}");
 }
+
+/// The demo table, whole, to see that nothing was written.
+fn table(app: &TestApp) -> String {
+    app.sql("SELECT * FROM members ORDER BY member_id")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_input_gets_a_4xx_or_a_correct_answer_never_a_5xx() {
+    let app = builder().http("max_body_bytes = 4096").spawn().await;
+    let before = table(&app);
+    let raw = |bytes: Vec<u8>| {
+        app.client
+            .post(app.url("/v1/connections/main/signup"))
+            .bearer_auth(crate::helpers::TOKEN)
+            .header("content-type", "application/json")
+            .body(bytes)
+    };
+    let deep = format!("{}1{}", "[".repeat(5000), "]".repeat(5000));
+    let deep_obj = format!(
+        "{{\"email\":\"a@b\",\"password\":\"x\",\"user_metadata\":{}1{}}}",
+        "{\"a\":".repeat(3000),
+        "}".repeat(3000)
+    );
+    let bodies: Vec<Vec<u8>> = vec![
+        b"".to_vec(),
+        b"{".to_vec(),
+        b"{\"email\": \"a@b\", \"password\": \"x\"".to_vec(),
+        b"null".to_vec(),
+        b"[]".to_vec(),
+        b"\"just a string\"".to_vec(),
+        b"{\"email\": 5, \"password\": \"x\"}".to_vec(),
+        b"{\"email\": \"a@b\", \"password\": 1e400}".to_vec(),
+        b"{\"email\": \"a@b\", \"password\": 123456789012345678901234567890}".to_vec(),
+        b"{\"email\": \"a@b\", \"password\": [\"x\"]}".to_vec(),
+        b"{\"email\": null, \"password\": null}".to_vec(),
+        b"{\"email\": \"a@b\", \"password\": \"x\", \"user_metadata\": [1]}".to_vec(),
+        b"{\"email\": \"a@b\", \"password\": \"x\", \"user_metadata\": {\"n\": 1e400}}".to_vec(),
+        b"{\"email\": \"\xff\xfe@b\", \"password\": \"x\"}".to_vec(),
+        b"\xef\xbb\xbf{\"email\": \"a@b\", \"password\": \"x\"}".to_vec(),
+        b"{\"email\": \"a@b\", \"email\": \"c@d\", \"password\": \"x\", \"password\": 1}".to_vec(),
+        deep.into_bytes(),
+        deep_obj.into_bytes(),
+        vec![b'{'; 5000],
+        format!(
+            "{{\"email\":\"a@b\",\"password\":\"{}\"}}",
+            "x".repeat(5000)
+        )
+        .into_bytes(),
+        b"{\"email\": \"a\\u0000@b\", \"password\": \"x\"}".to_vec(),
+        b"{\"email\": \"a@b\", \"password\": \"\\u0000\"}".to_vec(),
+        b"{\"email\": \"a@b\", \"password\": \"x\", \"username\": \"bob\\u0007\\n\"}".to_vec(),
+        b"{\"email\": \"a@b\", \"password\": \"\\ud800\"}".to_vec(),
+    ];
+    for body in bodies {
+        let shown = String::from_utf8_lossy(&body[..body.len().min(80)]).into_owned();
+        let a = app.send(raw(body)).await;
+        assert!(
+            a.status.is_client_error(),
+            "{shown}: {} {}",
+            a.status,
+            a.body
+        );
+        assert!(
+            a.body["error"].is_string(),
+            "{shown}: not a JSON error: {}",
+            a.body
+        );
+        assert_eq!(table(&app), before, "{shown} wrote to the table");
+    }
+
+    // injection strings are data: refused or stored as written, never run
+    for attempt in [
+        "' OR '1'='1",
+        "jane' -- ",
+        "\" OR \"\"=\"",
+        "jane'; DROP TABLE members; --",
+        "%",
+        "_",
+    ] {
+        let a = app
+            .action(
+                "login",
+                json!({"username_or_email": attempt, "password": attempt}),
+            )
+            .await;
+        a.expect(401, "wrong_username_or_password");
+        let a = app
+            .action(
+                "login",
+                json!({"username_or_email": "jane", "password": attempt}),
+            )
+            .await;
+        a.expect(401, "wrong_username_or_password");
+        let a = app
+            .action(
+                "get_user",
+                json!({"email": format!("{attempt}@example.com")}),
+            )
+            .await;
+        a.expect(404, "user_not_found");
+    }
+    assert_eq!(table(&app), before);
+    let evil = "x'); DROP TABLE members; --@example.com";
+    let a = app
+        .action("signup", json!({"email": evil, "password": "'; DELETE FROM members; --", "username": "robert'); --"}))
+        .await;
+    assert_eq!(a.status, 201, "{}", a.body);
+    assert_eq!(a.body["user"]["email"], evil);
+    assert_eq!(app.count("members"), 4);
+    let a = app
+        .action(
+            "login",
+            json!({"username_or_email": evil, "password": "'; DELETE FROM members; --"}),
+        )
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.body["user"]["username"], "robert'); --");
+}

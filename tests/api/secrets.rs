@@ -30,34 +30,75 @@ fn no_secret_reaches_the_log_at_trace_level() {
         .connection(&format!("[connections.main.configuration]\nSECRET = \"{CONF}\""))
         .prepare();
     let config = std::fs::read_to_string(&prepared.config).unwrap();
-    std::fs::write(&prepared.config, config.replace(crate::helpers::TOKEN, TOKEN)).unwrap();
+    std::fs::write(
+        &prepared.config,
+        config.replace(crate::helpers::TOKEN, TOKEN),
+    )
+    .unwrap();
     let server = Process::serve(&prepared.config, &[("RUST_LOG", "trace")]);
     let requests = [
-        ("login", json!({"username_or_email": "jane", "password": PASSWORD})),
-        ("signup", json!({"email": "s@example.com", "password": PASSWORD})),
-        ("create", json!({"email": "c@example.com", "password": PASSWORD, "user_metadata": {"note": PASSWORD}})),
+        (
+            "login",
+            json!({"username_or_email": "jane", "password": PASSWORD}),
+        ),
+        (
+            "signup",
+            json!({"email": "s@example.com", "password": PASSWORD}),
+        ),
+        (
+            "create",
+            json!({"email": "c@example.com", "password": PASSWORD, "user_metadata": {"note": PASSWORD}}),
+        ),
         ("get_user", json!({"email": "jane.doe@example.com"})),
         ("verify", json!({"email": "jane.doe@example.com"})),
-        ("change_password", json!({"email": "jane.doe@example.com", "new_password": NEW_PASSWORD})),
-        ("change_email", json!({"email": "jane.doe@example.com", "new_email": "j2@example.com", "email_verified": true})),
+        (
+            "change_password",
+            json!({"email": "jane.doe@example.com", "new_password": NEW_PASSWORD}),
+        ),
+        (
+            "change_email",
+            json!({"email": "jane.doe@example.com", "new_email": "j2@example.com", "email_verified": true}),
+        ),
         ("delete", json!({"user_id": "2"})),
-        ("update_metadata", json!({"user_id": "1", "user_metadata": {"k": "v"}})),
-        ("login", json!({"username_or_email": "jane", "password": PASSWORD, "extra": PASSWORD})),
-        ("login", json!({"username_or_email": "jane", "password": 12345})),
+        (
+            "update_metadata",
+            json!({"user_id": "1", "user_metadata": {"k": "v"}}),
+        ),
+        (
+            "login",
+            json!({"username_or_email": "jane", "password": PASSWORD, "extra": PASSWORD}),
+        ),
+        (
+            "login",
+            json!({"username_or_email": "jane", "password": 12345}),
+        ),
     ];
     for (action, body) in requests {
-        let answer = raw_post(server.addr, &format!("/v1/connections/main/{action}"), TOKEN, &body.to_string());
+        let answer = raw_post(
+            server.addr,
+            &format!("/v1/connections/main/{action}"),
+            TOKEN,
+            &body.to_string(),
+        );
         assert!(answer.starts_with("HTTP/1.1 "), "{answer}");
         let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
         assert!(leaks(body).is_empty(), "{action} answered {body}");
     }
     // a wrong token is refused without being echoed
-    raw_post(server.addr, "/v1/connections/main/login", "wrong-token-marker-0123456789", "{}");
+    raw_post(
+        server.addr,
+        "/v1/connections/main/login",
+        "wrong-token-marker-0123456789",
+        "{}",
+    );
     std::thread::sleep(std::time::Duration::from_millis(300));
     let log = server.log();
     // RUST_LOG=trace took effect (our most detailed lines are DEBUG)
     assert!(log.contains("DEBUG"), "not at trace level");
-    assert!(log.contains("[redacted]"), "the scripts' lines are there, masked");
+    assert!(
+        log.contains("[redacted]"),
+        "the scripts' lines are there, masked"
+    );
     assert!(leaks(&log).is_empty(), "leaked {:?}", leaks(&log));
     assert!(!log.contains("wrong-token-marker"));
 }
@@ -65,9 +106,15 @@ fn no_secret_reaches_the_log_at_trace_level() {
 #[test]
 fn malformed_settings_never_print_a_secret() {
     let cases = [
-        ("database_url = \"mysql://", &format!("database_url = \"mysql://u:{CONF}@host:port/db\"\nx_ = \"") as &str),
+        (
+            "database_url = \"mysql://",
+            &format!("database_url = \"mysql://u:{CONF}@host:port/db\"\nx_ = \"") as &str,
+        ),
         ("bcrypt_cost = 4", "bcrypt_cost = \"conf-marker-3f3f\""),
-        ("scripts_dir = ", "configuration = \"conf-marker-3f3f\"\nscripts_dir = "),
+        (
+            "scripts_dir = ",
+            "configuration = \"conf-marker-3f3f\"\nscripts_dir = ",
+        ),
     ];
     for (from, to) in cases {
         let prepared = builder().prepare();
@@ -82,7 +129,10 @@ fn malformed_settings_never_print_a_secret() {
     let mut process = Process::start(
         &prepared.config,
         &["serve"],
-        &[("CUSTOMDB__CONNECTIONS__MAIN__MAX_OPERATIONS", CONF), ("CUSTOMDB__HTTP__API_TOKENS", "short")],
+        &[
+            ("CUSTOMDB__CONNECTIONS__MAIN__MAX_OPERATIONS", CONF),
+            ("CUSTOMDB__HTTP__API_TOKENS", "short"),
+        ],
     );
     assert_eq!(process.wait(), Some(2));
     assert!(leaks(&process.log()).is_empty(), "{}", process.log());
