@@ -13,6 +13,8 @@ pub mod metadata;
 pub mod metrics;
 pub mod password;
 pub mod profile;
+#[cfg(test)]
+mod proptests;
 pub mod reload;
 pub mod script;
 pub mod settings;
