@@ -20,7 +20,7 @@ fn json() -> impl Strategy<Value = Value> {
             .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
         ".{0,40}".prop_map(Value::String),
         prop_oneof![Just("a@b"), Just("jane"), Just(""), Just("x.y"), Just("$z")]
-            .prop_map(|s| Value::from(s)),
+            .prop_map(Value::from),
     ];
     leaf.prop_recursive(4, 64, 8, |inner| {
         prop_oneof![
