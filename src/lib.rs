@@ -21,6 +21,7 @@ pub mod settings;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod tls;
 pub mod tools;
 
 pub use error::{Error, Result};

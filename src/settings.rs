@@ -218,10 +218,9 @@ impl HttpSettings {
         if self.max_body_bytes == 0 {
             return Err(err("http.max_body_bytes: must be above 0"));
         }
-        if self.tls_cert.is_some() || self.tls_key.is_some() {
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
             return Err(err(
-                "http.tls_cert / http.tls_key: HTTPS on the listener is not supported yet; \
-                 terminate TLS in front of customdb",
+                "http.tls_cert / http.tls_key: set both for HTTPS on the listener, or neither",
             ));
         }
         Ok(())

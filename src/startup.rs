@@ -22,6 +22,8 @@ pub enum StartError {
         connection: String,
         problems: Vec<Problem>,
     },
+    #[error("{0}")]
+    Tls(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -39,8 +41,13 @@ fn list(problems: &[Problem]) -> String {
         .join("\n")
 }
 
+enum Listening {
+    Plain(TcpListener),
+    Tls(crate::tls::TlsListener),
+}
+
 pub struct Application {
-    listener: TcpListener,
+    listener: Listening,
     state: AppState,
     max_body_bytes: usize,
     source: Option<std::path::PathBuf>,
@@ -62,12 +69,23 @@ impl Application {
             connections.insert(name, Arc::new(opened));
         }
         let addr = settings.http.listen_addr()?;
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| StartError::Bind {
-                addr: settings.http.listen.clone(),
-                source,
-            })?;
+        let acceptor = match (&settings.http.tls_cert, &settings.http.tls_key) {
+            (Some(cert), Some(key)) => {
+                Some(crate::tls::acceptor(cert, key).map_err(StartError::Tls)?)
+            }
+            _ => None,
+        };
+        let bind_error = |source| StartError::Bind {
+            addr: settings.http.listen.clone(),
+            source,
+        };
+        let tcp = TcpListener::bind(addr).await.map_err(bind_error)?;
+        let listener = match acceptor {
+            Some(acceptor) => {
+                Listening::Tls(crate::tls::TlsListener::new(tcp, acceptor).map_err(bind_error)?)
+            }
+            None => Listening::Plain(tcp),
+        };
         Ok(Application {
             listener,
             state: AppState::new(connections, settings.http.api_tokens, settings.http.metrics),
@@ -77,9 +95,12 @@ impl Application {
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+        use axum::serve::Listener;
+        match &self.listener {
+            Listening::Plain(l) => l.local_addr(),
+            Listening::Tls(l) => l.local_addr(),
+        }
+        .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
     }
 
     /// Serves until `shutdown` completes, then lets requests in flight
@@ -89,11 +110,24 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         crate::reload::start(self.state.clone(), self.source.clone());
-        tracing::info!("listening on {}", self.local_addr());
         let router = http::router(self.state.clone(), self.max_body_bytes);
-        let served = axum::serve(self.listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let served = match self.listener {
+            Listening::Plain(l) => {
+                tracing::info!("listening on {} (http)", l.local_addr()?);
+                axum::serve(l, router)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+            }
+            Listening::Tls(l) => {
+                tracing::info!(
+                    "listening on {} (https)",
+                    axum::serve::Listener::local_addr(&l)?
+                );
+                axum::serve(l, router)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+            }
+        };
         for c in self.state.connections() {
             c.store.close().await;
         }

@@ -17,7 +17,7 @@ need_packages() {
 }
 
 need_mariadb() {
-  need_packages mariadbd:mariadb-server mariadb:mariadb-client
+  need_packages mariadbd:mariadb-server mariadb:mariadb-client openssl:openssl
   # mariadbd lives in /usr/sbin, which a non-login shell may not have.
   export PATH="$PATH:/usr/sbin"
 }

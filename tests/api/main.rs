@@ -12,6 +12,7 @@ mod operations;
 mod process;
 mod secrets;
 mod signup_create;
+mod tls;
 mod tooling;
 mod transport;
 mod values;
