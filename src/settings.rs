@@ -106,6 +106,8 @@ struct ConnectionOwn {
     database_url: Secret,
     scripts_dir: PathBuf,
     #[serde(default)]
+    tls_ca: Option<PathBuf>,
+    #[serde(default)]
     configuration: BTreeMap<String, Secret>,
 }
 
@@ -114,6 +116,9 @@ pub struct ConnectionSettings {
     pub name: String,
     pub database_url: Secret,
     pub scripts_dir: PathBuf,
+    /// A CA certificate (PEM) for TLS to the store: TLS is then required
+    /// and the server's certificate and name are verified against it.
+    pub tls_ca: Option<PathBuf>,
     /// Reaches scripts as `configuration::KEY`; every value is a secret.
     pub configuration: BTreeMap<String, Secret>,
     pub tunables: Tunables,
@@ -129,7 +134,7 @@ fn err(message: impl Into<String>) -> SettingsError {
     SettingsError(message.into())
 }
 
-const OWN_KEYS: [&str; 3] = ["database_url", "scripts_dir", "configuration"];
+const OWN_KEYS: [&str; 4] = ["database_url", "scripts_dir", "tls_ca", "configuration"];
 
 impl Settings {
     /// Loads the defaults, then `file` when given, then the environment.
@@ -291,6 +296,7 @@ fn connection(
         name: name.to_string(),
         database_url: own.database_url,
         scripts_dir: own.scripts_dir,
+        tls_ca: own.tls_ca,
         configuration: fold_configuration_case(own.configuration),
         tunables,
     })

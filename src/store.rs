@@ -77,17 +77,10 @@ impl Store {
     /// stop the start (readiness reports it).
     pub fn new(settings: &ConnectionSettings, handle: Handle) -> Self {
         let t = &settings.tunables;
-        // Checked when the settings were loaded.
-        let opts = Opts::from_url(settings.database_url.expose()).unwrap_or_default();
         let constraints = PoolConstraints::new(t.pool.min, t.pool.max)
             .unwrap_or_else(|| PoolConstraints::new(0, t.pool.max.max(1)).unwrap_or_default());
-        let opts: Opts = OptsBuilder::from_opts(opts)
+        let opts: Opts = OptsBuilder::from_opts(connect_opts(settings))
             .pool_opts(PoolOpts::default().with_constraints(constraints))
-            // `affected_rows` counts the rows matched, as Node's mysql driver
-            // (and so every Auth0 template) has it.
-            .client_found_rows(true)
-            // Re-run on every new and every reset connection.
-            .setup(vec!["SET time_zone = '+00:00'"])
             .into();
         Store {
             pool: Pool::new(opts.clone()),
@@ -118,6 +111,32 @@ impl Store {
     pub async fn close(&self) {
         let _ = self.pool.clone().disconnect().await;
     }
+}
+
+/// How to reach the connection's store: its URL, TLS against `tls_ca` when
+/// set, and the session settings every connection gets.
+pub fn connect_opts(settings: &ConnectionSettings) -> Opts {
+    // Checked when the settings were loaded.
+    let opts = Opts::from_url(settings.database_url.expose()).unwrap_or_default();
+    // TLS comes from the URL (`require_ssl=true`, `verify_ca`, ...); a
+    // `tls_ca` requires it and verifies the server against that CA.
+    let ssl = match &settings.tls_ca {
+        Some(ca) => Some(
+            opts.ssl_opts()
+                .cloned()
+                .unwrap_or_default()
+                .with_root_certs(vec![ca.clone().into()]),
+        ),
+        None => opts.ssl_opts().cloned(),
+    };
+    OptsBuilder::from_opts(opts)
+        .ssl_opts(ssl)
+        // `affected_rows` counts the rows matched, as Node's mysql driver
+        // (and so every Auth0 template) has it.
+        .client_found_rows(true)
+        // Re-run on every new and every reset connection.
+        .setup(vec!["SET time_zone = '+00:00'"])
+        .into()
 }
 
 fn unavailable(e: mysql_async::Error) -> StoreError {
@@ -208,7 +227,9 @@ impl Session {
                         StoreError::Unavailable("no store connection came free in time".into())
                     }
                 })?
-                .map_err(unavailable)?;
+                // Refused logins and TLS failures too: the store is not
+                // reachable for this call.
+                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
             self.conn = Some(Held::new(conn, &self.store.in_use));
         }
         self.conn

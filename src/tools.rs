@@ -15,6 +15,7 @@ use crate::connection::{Admission, Connection, Timings};
 use crate::http::{answer, new_request_id};
 use crate::script::{Problem, ScriptSet};
 use crate::settings::{ConnectionSettings, Secret, Settings};
+use crate::store::connect_opts;
 
 /// Every problem of every connection's scripts, loaded with the real engine
 /// and limits. Needs no store.
@@ -215,9 +216,8 @@ struct Scratch {
 impl Scratch {
     async fn create(settings: &ConnectionSettings, n: usize) -> Result<Scratch, String> {
         let name = format!("customdb_test_{}_{n}", std::process::id());
-        let opts = mysql_async::Opts::from_url(settings.database_url.expose())
-            .map_err(|_| format!("connections.{}.database_url: not a URL", settings.name))?;
-        let opts = mysql_async::OptsBuilder::from_opts(opts).db_name(None::<String>);
+        let opts =
+            mysql_async::OptsBuilder::from_opts(connect_opts(settings)).db_name(None::<String>);
         let mut admin = mysql_async::Conn::new(opts).await.map_err(|e| {
             format!(
                 "connection `{}`: the store cannot be reached: {e}",
@@ -240,9 +240,7 @@ impl Scratch {
         if sql.trim().is_empty() {
             return Ok(());
         }
-        let opts =
-            mysql_async::Opts::from_url(with_database(settings, &self.name)?.database_url.expose())
-                .map_err(|e| e.to_string())?;
+        let opts = connect_opts(&with_database(settings, &self.name)?);
         let mut conn = mysql_async::Conn::new(opts)
             .await
             .map_err(|e| e.to_string())?;

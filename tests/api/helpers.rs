@@ -25,6 +25,8 @@ pub fn repo() -> PathBuf {
 pub struct MariaDb {
     dir: tempfile::TempDir,
     pub port: u16,
+    /// Extra server options (TLS).
+    extra: Vec<String>,
     // Holding its stdin keeps the server alive; when the test process
     // exits, the pipe closes and the wrapper shell stops the server.
     _server: Mutex<Child>,
@@ -54,6 +56,11 @@ fn path_with_sbin() -> String {
 impl MariaDb {
     /// A private server of its own, for a test that stops it.
     pub fn start() -> Self {
+        Self::start_with(Vec::new())
+    }
+
+    /// A private server started with extra `mariadbd` options.
+    pub fn start_with(extra: Vec<String>) -> Self {
         let dir = tempfile::tempdir().expect("a scratch folder");
         let data = dir.path().join("data");
         // mariadbd needs --user when run as root; it is ignored otherwise.
@@ -71,10 +78,11 @@ impl MariaDb {
             String::from_utf8_lossy(&out.stderr)
         );
         let port = free_port();
-        let child = Self::spawn_server(dir.path(), port);
+        let child = Self::spawn_server(dir.path(), port, &extra);
         let db = MariaDb {
             dir,
             port,
+            extra,
             _server: Mutex::new(child),
         };
         db.wait_ready();
@@ -90,14 +98,15 @@ impl MariaDb {
         db
     }
 
-    fn spawn_server(dir: &Path, port: u16) -> Child {
+    fn spawn_server(dir: &Path, port: u16, extra: &[String]) -> Child {
         let user = std::env::var("USER").unwrap_or_else(|_| "root".into());
         let server = format!(
             "mariadbd --no-defaults --datadir={} --socket={} --port={port} --bind-address=127.0.0.1 \
-             --user={user} --skip-log-bin --max-connections=500 >>{}/server.log 2>&1 & pid=$!; \
+             --user={user} --skip-log-bin --max-connections=500 {} >>{}/server.log 2>&1 & pid=$!; \
              cat >/dev/null; kill $pid; wait $pid",
             dir.join("data").display(),
             dir.join("sock").display(),
+            extra.join(" "),
             dir.display()
         );
         Command::new("sh")
@@ -130,7 +139,7 @@ impl MariaDb {
     /// Starts the stopped server again, on the same port and data.
     pub fn restart(&self) {
         *self._server.lock().expect("the server handle") =
-            Self::spawn_server(self.dir.path(), self.port);
+            Self::spawn_server(self.dir.path(), self.port, &self.extra);
         self.wait_ready();
     }
 

@@ -101,3 +101,92 @@ fn unreadable_certificates_stop_the_start_naming_the_setting() {
     assert_eq!(process.wait(), Some(2));
     assert!(process.log().contains("set both"), "{}", process.log());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_to_the_store_verified_against_tls_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = make_certs(dir.path());
+    let server = crate::helpers::MariaDb::start_with(vec![
+        format!("--ssl-ca={}", certs.ca.display()),
+        format!("--ssl-cert={}", certs.cert.display()),
+        format!("--ssl-key={}", certs.key.display()),
+    ]);
+    for host in ["%", "localhost"] {
+        server.sql(
+            None,
+            &format!("CREATE USER 'tlsonly'@'{host}' IDENTIFIED BY 'tls-pw' REQUIRE SSL; GRANT ALL ON *.* TO 'tlsonly'@'{host}';"),
+        );
+    }
+    let prepared = builder().prepare();
+    server.sql(None, &format!("CREATE DATABASE {}", prepared.database));
+    server.sql(
+        Some(&prepared.database),
+        &std::fs::read_to_string(crate::helpers::repo().join("scripts/demo/schema.sql")).unwrap(),
+    );
+    let config = std::fs::read_to_string(&prepared.config).unwrap();
+    let old_url = config
+        .lines()
+        .find(|l| l.starts_with("database_url"))
+        .unwrap()
+        .to_string();
+    let url = |query: &str| {
+        format!(
+            "mysql://tlsonly:tls-pw@localhost:{}/{}?prefer_socket=false{query}",
+            server.port, prepared.database
+        )
+    };
+    let login = serde_json::json!({"username_or_email": "jane", "password": "correct horse battery staple"});
+
+    // verified against the CA: it works, over TLS
+    let with_ca = format!(
+        "database_url = \"{}\"\ntls_ca = \"{}\"",
+        url(""),
+        certs.ca.display()
+    );
+    std::fs::write(&prepared.config, config.replace(&old_url, &with_ca)).unwrap();
+    let settings = customdb::Settings::load(Some(&prepared.config)).unwrap();
+    let app = customdb::Application::build(settings).await.unwrap();
+    let addr = app.local_addr();
+    tokio::spawn(app.run_until(std::future::pending()));
+    let client = reqwest::Client::new();
+    let post = |addr: std::net::SocketAddr, body: serde_json::Value| {
+        client
+            .post(format!("http://{addr}/v1/connections/main/login"))
+            .bearer_auth(TOKEN)
+            .json(&body)
+            .send()
+    };
+    let a = post(addr, login.clone()).await.unwrap();
+    assert_eq!(a.status(), 200, "{:?}", a.text().await);
+    let cipher = server.sql(
+        None,
+        "SELECT COUNT(*) FROM information_schema.processlist WHERE user = 'tlsonly'",
+    );
+    assert_ne!(
+        cipher, "0",
+        "the pool holds a connection of the TLS-only user"
+    );
+
+    // TLS required, but the server's certificate is not trusted: 503
+    let untrusted = format!("database_url = \"{}\"", url("&require_ssl=true"));
+    std::fs::write(&prepared.config, config.replace(&old_url, &untrusted)).unwrap();
+    let app =
+        customdb::Application::build(customdb::Settings::load(Some(&prepared.config)).unwrap())
+            .await
+            .unwrap();
+    let addr = app.local_addr();
+    tokio::spawn(app.run_until(std::future::pending()));
+    let a = post(addr, login.clone()).await.unwrap();
+    assert_eq!(a.status(), 503);
+
+    // no TLS at all: the server refuses the user, 503
+    let plain = format!("database_url = \"{}\"", url(""));
+    std::fs::write(&prepared.config, config.replace(&old_url, &plain)).unwrap();
+    let app =
+        customdb::Application::build(customdb::Settings::load(Some(&prepared.config)).unwrap())
+            .await
+            .unwrap();
+    let addr = app.local_addr();
+    tokio::spawn(app.run_until(std::future::pending()));
+    assert_eq!(post(addr, login).await.unwrap().status(), 503);
+}
