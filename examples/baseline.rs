@@ -1,0 +1,159 @@
+//! The benchmarks' baseline: a hand-written axum + mysql_async server that
+//! answers the demo connection's `login` and `get_user` with the same SQL,
+//! the same pool size, the same password check and the same profile as the
+//! demo scripts, with no script engine. What customdb costs is the
+//! difference between the two.
+//!
+//! `baseline LISTEN DATABASE_URL TOKEN POOL_MAX`
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use mysql_async::prelude::Queryable;
+use mysql_async::{Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts, Row};
+use serde_json::{json, Value};
+
+struct App {
+    pool: Pool,
+    token: String,
+}
+
+const COLUMNS: &str = "member_id, login_name, email_addr, first_name, last_name, display_name, \
+                       is_verified, is_blocked, prefs, metadata";
+
+fn profile(row: &Row) -> Value {
+    let text = |name: &str| row.get::<Option<String>, _>(name).flatten();
+    let json_col = |name: &str| {
+        text(name)
+            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+            .unwrap_or_else(|| json!({}))
+    };
+    let mut user = json!({
+        "user_id": row.get::<u64, _>("member_id").unwrap_or_default().to_string(),
+        "email_verified": row.get::<i64, _>("is_verified") == Some(1),
+        "user_metadata": json_col("prefs"),
+        "app_metadata": json_col("metadata"),
+    });
+    for (field, column) in [
+        ("email", "email_addr"),
+        ("username", "login_name"),
+        ("given_name", "first_name"),
+        ("family_name", "last_name"),
+        ("name", "display_name"),
+    ] {
+        if let Some(v) = text(column) {
+            user[field] = Value::String(v);
+        }
+    }
+    json!({ "user": user })
+}
+
+fn error(status: StatusCode, code: &str) -> Response {
+    (
+        status,
+        Json(json!({ "error": code, "message": code, "request_id": "" })),
+    )
+        .into_response()
+}
+
+fn authorized(app: &App, headers: &HeaderMap) -> bool {
+    headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|t| t == app.token)
+}
+
+async fn get_user(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    if !authorized(&app, &headers) {
+        return error(StatusCode::UNAUTHORIZED, "invalid_api_token");
+    }
+    let Some(email) = body["email"].as_str() else {
+        return error(StatusCode::BAD_REQUEST, "invalid_request");
+    };
+    let Ok(mut conn) = app.pool.get_conn().await else {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "user_store_unavailable");
+    };
+    let sql = format!("SELECT {COLUMNS} FROM members WHERE email_addr = ?");
+    match conn.exec_first::<Row, _, _>(sql, (email,)).await {
+        Ok(Some(row)) => Json(profile(&row)).into_response(),
+        Ok(None) => error(StatusCode::NOT_FOUND, "user_not_found"),
+        Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "script_error"),
+    }
+}
+
+async fn login(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    if !authorized(&app, &headers) {
+        return error(StatusCode::UNAUTHORIZED, "invalid_api_token");
+    }
+    let (Some(who), Some(password)) = (
+        body["username_or_email"].as_str(),
+        body["password"].as_str(),
+    ) else {
+        return error(StatusCode::BAD_REQUEST, "invalid_request");
+    };
+    let Ok(mut conn) = app.pool.get_conn().await else {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "user_store_unavailable");
+    };
+    let sql =
+        format!("SELECT {COLUMNS}, pass_hash FROM members WHERE email_addr = ? OR login_name = ?");
+    let row = match conn.exec_first::<Row, _, _>(sql, (who, who)).await {
+        Ok(Some(row)) => row,
+        Ok(None) => return error(StatusCode::UNAUTHORIZED, "wrong_username_or_password"),
+        Err(_) => return error(StatusCode::INTERNAL_SERVER_ERROR, "script_error"),
+    };
+    drop(conn);
+    let hash: String = row.get("pass_hash").unwrap_or_default();
+    let password = password.to_string();
+    // The same check customdb's password::verify makes, off the async workers.
+    let ok = tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash).unwrap_or(false))
+        .await
+        .unwrap_or(false);
+    if !ok {
+        return error(StatusCode::UNAUTHORIZED, "wrong_username_or_password");
+    }
+    if row.get::<i64, _>("is_blocked") == Some(1) {
+        return error(StatusCode::FORBIDDEN, "unauthorized");
+    }
+    Json(profile(&row)).into_response()
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let [_, listen, url, token, pool_max] = &args[..] else {
+        eprintln!("usage: baseline LISTEN DATABASE_URL TOKEN POOL_MAX");
+        std::process::exit(2);
+    };
+    let max: usize = pool_max.parse().expect("POOL_MAX is a number");
+    let opts = OptsBuilder::from_opts(Opts::from_url(url).expect("a mysql:// URL")).pool_opts(
+        PoolOpts::default().with_constraints(PoolConstraints::new(1, max).expect("1 <= POOL_MAX")),
+    );
+    let app = Arc::new(App {
+        pool: Pool::new(opts),
+        token: token.clone(),
+    });
+    let router = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/v1/connections/demo/get_user", post(get_user))
+        .route("/v1/connections/demo/login", post(login))
+        .with_state(app);
+    let listener = tokio::net::TcpListener::bind(listen).await.expect("bind");
+    eprintln!(
+        "listening on {}",
+        listener.local_addr().expect("an address")
+    );
+    axum::serve(listener, router).await.expect("serve");
+}

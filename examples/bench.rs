@@ -1,0 +1,306 @@
+//! The benchmark harness that `tools/bench` runs: it starts customdb and the
+//! hand-written baseline (examples/baseline.rs) on the same store, drives
+//! both with the same load at fixed concurrency, alternating between them,
+//! and prints a table of figures.
+//!
+//! `bench CUSTOMDB_BIN BASELINE_BIN CONFIG DATABASE_URL TOKEN SECONDS`
+
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+const USERS: u32 = 100_000;
+/// The seeded users' passwords: odd ids have A, even ids B (tools/bench).
+const PASSWORD_A: &str = "bench-password-a";
+const PASSWORD_B: &str = "bench-password-b";
+const POOL_MAX: &str = "20";
+
+struct Server {
+    name: &'static str,
+    child: Child,
+    base: String,
+    startup: Duration,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(name: &'static str, cmd: &mut Command) -> Server {
+    let log = std::env::temp_dir().join(format!("bench-{name}-{}.log", std::process::id()));
+    let file = std::fs::File::create(&log).expect("a log file");
+    let started = Instant::now();
+    // Killed on drop, whatever happens next.
+    let mut server = Server {
+        name,
+        child: cmd
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .expect("start the server"),
+        base: String::new(),
+        startup: Duration::ZERO,
+    };
+    loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if let Some(rest) = text.split("listening on ").nth(1) {
+            let addr = rest.split_whitespace().next().unwrap_or_default();
+            server.base = format!("http://{addr}");
+            server.startup = started.elapsed();
+            return server;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{name} did not start: {text}"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Peak resident memory of a process, in KiB (VmHWM).
+fn peak_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    GetUser,
+    Login,
+}
+
+fn body(kind: Kind) -> (String, serde_json::Value) {
+    let n = rand::random::<u32>() % USERS + 1;
+    match kind {
+        Kind::GetUser => (
+            "get_user".into(),
+            json!({ "email": format!("user{n}@example.com") }),
+        ),
+        Kind::Login => {
+            let password = if n % 2 == 1 { PASSWORD_A } else { PASSWORD_B };
+            (
+                "login".into(),
+                json!({ "username_or_email": format!("user{n}"), "password": password }),
+            )
+        }
+    }
+}
+
+#[derive(Default)]
+struct Run {
+    done: u64,
+    failed: u64,
+    latencies_us: Vec<u64>,
+    seconds: f64,
+}
+
+/// `concurrency` clients, each with its own keep-alive connection, sending
+/// requests back to back for `seconds`.
+async fn drive(base: &str, token: &str, kind: Kind, concurrency: usize, seconds: f64) -> Run {
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut workers = Vec::new();
+    for _ in 0..concurrency {
+        let (stop, base, token) = (stop.clone(), base.to_string(), token.to_string());
+        workers.push(tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            let mut run = Run::default();
+            while !stop.load(Ordering::Relaxed) {
+                let (action, body) = body(kind);
+                let started = Instant::now();
+                let answer = client
+                    .post(format!("{base}/v1/connections/demo/{action}"))
+                    .bearer_auth(&token)
+                    .json(&body)
+                    .send()
+                    .await;
+                let ok = match answer {
+                    Ok(r) => r.status() == 200 && r.bytes().await.is_ok(),
+                    Err(_) => false,
+                };
+                run.latencies_us.push(started.elapsed().as_micros() as u64);
+                if ok {
+                    run.done += 1;
+                } else {
+                    run.failed += 1;
+                }
+            }
+            run
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Run {
+        seconds,
+        ..Run::default()
+    };
+    for w in workers {
+        let r = w.await.expect("a worker");
+        all.done += r.done;
+        all.failed += r.failed;
+        all.latencies_us.extend(r.latencies_us);
+    }
+    all
+}
+
+fn percentile(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i] as f64 / 1000.0
+}
+
+struct Figure {
+    rps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    failed: u64,
+}
+
+fn figure(runs: &[Run]) -> Figure {
+    let mut lat: Vec<u64> = runs
+        .iter()
+        .flat_map(|r| r.latencies_us.iter().copied())
+        .collect();
+    lat.sort_unstable();
+    let seconds: f64 = runs.iter().map(|r| r.seconds).sum();
+    Figure {
+        rps: runs.iter().map(|r| r.done).sum::<u64>() as f64 / seconds,
+        p50_ms: percentile(&lat, 0.5),
+        p99_ms: percentile(&lat, 0.99),
+        failed: runs.iter().map(|r| r.failed).sum(),
+    }
+}
+
+/// `/healthz` latencies, one probe every 10 ms, while `load` runs.
+async fn probe_healthz(base: &str, until: Arc<AtomicBool>) -> Vec<u64> {
+    let client = reqwest::Client::new();
+    let mut out = Vec::new();
+    while !until.load(Ordering::Relaxed) {
+        let started = Instant::now();
+        if let Ok(r) = client.get(format!("{base}/healthz")).send().await {
+            let _ = r.bytes().await;
+            out.push(started.elapsed().as_micros() as u64);
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    out.sort_unstable();
+    out
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let [_, customdb_bin, baseline_bin, config, url, token, seconds] = &args[..] else {
+        eprintln!("usage: bench CUSTOMDB_BIN BASELINE_BIN CONFIG DATABASE_URL TOKEN SECONDS");
+        std::process::exit(2);
+    };
+    let seconds: f64 = seconds.parse().expect("SECONDS is a number");
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+
+    // The machine's bound for logins: cores / one bcrypt cost-10 verify.
+    let hash = bcrypt::hash(PASSWORD_A, 10).expect("a hash");
+    let started = Instant::now();
+    for _ in 0..10 {
+        assert!(bcrypt::verify(PASSWORD_A, &hash).expect("verify"));
+    }
+    let verify = started.elapsed() / 10;
+    let bound = cores as f64 / verify.as_secs_f64();
+
+    let customdb = start(
+        "customdb",
+        Command::new(customdb_bin)
+            .args(["--config", config, "serve"])
+            .env("RUST_LOG", "warn,customdb::startup=info"),
+    );
+    let baseline = start(
+        "baseline",
+        Command::new(baseline_bin).args(["127.0.0.1:0", url, token, POOL_MAX]),
+    );
+    let servers = [&customdb, &baseline];
+    eprintln!(
+        "customdb on {}, baseline on {}",
+        customdb.base, baseline.base
+    );
+
+    println!("| figure | customdb | baseline | ratio | target |");
+    println!("|---|---|---|---|---|");
+    for (kind, label, target_rps, target_p99) in [
+        (Kind::GetUser, "get_user", 0.85, 1.3),
+        (Kind::Login, "login (bcrypt cost 10)", 0.90, f64::NAN),
+    ] {
+        for concurrency in [1, 16, 64] {
+            let mut runs: [Vec<Run>; 2] = Default::default();
+            for _round in 0..2 {
+                for (i, s) in servers.iter().enumerate() {
+                    drive(&s.base, token, kind, concurrency, 0.5).await; // warm-up
+                    runs[i].push(drive(&s.base, token, kind, concurrency, seconds).await);
+                }
+            }
+            let (c, b) = (figure(&runs[0]), figure(&runs[1]));
+            let fail = if c.failed + b.failed > 0 {
+                format!(" ({} / {} failed)", c.failed, b.failed)
+            } else {
+                String::new()
+            };
+            println!(
+                "| {label}, c={concurrency}: requests/s{fail} | {:.0} | {:.0} | {:.2} | ≥ {target_rps:.2} |",
+                c.rps,
+                b.rps,
+                c.rps / b.rps
+            );
+            println!(
+                "| {label}, c={concurrency}: p50 / p99 ms | {:.2} / {:.2} | {:.2} / {:.2} | p99 {:.2} | {} |",
+                c.p50_ms,
+                c.p99_ms,
+                b.p50_ms,
+                b.p99_ms,
+                c.p99_ms / b.p99_ms,
+                if target_p99.is_nan() { "—".to_string() } else { format!("p99 ≤ {target_p99:.1}×") }
+            );
+        }
+    }
+    println!(
+        "| login bound: {cores} cores / {:.1} ms per bcrypt-10 verify | {bound:.0} requests/s | | | |",
+        verify.as_secs_f64() * 1000.0
+    );
+
+    for s in servers {
+        let stop = Arc::new(AtomicBool::new(false));
+        let probe = {
+            let (base, stop) = (s.base.clone(), stop.clone());
+            tokio::spawn(async move { probe_healthz(&base, stop).await })
+        };
+        let load = drive(&s.base, token, Kind::Login, 64, seconds).await;
+        stop.store(true, Ordering::SeqCst);
+        let lat = probe.await.expect("the probe");
+        println!(
+            "| /healthz p99 while logins (c=64, {:.0}/s) saturate the CPU: {} | {:.2} ms | | | < 10 ms |",
+            figure(&[load]).rps,
+            s.name,
+            percentile(&lat, 0.99)
+        );
+    }
+    println!(
+        "| peak resident memory (VmHWM) after all runs | {:.1} MiB | {:.1} MiB | {:.2} | < 64 MiB |",
+        peak_kib(customdb.child.id()) as f64 / 1024.0,
+        peak_kib(baseline.child.id()) as f64 / 1024.0,
+        peak_kib(customdb.child.id()) as f64 / peak_kib(baseline.child.id()).max(1) as f64
+    );
+    println!(
+        "| start-up to `listening on` | {:.0} ms | {:.0} ms | | |",
+        customdb.startup.as_secs_f64() * 1000.0,
+        baseline.startup.as_secs_f64() * 1000.0
+    );
+}
