@@ -24,6 +24,9 @@ pub const ER_DUP_ENTRY: u16 = 1062;
 /// One connection's pool and its time limits.
 pub struct Store {
     pool: Pool,
+    /// Whether the server's default time zone is UTC, asked once: when it
+    /// is, a session needs no `SET time_zone` (a round trip per request).
+    default_utc: std::sync::OnceLock<bool>,
     /// Connections taken by sessions and not yet given back.
     in_use: Arc<std::sync::atomic::AtomicUsize>,
     /// For the connection that kills a timed-out statement: outside the
@@ -84,6 +87,7 @@ impl Store {
             .into();
         Store {
             pool: Pool::new(opts.clone()),
+            default_utc: std::sync::OnceLock::new(),
             in_use: Arc::default(),
             opts,
             handle,
@@ -101,6 +105,25 @@ impl Store {
         tokio::time::timeout(limit, work)
             .await
             .map_err(|_| StoreError::Unavailable("no answer in time".into()))?
+    }
+
+    /// Gives a connection fresh from the pool (so in the server's default
+    /// time zone) the UTC session scripts.md promises.
+    async fn make_utc(&self, conn: &mut Conn) -> Result<(), mysql_async::Error> {
+        let utc = match self.default_utc.get() {
+            Some(utc) => *utc,
+            None => {
+                let zones: Option<(String, String)> = conn
+                    .query_first("SELECT @@session.time_zone, @@system_time_zone")
+                    .await?;
+                let utc = zones.is_some_and(|(session, system)| is_utc(&session, &system));
+                *self.default_utc.get_or_init(|| utc)
+            }
+        };
+        if !utc {
+            conn.query_drop(SET_UTC).await?;
+        }
+        Ok(())
     }
 
     /// Connections held by scripts now.
@@ -134,9 +157,29 @@ pub fn connect_opts(settings: &ConnectionSettings) -> Opts {
         // `affected_rows` counts the rows matched, as Node's mysql driver
         // (and so every Auth0 template) has it.
         .client_found_rows(true)
-        // Re-run on every new and every reset connection.
-        .setup(vec!["SET time_zone = '+00:00'"])
         .into()
+}
+
+/// Sets a session's time zone to UTC (scripts.md).
+const SET_UTC: &str = "SET time_zone = '+00:00'";
+
+/// Whether a server's default time zone, as `@@session.time_zone` and
+/// `@@system_time_zone` of a fresh session show it, is UTC.
+fn is_utc(session: &str, system: &str) -> bool {
+    let utc = |z: &str| {
+        matches!(
+            z.to_ascii_uppercase().as_str(),
+            "+00:00"
+                | "UTC"
+                | "ETC/UTC"
+                | "GMT"
+                | "ETC/GMT"
+                | "UNIVERSAL"
+                | "ZULU"
+                | "COORDINATED UNIVERSAL TIME"
+        )
+    };
+    utc(session) || (session.eq_ignore_ascii_case("SYSTEM") && utc(system))
 }
 
 fn unavailable(e: mysql_async::Error) -> StoreError {
@@ -214,11 +257,16 @@ impl Session {
         if self.conn.is_none() {
             let remaining = self.remaining()?;
             let limit = self.store.acquire_timeout.min(remaining);
-            let pool = self.store.pool.clone();
+            let store = self.store.clone();
+            let acquire = async move {
+                let mut conn = store.pool.get_conn().await?;
+                store.make_utc(&mut conn).await?;
+                Ok::<_, mysql_async::Error>(conn)
+            };
             let conn = self
                 .store
                 .handle
-                .block_on(tokio::time::timeout(limit, pool.get_conn()))
+                .block_on(tokio::time::timeout(limit, acquire))
                 .map_err(|_| {
                     if limit == remaining {
                         // The script's own time ran out while it waited.
@@ -457,4 +505,22 @@ pub fn to_param(value: &Dynamic) -> Result<Value, String> {
         "a {} cannot be a statement parameter",
         value.type_name()
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn utc_defaults() {
+        for (session, system, utc) in [
+            ("SYSTEM", "UTC", true),
+            ("SYSTEM", "Etc/UTC", true),
+            ("+00:00", "CET", true),
+            ("UTC", "PST", true),
+            ("SYSTEM", "CET", false),
+            ("+01:00", "UTC", false),
+            ("Europe/Paris", "UTC", false),
+        ] {
+            assert_eq!(super::is_utc(session, system), utc, "{session} {system}");
+        }
+    }
 }

@@ -194,10 +194,55 @@ fn hash_error(e: HashError) -> Box<EvalAltResult> {
     }
 }
 
+/// Password hashing is pure CPU: at most one computation per core runs at
+/// once, so that a burst of logins cannot starve the async workers that
+/// serve everything else (`/healthz` among them) of CPU.
+struct HashGate {
+    free: std::sync::Mutex<usize>,
+    freed: std::sync::Condvar,
+}
+
+static HASH_GATE: std::sync::LazyLock<HashGate> = std::sync::LazyLock::new(|| HashGate {
+    free: std::sync::Mutex::new(std::thread::available_parallelism().map_or(1, |n| n.get())),
+    freed: std::sync::Condvar::new(),
+});
+
+/// Runs `f` through the gate, waiting no longer than the call's deadline.
+fn gated<T>(f: impl FnOnce() -> T) -> Fallible<T> {
+    let gate = &*HASH_GATE;
+    let deadline = call::deadline();
+    let mut free = gate.free.lock().unwrap_or_else(|p| p.into_inner());
+    while *free == 0 {
+        let wait = deadline
+            .map(|d| d.saturating_duration_since(std::time::Instant::now()))
+            .unwrap_or(std::time::Duration::from_secs(1));
+        if wait.is_zero() {
+            return Err(EvalAltResult::ErrorTerminated("deadline".into(), Position::NONE).into());
+        }
+        free = gate
+            .freed
+            .wait_timeout(free, wait)
+            .map(|(guard, _)| guard)
+            .unwrap_or_else(|p| p.into_inner().0);
+    }
+    *free -= 1;
+    drop(free);
+    /// Gives the slot back however `f` ends.
+    struct Slot;
+    impl Drop for Slot {
+        fn drop(&mut self) {
+            *HASH_GATE.free.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+            HASH_GATE.freed.notify_one();
+        }
+    }
+    let _slot = Slot;
+    Ok(f())
+}
+
 fn password_module(policy: HashPolicy) -> Module {
     let mut m = Module::new();
     m.set_native_fn("hash", move |plain: &str| {
-        password::hash(plain, policy).map_err(hash_error)
+        gated(|| password::hash(plain, policy))?.map_err(hash_error)
     });
     m.set_native_fn("verify", |plain: &str, stored: Dynamic| {
         if stored.is_unit() {
@@ -208,7 +253,7 @@ fn password_module(policy: HashPolicy) -> Module {
                 "password::verify: the stored hash must be a string, not {t}"
             ))
         })?;
-        password::verify(plain, &stored).map_err(hash_error)
+        gated(|| password::verify(plain, &stored))?.map_err(hash_error)
     });
     m.set_native_fn("needs_rehash", move |stored: &str| {
         password::needs_rehash(stored, policy).map_err(hash_error)

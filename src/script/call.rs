@@ -74,6 +74,11 @@ pub fn current<R>(f: impl FnOnce(&mut CallState) -> R) -> Option<R> {
     CALL.with(|c| c.borrow_mut().as_mut().map(f))
 }
 
+/// The current call's deadline, if a call is running.
+pub fn deadline() -> Option<Instant> {
+    DEADLINE.with(Cell::get)
+}
+
 /// Has the current call run past its deadline?
 pub fn past_deadline() -> bool {
     DEADLINE.with(|d| d.get().is_some_and(|t| Instant::now() >= t))

@@ -269,7 +269,10 @@ fn build_engine(settings: &ConnectionSettings, resolver: Arc<ScriptsResolver>) -
 struct ScriptsResolver {
     root: PathBuf,
     shown_dir: PathBuf,
-    cache: RwLock<HashMap<PathBuf, Shared<Module>>>,
+    /// By import name: a name always resolves to the same file within one
+    /// script set (a reload makes a new resolver), so a hit needs no
+    /// file-system look-up.
+    cache: RwLock<HashMap<String, Shared<Module>>>,
 }
 
 impl ScriptsResolver {
@@ -295,10 +298,10 @@ impl ScriptsResolver {
         let err = |m: String| -> Box<EvalAltResult> {
             EvalAltResult::ErrorModuleNotFound(m, Position::NONE).into()
         };
-        let file = self.locate(name).map_err(err)?;
-        if let Some(m) = self.cache.read().ok().and_then(|c| c.get(&file).cloned()) {
+        if let Some(m) = self.cache.read().ok().and_then(|c| c.get(name).cloned()) {
             return Ok(m);
         }
+        let file = self.locate(name).map_err(err)?;
         let text = std::fs::read_to_string(&file).map_err(|e| err(format!("{name}: {e}")))?;
         let mut ast = engine.compile(&text).map_err(|e| {
             err(format!(
@@ -312,7 +315,7 @@ impl ScriptsResolver {
         ast.set_source(name);
         let module: Shared<Module> = Module::eval_ast_as_new(Scope::new(), &ast, engine)?.into();
         if let Ok(mut cache) = self.cache.write() {
-            cache.insert(file, module.clone());
+            cache.insert(name.to_string(), module.clone());
         }
         Ok(module)
     }

@@ -135,58 +135,50 @@ async fn tls_to_the_store_verified_against_tls_ca() {
             server.port, prepared.database
         )
     };
-    let login = serde_json::json!({"username_or_email": "jane", "password": "correct horse battery staple"});
 
-    // verified against the CA: it works, over TLS
-    let with_ca = format!(
-        "database_url = \"{}\"\ntls_ca = \"{}\"",
-        url(""),
-        certs.ca.display()
-    );
-    std::fs::write(&prepared.config, config.replace(&old_url, &with_ca)).unwrap();
-    let settings = customdb::Settings::load(Some(&prepared.config)).unwrap();
-    let app = customdb::Application::build(settings).await.unwrap();
-    let addr = app.local_addr();
-    tokio::spawn(app.run_until(std::future::pending()));
+    // Serves the same connection with another `database_url` line.
+    let serve_with = |line: String| {
+        std::fs::write(&prepared.config, config.replace(&old_url, &line)).unwrap();
+        let settings = customdb::Settings::load(Some(&prepared.config)).unwrap();
+        async move {
+            let app = customdb::Application::build(settings).await.unwrap();
+            let addr = app.local_addr();
+            tokio::spawn(app.run_until(std::future::pending()));
+            addr
+        }
+    };
     let client = reqwest::Client::new();
-    let post = |addr: std::net::SocketAddr, body: serde_json::Value| {
+    let login = |addr: std::net::SocketAddr| {
         client
             .post(format!("http://{addr}/v1/connections/main/login"))
             .bearer_auth(TOKEN)
-            .json(&body)
+            .json(&serde_json::json!({"username_or_email": "jane", "password": "correct horse battery staple"}))
             .send()
     };
-    let a = post(addr, login.clone()).await.unwrap();
+
+    // verified against the CA: it works, over TLS
+    let addr = serve_with(format!(
+        "database_url = \"{}\"\ntls_ca = \"{}\"",
+        url(""),
+        certs.ca.display()
+    ))
+    .await;
+    let a = login(addr).await.unwrap();
     assert_eq!(a.status(), 200, "{:?}", a.text().await);
-    let cipher = server.sql(
+    let held = server.sql(
         None,
         "SELECT COUNT(*) FROM information_schema.processlist WHERE user = 'tlsonly'",
     );
     assert_ne!(
-        cipher, "0",
+        held, "0",
         "the pool holds a connection of the TLS-only user"
     );
 
     // TLS required, but the server's certificate is not trusted: 503
-    let untrusted = format!("database_url = \"{}\"", url("&require_ssl=true"));
-    std::fs::write(&prepared.config, config.replace(&old_url, &untrusted)).unwrap();
-    let app =
-        customdb::Application::build(customdb::Settings::load(Some(&prepared.config)).unwrap())
-            .await
-            .unwrap();
-    let addr = app.local_addr();
-    tokio::spawn(app.run_until(std::future::pending()));
-    let a = post(addr, login.clone()).await.unwrap();
-    assert_eq!(a.status(), 503);
+    let addr = serve_with(format!("database_url = \"{}\"", url("&require_ssl=true"))).await;
+    assert_eq!(login(addr).await.unwrap().status(), 503);
 
     // no TLS at all: the server refuses the user, 503
-    let plain = format!("database_url = \"{}\"", url(""));
-    std::fs::write(&prepared.config, config.replace(&old_url, &plain)).unwrap();
-    let app =
-        customdb::Application::build(customdb::Settings::load(Some(&prepared.config)).unwrap())
-            .await
-            .unwrap();
-    let addr = app.local_addr();
-    tokio::spawn(app.run_until(std::future::pending()));
-    assert_eq!(post(addr, login).await.unwrap().status(), 503);
+    let addr = serve_with(format!("database_url = \"{}\"", url(""))).await;
+    assert_eq!(login(addr).await.unwrap().status(), 503);
 }

@@ -120,7 +120,7 @@ async fn one_store_connection_per_call_keeps_session_state() {
         fn login(u, p) {
             db::execute("SET @who = ?", [u]);
             db::execute("INSERT INTO t (v) VALUES (?)", ["x"]);
-            let id = db::query_one("SELECT LAST_INSERT_ID() AS id, @who AS who, @@session.time_zone AS tz");
+            let id = db::query_one("SELECT LAST_INSERT_ID() AS id, @who AS who, TIME_FORMAT(TIMEDIFF(NOW(), UTC_TIMESTAMP()), '%H:%i') AS tz");
             #{ id: id.id, who: id.who, tz: id.tz }
         }
     "#;
@@ -136,6 +136,40 @@ async fn one_store_connection_per_call_keeps_session_state() {
         assert_eq!(a.status, 200, "{}", a.body);
         assert_eq!(a.body["user"]["user_id"], n.to_string());
         assert_eq!(a.body["user"]["who"], "zed");
-        assert_eq!(a.body["user"]["tz"], "+00:00");
+        assert_eq!(a.body["user"]["tz"], "00:00", "the session is in UTC");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_are_utc_on_a_server_whose_default_is_not() {
+    let server = crate::helpers::MariaDb::start_with(vec!["--default-time-zone=+02:00".into()]);
+    let login = r#"
+        fn login(u, p) {
+            let r = db::query_one("SELECT TIME_FORMAT(TIMEDIFF(NOW(), UTC_TIMESTAMP()), '%H:%i') AS tz, stamp FROM t");
+            #{ id: 1, tz: r.tz, stamp: r.stamp }
+        }
+    "#;
+    let prepared = builder().bare().script("login", login).prepare();
+    server.sql(None, &format!("CREATE DATABASE {}", prepared.database));
+    // stored at 12:00 in the server's +02:00, which is 10:00 UTC
+    server.sql(
+        Some(&prepared.database),
+        "CREATE TABLE t (stamp TIMESTAMP NULL); INSERT INTO t VALUES ('2020-01-01 12:00:00');",
+    );
+    let shared = format!(":{}/", crate::helpers::mariadb().port);
+    let config = std::fs::read_to_string(&prepared.config).unwrap();
+    std::fs::write(
+        &prepared.config,
+        config.replace(&shared, &format!(":{}/", server.port)),
+    )
+    .unwrap();
+    let app = prepared.spawn().await;
+    for _ in 0..3 {
+        let a = app
+            .action("login", json!({"username_or_email": "a", "password": "b"}))
+            .await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        assert_eq!(a.body["user"]["tz"], "00:00");
+        assert_eq!(a.body["user"]["stamp"], "2020-01-01T10:00:00");
     }
 }
