@@ -139,7 +139,13 @@ async fn main() {
     };
     let max: usize = pool_max.parse().expect("POOL_MAX is a number");
     let opts = OptsBuilder::from_opts(Opts::from_url(url).expect("a mysql:// URL")).pool_opts(
-        PoolOpts::default().with_constraints(PoolConstraints::new(1, max).expect("1 <= POOL_MAX")),
+        PoolOpts::default()
+            .with_constraints(PoolConstraints::new(1, max).expect("1 <= POOL_MAX"))
+            // as customdb keeps idle connections
+            .with_inactive_connection_ttl(customdb::store::IDLE_TTL)
+            // its handlers only read, as customdb skips the reset after a
+            // session that only read
+            .with_reset_connection(false),
     );
     let app = Arc::new(App {
         pool: Pool::new(opts),

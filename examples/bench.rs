@@ -228,7 +228,12 @@ async fn main() {
         "baseline",
         Command::new(baseline_bin).args(["127.0.0.1:0", url, token, POOL_MAX]),
     );
-    let servers = [&customdb, &baseline];
+    // BENCH_ONLY=customdb or =baseline drives one server (for profiling).
+    let only = std::env::var("BENCH_ONLY").ok();
+    let servers: Vec<&Server> = [&customdb, &baseline]
+        .into_iter()
+        .filter(|s| only.as_deref().is_none_or(|o| o == s.name))
+        .collect();
     eprintln!(
         "customdb on {}, baseline on {}",
         customdb.base, baseline.base
@@ -241,14 +246,14 @@ async fn main() {
         (Kind::Login, "login (bcrypt cost 10)", 0.90, f64::NAN),
     ] {
         for concurrency in [1, 16, 64] {
-            let mut runs: [Vec<Run>; 2] = Default::default();
+            let mut runs: Vec<Vec<Run>> = servers.iter().map(|_| Vec::new()).collect();
             for _round in 0..2 {
                 for (i, s) in servers.iter().enumerate() {
                     drive(&s.base, token, kind, concurrency, 0.5).await; // warm-up
                     runs[i].push(drive(&s.base, token, kind, concurrency, seconds).await);
                 }
             }
-            let (c, b) = (figure(&runs[0]), figure(&runs[1]));
+            let (c, b) = (figure(&runs[0]), figure(runs.last().expect("a server")));
             let fail = if c.failed + b.failed > 0 {
                 format!(" ({} / {} failed)", c.failed, b.failed)
             } else {
@@ -276,7 +281,7 @@ async fn main() {
         verify.as_secs_f64() * 1000.0
     );
 
-    for s in servers {
+    for s in &servers {
         let stop = Arc::new(AtomicBool::new(false));
         let probe = {
             let (base, stop) = (s.base.clone(), stop.clone());

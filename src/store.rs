@@ -18,6 +18,9 @@ use crate::settings::ConnectionSettings;
 
 /// MySQL's character set number for binary data.
 const BINARY_CHARSET: u16 = 63;
+/// How long an idle connection above `pool.min` is kept.
+pub const IDLE_TTL: Duration = Duration::from_secs(60);
+
 /// MySQL's error number for a duplicate key.
 pub const ER_DUP_ENTRY: u16 = 1062;
 
@@ -83,7 +86,14 @@ impl Store {
         let constraints = PoolConstraints::new(t.pool.min, t.pool.max)
             .unwrap_or_else(|| PoolConstraints::new(0, t.pool.max.max(1)).unwrap_or_default());
         let opts: Opts = OptsBuilder::from_opts(connect_opts(settings))
-            .pool_opts(PoolOpts::default().with_constraints(constraints))
+            .pool_opts(
+                PoolOpts::default()
+                    .with_constraints(constraints)
+                    // Idle connections above `pool.min` stay a minute before
+                    // they are closed (the driver's default closes them at its
+                    // next 30 s check), so that bursts do not reconnect.
+                    .with_inactive_connection_ttl(IDLE_TTL),
+            )
             .into();
         Store {
             pool: Pool::new(opts.clone()),
@@ -200,6 +210,10 @@ pub struct Session {
     conn: Option<Held>,
     deadline: Instant,
     pub in_transaction: bool,
+    /// Whether the session may have left state on its connection (user
+    /// variables, locks, LAST_INSERT_ID, a transaction...): only a session
+    /// that provably did not skips the reset when the connection goes back.
+    stateful: bool,
     /// Statements run, and the time spent waiting for them.
     pub queries: u32,
     pub query_time: Duration,
@@ -241,6 +255,7 @@ impl Session {
             conn: None,
             deadline,
             in_transaction: false,
+            stateful: false,
             queries: 0,
             query_time: Duration::ZERO,
         }
@@ -346,6 +361,7 @@ impl Session {
     }
 
     pub fn query(&mut self, sql: &str, params: Vec<Value>) -> Result<Vec<RhaiMap>, StoreError> {
+        self.stateful |= !is_stateless_read(sql);
         let sql = sql.to_string();
         let rows: Vec<Row> =
             self.run(move |c| Box::pin(async move { c.exec(sql, to_params(params)).await }))?;
@@ -353,6 +369,7 @@ impl Session {
     }
 
     pub fn execute(&mut self, sql: &str, params: Vec<Value>) -> Result<Executed, StoreError> {
+        self.stateful = true;
         let sql = sql.to_string();
         self.run(move |c| {
             Box::pin(async move {
@@ -366,6 +383,7 @@ impl Session {
     }
 
     pub fn begin(&mut self) -> Result<(), StoreError> {
+        self.stateful = true;
         self.run(|c| Box::pin(async move { c.query_drop("START TRANSACTION").await }))?;
         self.in_transaction = true;
         Ok(())
@@ -393,7 +411,38 @@ impl Session {
                 self.abandon();
             }
         }
+        if !self.stateful {
+            if let Some(held) = self.conn.as_mut() {
+                // Nothing to undo: back to the pool as it is, prepared
+                // statements kept, without a reset round trip.
+                held.conn.reset_connection(false);
+            }
+        }
     }
+}
+
+/// A statement that provably leaves no state on its session: a plain
+/// `SELECT` that names no user variable and takes no lock, writes into
+/// nothing, and touches neither LAST_INSERT_ID nor a sequence. Anything in
+/// doubt counts as stateful (the connection is then reset).
+pub fn is_stateless_read(sql: &str) -> bool {
+    let upper = sql.trim_start().to_ascii_uppercase();
+    upper.starts_with("SELECT")
+        && ![
+            "@",
+            "INTO",
+            "LOCK",
+            "FOR UPDATE",
+            "LAST_INSERT_ID",
+            "NEXTVAL",
+            "SETVAL",
+            "LASTVAL",
+            "SQL_CALC_FOUND_ROWS",
+            "NEXT VALUE",
+            ";",
+        ]
+        .iter()
+        .any(|word| upper.contains(word))
 }
 
 fn to_params(params: Vec<Value>) -> Params {
@@ -509,6 +558,33 @@ pub fn to_param(value: &Dynamic) -> Result<Value, String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn only_plain_reads_skip_the_reset() {
+        for sql in [
+            "SELECT id, email FROM members WHERE email = ?",
+            "  select 1",
+            "SELECT a FROM t WHERE b = ? OR c = ? LIMIT 1",
+        ] {
+            assert!(super::is_stateless_read(sql), "{sql}");
+        }
+        for sql in [
+            "SET @a = 1",
+            "SELECT @a := 5",
+            "SELECT x INTO @v FROM t",
+            "SELECT * FROM t FOR UPDATE",
+            "SELECT * FROM t LOCK IN SHARE MODE",
+            "SELECT GET_LOCK('x', 1)",
+            "SELECT LAST_INSERT_ID(7)",
+            "SELECT NEXTVAL(s)",
+            "SELECT SQL_CALC_FOUND_ROWS * FROM t",
+            "/* hint */ SELECT 1",
+            "INSERT INTO t VALUES (1)",
+            "SELECT 1; SET @x = 1",
+        ] {
+            assert!(!super::is_stateless_read(sql), "{sql}");
+        }
+    }
+
     #[test]
     fn utc_defaults() {
         for (session, system, utc) in [

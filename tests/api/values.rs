@@ -173,3 +173,48 @@ async fn sessions_are_utc_on_a_server_whose_default_is_not() {
         assert_eq!(a.body["user"]["stamp"], "2020-01-01T10:00:00");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_session_state_leaks_into_the_next_call() {
+    // one connection, so every call gets the same one back
+    let login = r#"
+        fn login(u, p) {
+            if u == "set" { db::execute("SET @leak = 'x'"); }
+            if u == "assign" { db::query("SELECT @leak := 'y' AS v"); }
+            if u == "lock" { db::query("SELECT GET_LOCK('customdb-test', 0) AS got"); }
+            let r = db::query_one("SELECT @leak AS v, IS_USED_LOCK('customdb-test') AS held, CONNECTION_ID() AS conn");
+            #{ id: 1, leak: r.v, held: r.held, conn: r.conn }
+        }
+    "#;
+    let app = builder()
+        .bare()
+        .script("login", login)
+        .connection("max_concurrent_scripts = 1\n[connections.main.pool]\nmin = 1\nmax = 1")
+        .spawn()
+        .await;
+    let call = |who: &'static str| {
+        let app = &app;
+        async move {
+            let a = app
+                .action("login", json!({"username_or_email": who, "password": "x"}))
+                .await;
+            assert_eq!(a.status, 200, "{}", a.body);
+            a.body["user"].clone()
+        }
+    };
+    let first = call("read").await;
+    for who in ["set", "assign", "lock"] {
+        let during = call(who).await;
+        assert!(
+            !during["leak"].is_null() || !during["held"].is_null(),
+            "{who}: {during}"
+        );
+        let after = call("read").await;
+        assert!(
+            after["leak"].is_null() && after["held"].is_null(),
+            "{who} leaked: {after}"
+        );
+        // the same connection all along: it was reset, not replaced
+        assert_eq!(after["conn"], first["conn"], "{who}");
+    }
+}
