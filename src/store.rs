@@ -423,26 +423,30 @@ impl Session {
 
 /// A statement that provably leaves no state on its session: a plain
 /// `SELECT` that names no user variable and takes no lock, writes into
-/// nothing, and touches neither LAST_INSERT_ID nor a sequence. Anything in
-/// doubt counts as stateful (the connection is then reset).
+/// nothing, and touches neither LAST_INSERT_ID nor a sequence. Words are
+/// matched whole (a column `is_blocked` is no lock); anything in doubt
+/// counts as stateful, and the connection is then reset.
 pub fn is_stateless_read(sql: &str) -> bool {
+    const STATEFUL: &[&str] = &[
+        "INTO",
+        "LOCK",
+        "UPDATE",
+        "GET_LOCK",
+        "RELEASE_LOCK",
+        "RELEASE_ALL_LOCKS",
+        "LAST_INSERT_ID",
+        "NEXTVAL",
+        "SETVAL",
+        "LASTVAL",
+        "NEXT",
+        "SQL_CALC_FOUND_ROWS",
+    ];
     let upper = sql.trim_start().to_ascii_uppercase();
     upper.starts_with("SELECT")
-        && ![
-            "@",
-            "INTO",
-            "LOCK",
-            "FOR UPDATE",
-            "LAST_INSERT_ID",
-            "NEXTVAL",
-            "SETVAL",
-            "LASTVAL",
-            "SQL_CALC_FOUND_ROWS",
-            "NEXT VALUE",
-            ";",
-        ]
-        .iter()
-        .any(|word| upper.contains(word))
+        && !upper.contains(['@', ';'])
+        && !upper
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .any(|word| STATEFUL.contains(&word))
 }
 
 fn to_params(params: Vec<Value>) -> Params {
@@ -564,6 +568,7 @@ mod tests {
             "SELECT id, email FROM members WHERE email = ?",
             "  select 1",
             "SELECT a FROM t WHERE b = ? OR c = ? LIMIT 1",
+            "SELECT is_blocked, last_update, into_date FROM t",
         ] {
             assert!(super::is_stateless_read(sql), "{sql}");
         }
