@@ -59,6 +59,16 @@ pub fn normalize(
 
     for (key, value) in map {
         let key = key.as_str();
+        let holds_hash = value
+            .read_lock::<rhai::ImmutableString>()
+            .is_some_and(|s| crate::password::detect(&s).is_some());
+        if holds_hash {
+            dropped.push(Dropped {
+                field: key.to_string(),
+                reason: "it holds a password hash",
+            });
+            continue;
+        }
         match key {
             "user_id" => user_id = Some(id_string(key, value)?),
             "id" => id = Some(id_string(key, value)?),
@@ -84,25 +94,9 @@ pub fn normalize(
                 let s = value
                     .into_immutable_string()
                     .map_err(|t| refuse(k, format!("must be a string or (), not {t}")))?;
-                if crate::password::detect(&s).is_some() {
-                    dropped.push(Dropped {
-                        field: k.to_string(),
-                        reason: "it holds a password hash",
-                    });
-                    continue;
-                }
                 out.insert(k.to_string(), Value::String(s.to_string()));
             }
             k => {
-                if let Some(s) = value.read_lock::<rhai::ImmutableString>() {
-                    if crate::password::detect(&s).is_some() {
-                        dropped.push(Dropped {
-                            field: k.to_string(),
-                            reason: "it holds a password hash",
-                        });
-                        continue;
-                    }
-                }
                 out.insert(k.to_string(), to_json(k, &value)?);
             }
         }
