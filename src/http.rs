@@ -86,10 +86,10 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), authenticate));
     let mut router = Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz));
+        .route("/healthz", get(healthz).fallback(method_not_allowed))
+        .route("/readyz", get(readyz).fallback(method_not_allowed));
     if state.0.metrics.is_some() {
-        router = router.route("/metrics", get(metrics));
+        router = router.route("/metrics", get(metrics).fallback(method_not_allowed));
     }
     router
         .nest("/v1", v1)

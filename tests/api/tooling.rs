@@ -46,6 +46,10 @@ fn check_lists_every_problem_with_path_and_line() {
         .script("verify", "fn verify(email, extra) { true }")
         .script("delete", "fn remove(id) { true }")
         .script(
+            "update_metadata",
+            "fn update_metadata(id, patch) {\n  eval(\"1\")\n}",
+        )
+        .script(
             "change_email",
             "import \"/etc/passwd\" as p;\nfn change_email(a, b, c) { true }",
         )
@@ -67,10 +71,12 @@ fn check_lists_every_problem_with_path_and_line() {
         format!("{dir}/delete.rhai:1:1: no fn delete with 1 parameter(s)"),
         format!("{dir}/change_email.rhai:1:8: import \"/etc/passwd\""),
         format!("{dir}/change_password.rhai:2:10: import \"../../escape\""),
+        format!("{dir}/update_metadata.rhai:2:3: "),
     ] {
         assert!(listed.contains(&expected), "missing {expected}\n{listed}");
     }
-    assert_eq!(listed.lines().count(), 8, "{listed}");
+    assert_eq!(listed.lines().count(), 9, "{listed}");
+    assert!(listed.contains("eval"), "eval is refused: {listed}");
 
     let clean = builder().prepare();
     let out = customdb(&clean.config, &["check"], None);
