@@ -72,7 +72,6 @@ fn script_call(c: &mut Criterion) {
                 session: Session::new(store.clone(), deadline),
                 context: Default::default(),
                 masker: Masker::new(request.secrets()),
-                source: String::new(),
             };
             let (answer, _) = with_call(state, deadline, || {
                 request.clone().run(&scripts, "bench", 10240)

@@ -68,6 +68,24 @@ fn authorized(app: &App, headers: &HeaderMap) -> bool {
         .is_some_and(|t| t == app.token)
 }
 
+/// The first row of `sql`, on a pooled connection given back at once;
+/// an unreachable store or a failed query is the error answer.
+async fn find(
+    app: &App,
+    sql: String,
+    params: Vec<mysql_async::Value>,
+) -> Result<Option<Row>, Response> {
+    let Ok(mut conn) = app.pool.get_conn().await else {
+        return Err(error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "user_store_unavailable",
+        ));
+    };
+    conn.exec_first::<Row, _, _>(sql, params)
+        .await
+        .map_err(|_| error(StatusCode::INTERNAL_SERVER_ERROR, "script_error"))
+}
+
 async fn get_user(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
@@ -79,14 +97,11 @@ async fn get_user(
     let Some(email) = body["email"].as_str() else {
         return error(StatusCode::BAD_REQUEST, "invalid_request");
     };
-    let Ok(mut conn) = app.pool.get_conn().await else {
-        return error(StatusCode::SERVICE_UNAVAILABLE, "user_store_unavailable");
-    };
     let sql = format!("SELECT {COLUMNS} FROM members WHERE email_addr = ?");
-    match conn.exec_first::<Row, _, _>(sql, (email,)).await {
+    match find(&app, sql, vec![email.into()]).await {
         Ok(Some(row)) => Json(profile(&row)).into_response(),
         Ok(None) => error(StatusCode::NOT_FOUND, "user_not_found"),
-        Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "script_error"),
+        Err(answer) => answer,
     }
 }
 
@@ -104,17 +119,13 @@ async fn login(
     ) else {
         return error(StatusCode::BAD_REQUEST, "invalid_request");
     };
-    let Ok(mut conn) = app.pool.get_conn().await else {
-        return error(StatusCode::SERVICE_UNAVAILABLE, "user_store_unavailable");
-    };
     let sql =
         format!("SELECT {COLUMNS}, pass_hash FROM members WHERE email_addr = ? OR login_name = ?");
-    let row = match conn.exec_first::<Row, _, _>(sql, (who, who)).await {
+    let row = match find(&app, sql, vec![who.into(), who.into()]).await {
         Ok(Some(row)) => row,
         Ok(None) => return error(StatusCode::UNAUTHORIZED, "wrong_username_or_password"),
-        Err(_) => return error(StatusCode::INTERNAL_SERVER_ERROR, "script_error"),
+        Err(answer) => return answer,
     };
-    drop(conn);
     let hash: String = row.get("pass_hash").unwrap_or_default();
     let password = password.to_string();
     // The same check customdb's password::verify makes, off the async workers.

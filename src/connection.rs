@@ -219,7 +219,6 @@ impl Connection {
                     .map(|(k, v)| (k.as_str().into(), v.as_str().unwrap_or_default().into()))
                     .collect(),
                 masker,
-                source: scripts.file_of(script).display().to_string(),
             };
             let started = Instant::now();
             let (result, state) = call::with_call(state, deadline, || {

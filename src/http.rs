@@ -360,10 +360,10 @@ async fn run_action(
         }
         Err(e) => (Err(e), None),
     };
+    let answered = result.map(outcome_answer);
     if let Some(metrics) = &state.0.metrics {
-        let status = match &result {
-            Ok(Outcome::Ok(_)) => StatusCode::OK,
-            Ok(Outcome::Created(_)) => StatusCode::CREATED,
+        let status = match &answered {
+            Ok((status, _)) => *status,
             Err(e) => status_of(e),
         };
         metrics.record(
@@ -373,6 +373,6 @@ async fn run_action(
             timings.as_ref(),
         );
     }
-    let (status, body) = outcome_answer(result?);
+    let (status, body) = answered?;
     Ok((status, Json(body)).into_response())
 }

@@ -89,43 +89,30 @@ pub fn check_signup_user_metadata(meta: &Map<String, Value>) -> Result<(), Error
 
 /// Property names, at every depth, must not contain `.` nor start with `$`.
 pub fn check_names(meta: &Map<String, Value>, which: Which) -> Result<(), Error> {
-    fn walk(value: &Value, path: &str, which: Which) -> Result<(), Error> {
-        match value {
-            Value::Object(map) => {
-                for (name, inner) in map {
-                    let here = format!("{path}.{name}");
-                    if name.contains('.') {
-                        return Err(
-                            which.error(format!("{here}: a property name must not contain `.`"))
-                        );
-                    }
-                    if name.starts_with('$') {
-                        return Err(
-                            which.error(format!("{here}: a property name must not start with `$`"))
-                        );
-                    }
-                    walk(inner, &here, which)?;
-                }
-                Ok(())
+    fn object(map: &Map<String, Value>, path: &str, which: Which) -> Result<(), Error> {
+        for (name, inner) in map {
+            let here = format!("{path}.{name}");
+            if name.contains('.') {
+                return Err(which.error(format!("{here}: a property name must not contain `.`")));
             }
+            if name.starts_with('$') {
+                return Err(which.error(format!("{here}: a property name must not start with `$`")));
+            }
+            value(inner, &here, which)?;
+        }
+        Ok(())
+    }
+    fn value(v: &Value, path: &str, which: Which) -> Result<(), Error> {
+        match v {
+            Value::Object(map) => object(map, path, which),
             Value::Array(items) => items
                 .iter()
                 .enumerate()
-                .try_for_each(|(i, item)| walk(item, &format!("{path}[{i}]"), which)),
+                .try_for_each(|(i, item)| value(item, &format!("{path}[{i}]"), which)),
             _ => Ok(()),
         }
     }
-    for (name, inner) in meta {
-        let here = format!("{}.{name}", which.name());
-        if name.contains('.') {
-            return Err(which.error(format!("{here}: a property name must not contain `.`")));
-        }
-        if name.starts_with('$') {
-            return Err(which.error(format!("{here}: a property name must not start with `$`")));
-        }
-        walk(inner, &here, which)?;
-    }
-    Ok(())
+    object(meta, which.name(), which)
 }
 
 /// An `app_metadata` sent by a caller (create, update_metadata).

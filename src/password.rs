@@ -476,7 +476,8 @@ fn verify_passlib_pbkdf2(pw: &[u8], stored: &str) -> Result<bool, HashError> {
     ))
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lower-case hexadecimal, as legacy schemes store digests.
+pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

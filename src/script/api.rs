@@ -261,12 +261,8 @@ fn password_module(policy: HashPolicy) -> Module {
     m
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn digest_hex<D: sha2::Digest>(data: &str) -> String {
-    hex(&D::digest(data.as_bytes()))
+    password::hex(&D::digest(data.as_bytes()))
 }
 
 /// Building blocks for home-made legacy schemes, such as
@@ -288,7 +284,7 @@ fn crypto_module() -> Module {
             let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key.as_bytes())
                 .map_err(|_| runtime("crypto::hmac_sha256_hex: unusable key"))?;
             mac.update(data.as_bytes());
-            Ok(hex(&mac.finalize().into_bytes()))
+            Ok(password::hex(&mac.finalize().into_bytes()))
         },
     );
     m.set_native_fn("constant_time_eq", |a: &str, b: &str| {

@@ -40,8 +40,6 @@ pub struct CallState {
     pub session: Session,
     pub context: RhaiMap,
     pub masker: Masker,
-    /// The script file, for `debug` lines.
-    pub source: String,
 }
 
 thread_local! {

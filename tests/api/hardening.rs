@@ -30,6 +30,26 @@ fn good_stream(app: Arc<TestApp>, stop: Arc<AtomicBool>) -> tokio::task::JoinHan
     })
 }
 
+/// Waits (5 s at most) until no statement of `app`'s database matching
+/// `condition` runs on the server.
+async fn no_statement_left(app: &TestApp, condition: &str) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let running = app.sql(&format!(
+            "SELECT COUNT(*) FROM information_schema.processlist WHERE db = '{}' AND {condition}",
+            app.database
+        ));
+        if running == "0" {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{running} statements still running ({condition})"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 async fn with_bad(bad: &str, connection: &str) -> Arc<TestApp> {
     Arc::new(
         builder()
@@ -155,21 +175,7 @@ async fn timed_out_scripts_give_back_their_slots_threads_and_connections() {
     );
     // no query of theirs is left running on the server (a bound with slack:
     // the kills go through fresh connections on a busy machine)
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let running = app.sql(&format!(
-            "SELECT COUNT(*) FROM information_schema.processlist WHERE db = '{}' AND info LIKE 'SELECT SLEEP%'",
-            app.database
-        ));
-        if running == "0" {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{running} statements still running"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    no_statement_left(&app, "info LIKE 'SELECT SLEEP%'").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -188,23 +194,7 @@ async fn a_query_past_its_time_is_killed_on_the_server() {
         "{:?}",
         started.elapsed()
     );
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let running = app.sql(
-            &format!(
-            "SELECT COUNT(*) FROM information_schema.processlist WHERE db = '{}' AND info = 'SELECT SLEEP(30)'",
-            app.database
-        ),
-        );
-        if running == "0" {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the query is still running on the server"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    no_statement_left(&app, "info = 'SELECT SLEEP(30)'").await;
     // a query that is caught and retried short still works on a new connection
     let app = with_bad(
         "try { db::query(\"SELECT SLEEP(30)\"); } catch (e) { if e.timeout != true { throw e; } } let r = db::query_one(\"SELECT 7 AS n\"); #{ id: r.n }",

@@ -13,6 +13,17 @@ fn metric(text: &str, line_start: &str) -> Option<f64> {
         .and_then(|v| v.parse().ok())
 }
 
+/// The Prometheus text of `/metrics`.
+async fn scrape(app: &TestApp) -> String {
+    let response = app.client.get(app.url("/metrics")).send().await.unwrap();
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(content_type.starts_with("text/plain"), "{content_type}");
+    response.text().await.unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn metrics_count_known_traffic() {
     let app = std::sync::Arc::new(
@@ -50,21 +61,7 @@ async fn metrics_count_known_traffic() {
         })
     };
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let during = app.send(app.client.get(app.url("/metrics"))).await;
-    let text = during
-        .headers
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_string());
-    assert!(text.unwrap().starts_with("text/plain"));
-    let body = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let body = scrape(&app).await;
     assert_eq!(
         metric(&body, "customdb_scripts_running{connection=\"main\"}"),
         Some(1.0),
@@ -79,15 +76,7 @@ async fn metrics_count_known_traffic() {
     );
     assert_eq!(slow.await.unwrap().status, 200);
 
-    let body = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let body = scrape(&app).await;
     let count = |labels: &str| metric(&body, &format!("customdb_requests_total{{{labels}}}"));
     assert_eq!(
         count("connection=\"main\",action=\"login\",status=\"200\""),

@@ -102,30 +102,21 @@ async fn json_only_and_bounded_bodies() {
     let app = builder().http("max_body_bytes = 1024").spawn().await;
     let url = app.url("/v1/connections/main/login");
     let body = r#"{"username_or_email":"jane","password":"x"}"#;
-    let a = app
-        .send(app.client.post(&url).bearer_auth(TOKEN).body(body))
-        .await;
-    a.expect(415, "unsupported_media_type");
-    let a = app
-        .send(
-            app.client
-                .post(&url)
-                .bearer_auth(TOKEN)
-                .header("content-type", "text/plain")
-                .body(body),
-        )
-        .await;
-    a.expect(415, "unsupported_media_type");
-    let a = app
-        .send(
-            app.client
-                .post(&url)
-                .bearer_auth(TOKEN)
-                .header("content-type", "application/json; charset=utf-8")
-                .body(body),
-        )
-        .await;
-    a.expect(401, "wrong_username_or_password");
+    for (content_type, status, error) in [
+        (None, 415, "unsupported_media_type"),
+        (Some("text/plain"), 415, "unsupported_media_type"),
+        (
+            Some("application/json; charset=utf-8"),
+            401,
+            "wrong_username_or_password",
+        ),
+    ] {
+        let mut request = app.client.post(&url).bearer_auth(TOKEN).body(body);
+        if let Some(t) = content_type {
+            request = request.header("content-type", t);
+        }
+        app.send(request).await.expect(status, error);
+    }
     let big = json!({"username_or_email": "jane", "password": "x".repeat(2000)});
     let a = app
         .send(app.client.post(&url).bearer_auth(TOKEN).json(&big))
