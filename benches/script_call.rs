@@ -71,7 +71,8 @@ fn script_call(c: &mut Criterion) {
             let state = CallState {
                 session: Session::new(store.clone(), deadline),
                 context: Default::default(),
-                masker: Masker::new(request.secrets()),
+                masker: Masker::default().with_request(request.secrets()),
+                verified: false,
             };
             let (answer, _) = with_call(state, deadline, || {
                 request.clone().run(&scripts, "bench", 10240)

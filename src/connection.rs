@@ -3,14 +3,15 @@
 //! to the blocking pool, installs the call state and runs the script there.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::Instrument;
 
-use crate::actions::{Outcome, Request};
+use crate::actions::{Action, Outcome, Request};
 use crate::error::{Error, Result};
+use crate::password;
 use crate::script::call::{self, CallState, Masker};
 use crate::script::{Problem, ScriptSet};
 use crate::settings::ConnectionSettings;
@@ -59,6 +60,11 @@ pub struct Connection {
     reload_failed: RwLock<Option<Vec<Problem>>>,
     slots: Arc<Semaphore>,
     admission: Arc<Admission>,
+    /// Masks the secret configuration values; each call adds its passwords.
+    masker: Masker,
+    /// What a login that found no user verifies (see [`password::dummy_hash`]),
+    /// made once, off the request path.
+    dummy_hash: Arc<OnceLock<String>>,
 }
 
 impl Connection {
@@ -70,7 +76,30 @@ impl Connection {
         let scripts = ScriptSet::load(&settings)?;
         let store = Arc::new(Store::new(&settings, tokio::runtime::Handle::current()));
         let slots = Arc::new(Semaphore::new(settings.tunables.concurrent_scripts()));
+        for (key, value) in settings.secret_configuration() {
+            if value.expose().chars().count() < call::WHOLE_TEXT_CHARS {
+                tracing::warn!(
+                    connection = %settings.name,
+                    "configuration value `{key}` is shorter than {} characters: it is masked \
+                     only where it stands as a whole word; list it in public_configuration \
+                     if it is not a secret",
+                    call::WHOLE_TEXT_CHARS
+                );
+            }
+        }
+        let masker = Masker::new(
+            settings
+                .secret_configuration()
+                .map(|(_, v)| v.expose().to_string()),
+        );
+        let dummy_hash = Arc::new(OnceLock::new());
+        let (warm, policy) = (dummy_hash.clone(), settings.hash_policy());
+        tokio::task::spawn_blocking(move || {
+            warm.get_or_init(|| password::dummy_hash(policy));
+        });
         Ok(Connection {
+            masker,
+            dummy_hash,
             settings,
             store,
             scripts: RwLock::new(Arc::new(scripts)),
@@ -198,14 +227,9 @@ impl Connection {
         let max_profile = t.max_profile_bytes;
         let store = self.store.clone();
         let name = self.settings.name.clone();
-        let masker = Masker::new(
-            request.secrets().into_iter().chain(
-                self.settings
-                    .configuration
-                    .values()
-                    .map(|v| v.expose().to_string()),
-            ),
-        );
+        let masker = self.masker.with_request(request.secrets());
+        let is_login = request.action == Action::Login;
+        let (dummy_hash, policy) = (self.dummy_hash.clone(), self.settings.hash_policy());
         let span = tracing::Span::current();
         let run = tokio::task::spawn_blocking(move || {
             let _enter = span.enter();
@@ -219,11 +243,18 @@ impl Connection {
                     .map(|(k, v)| (k.as_str().into(), v.as_str().unwrap_or_default().into()))
                     .collect(),
                 masker,
+                verified: false,
             };
             let started = Instant::now();
             let (result, state) = call::with_call(state, deadline, || {
                 request.run(&scripts, &name, max_profile)
             });
+            let verified = state.as_ref().is_some_and(|s| s.verified);
+            if is_login && matches!(result, Err(Error::WrongUsernameOrPassword)) && !verified {
+                tracing::debug!("the login verified no password: verifying a dummy hash");
+                let dummy = dummy_hash.get_or_init(|| password::dummy_hash(policy));
+                password::gated(Some(deadline), || password::verify("", dummy));
+            }
             let mut timings = Timings {
                 script: started.elapsed(),
                 ..Timings::default()

@@ -44,7 +44,16 @@ enum Command {
     },
     /// Run the script test cases in each scripts_dir/tests/*.toml, each file
     /// on a fresh database of the configured server.
-    Test,
+    Test {
+        /// Only this connection's test files.
+        #[arg(long)]
+        connection: Option<String>,
+        /// Only the cases whose name contains this text.
+        #[arg(long)]
+        filter: Option<String>,
+        /// Only these test files.
+        files: Vec<PathBuf>,
+    },
 }
 
 const FAILED: u8 = 1;
@@ -79,7 +88,18 @@ fn main() -> ExitCode {
                 action,
                 json,
             } => try_action(settings, &connection, &action, json).await,
-            Command::Test => test(settings).await,
+            Command::Test {
+                connection,
+                filter,
+                files,
+            } => {
+                let selection = tools::Selection {
+                    connection,
+                    filter,
+                    files,
+                };
+                test(settings, &selection).await
+            }
             Command::Check => unreachable!("handled above"),
         }
     })
@@ -161,9 +181,9 @@ async fn try_action(
     }
 }
 
-async fn test(settings: Settings) -> ExitCode {
+async fn test(settings: Settings, selection: &tools::Selection) -> ExitCode {
     let mut out = std::io::stdout();
-    match tools::run_tests(settings, &mut out).await {
+    match tools::run_tests(settings, selection, &mut out).await {
         Ok(report) if report.failed == 0 => ExitCode::SUCCESS,
         Ok(_) => ExitCode::from(FAILED),
         Err(e) => {

@@ -12,6 +12,8 @@ use hmac::{Hmac, KeyInit, Mac};
 use md5::{Digest, Md5};
 use subtle::ConstantTimeEq;
 
+use std::time::{Duration, Instant};
+
 use crate::settings::PasswordAlgorithm;
 
 /// The highest bcrypt cost that is computed (2^16 rounds, several seconds).
@@ -474,6 +476,60 @@ fn verify_passlib_pbkdf2(pw: &[u8], stored: &str) -> Result<bool, HashError> {
         rounds,
         &expected,
     ))
+}
+
+/// Password hashing is pure CPU: at most one computation per core runs at
+/// once, so that a burst of logins cannot starve the threads that serve
+/// everything else (`/healthz` among them) of CPU.
+struct HashGate {
+    free: std::sync::Mutex<usize>,
+    freed: std::sync::Condvar,
+}
+
+static HASH_GATE: std::sync::LazyLock<HashGate> = std::sync::LazyLock::new(|| HashGate {
+    free: std::sync::Mutex::new(std::thread::available_parallelism().map_or(1, |n| n.get())),
+    freed: std::sync::Condvar::new(),
+});
+
+/// Runs `f` through the hash gate, waiting no later than `deadline`;
+/// `None` when the deadline passed first. Blocks the thread while it waits.
+pub fn gated<T>(deadline: Option<Instant>, f: impl FnOnce() -> T) -> Option<T> {
+    let gate = &*HASH_GATE;
+    let mut free = gate.free.lock().unwrap_or_else(|p| p.into_inner());
+    while *free == 0 {
+        let wait = deadline
+            .map(|d| d.saturating_duration_since(Instant::now()))
+            .unwrap_or(Duration::from_secs(1));
+        if wait.is_zero() {
+            return None;
+        }
+        free = gate
+            .freed
+            .wait_timeout(free, wait)
+            .map(|(guard, _)| guard)
+            .unwrap_or_else(|p| p.into_inner().0);
+    }
+    *free -= 1;
+    drop(free);
+    /// Gives the slot back however `f` ends.
+    struct Slot;
+    impl Drop for Slot {
+        fn drop(&mut self) {
+            *HASH_GATE.free.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+            HASH_GATE.freed.notify_one();
+        }
+    }
+    let _slot = Slot;
+    Some(f())
+}
+
+/// A hash of a random password in the policy's algorithm and cost: what a
+/// login that found no user verifies, so that its answer takes as long as
+/// one that verified a wrong password.
+pub fn dummy_hash(policy: HashPolicy) -> String {
+    let plain = hex(&rand::random::<[u8; 16]>());
+    // Only bcrypt over 72 bytes fails, and this is 32.
+    hash(&plain, policy).unwrap_or_default()
 }
 
 /// Lower-case hexadecimal, as legacy schemes store digests.

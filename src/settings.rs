@@ -109,6 +109,8 @@ struct ConnectionOwn {
     tls_ca: Option<PathBuf>,
     #[serde(default)]
     configuration: BTreeMap<String, Secret>,
+    #[serde(default)]
+    public_configuration: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -119,9 +121,31 @@ pub struct ConnectionSettings {
     /// A CA certificate (PEM) for TLS to the store: TLS is then required
     /// and the server's certificate and name are verified against it.
     pub tls_ca: Option<PathBuf>,
-    /// Reaches scripts as `configuration::KEY`; every value is a secret.
+    /// Reaches scripts as `configuration::KEY`; a secret unless its key is
+    /// in `public_configuration`.
     pub configuration: BTreeMap<String, Secret>,
+    /// The `configuration` keys whose values are not secrets (ids, table
+    /// prefixes, flags): never masked.
+    pub public_configuration: Vec<String>,
     pub tunables: Tunables,
+}
+
+impl ConnectionSettings {
+    /// How the connection makes new hashes.
+    pub fn hash_policy(&self) -> crate::password::HashPolicy {
+        crate::password::HashPolicy {
+            algorithm: self.tunables.password_hash,
+            bcrypt_cost: self.tunables.bcrypt_cost,
+        }
+    }
+
+    /// The secret `configuration` values, with their keys.
+    pub fn secret_configuration(&self) -> impl Iterator<Item = (&str, &Secret)> {
+        self.configuration
+            .iter()
+            .filter(|(k, _)| !self.public_configuration.contains(k))
+            .map(|(k, v)| (k.as_str(), v))
+    }
 }
 
 /// A setting that is missing, unknown or malformed. The text names the key and
@@ -134,7 +158,13 @@ fn err(message: impl Into<String>) -> SettingsError {
     SettingsError(message.into())
 }
 
-const OWN_KEYS: [&str; 4] = ["database_url", "scripts_dir", "tls_ca", "configuration"];
+const OWN_KEYS: [&str; 5] = [
+    "database_url",
+    "scripts_dir",
+    "tls_ca",
+    "configuration",
+    "public_configuration",
+];
 
 impl Settings {
     /// Loads the defaults, then `file` when given, then the environment.
@@ -158,12 +188,15 @@ impl Settings {
             .build()
             .map_err(|e| err(scrub(e.to_string())))?
             .cache;
-        let mut settings = Self::from_value(root)?;
+        let base = file.map(|f| f.parent().unwrap_or(Path::new("")).to_path_buf());
+        let mut settings = Self::from_value(root, base.as_deref())?;
         settings.source = file.map(Path::to_path_buf);
         Ok(settings)
     }
 
-    fn from_value(root: Value) -> Result<Self, SettingsError> {
+    /// `base`: the folder of the settings file, from which the relative
+    /// paths it sets are resolved.
+    fn from_value(root: Value, base: Option<&Path>) -> Result<Self, SettingsError> {
         let mut root = table(root, "the settings")?;
         if let Some(key) = root
             .keys()
@@ -172,16 +205,9 @@ impl Settings {
             return Err(err(format!("unknown key `{key}`")));
         }
         let mut http = table(root.remove("http").unwrap_or_default(), "http")?;
-        // A list from the environment arrives as one string: `first,second`.
-        if let Some(tokens) = http.get_mut("api_tokens") {
-            if let ValueKind::String(s) = &tokens.kind {
-                let list = s
-                    .split(',')
-                    .filter(|t| !t.is_empty())
-                    .map(|t| Value::from(t.to_string()))
-                    .collect::<Vec<_>>();
-                tokens.kind = ValueKind::Array(list);
-            }
+        split_list(&mut http, "api_tokens");
+        for key in ["tls_cert", "tls_key"] {
+            resolve_path(&mut http, key, base);
         }
         let http: HttpSettings = deserialize(Value::from(http), "http")?;
         http.check()?;
@@ -193,7 +219,7 @@ impl Settings {
         )?;
         let mut out = BTreeMap::new();
         for (name, value) in connections {
-            let conn = connection(&name, value, &defaults)?;
+            let conn = connection(&name, value, &defaults, base)?;
             out.insert(name, conn);
         }
         Ok(Settings {
@@ -228,7 +254,8 @@ impl HttpSettings {
                 "http.tls_cert / http.tls_key: set both for HTTPS on the listener, or neither",
             ));
         }
-        Ok(())
+        must_be_file("http.tls_cert", self.tls_cert.as_deref())?;
+        must_be_file("http.tls_key", self.tls_key.as_deref())
     }
 
     pub fn listen_addr(&self) -> Result<SocketAddr, SettingsError> {
@@ -242,10 +269,59 @@ impl HttpSettings {
     }
 }
 
+/// A list from the environment arrives as one string: `first,second`.
+fn split_list(table: &mut config::Map<String, Value>, key: &str) {
+    if let Some(list) = table.get_mut(key) {
+        if let ValueKind::String(s) = &list.kind {
+            let items = s
+                .split(',')
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(|t| Value::from(t.to_string()))
+                .collect::<Vec<_>>();
+            list.kind = ValueKind::Array(items);
+        }
+    }
+}
+
+/// Where `config` says a value from the environment came from.
+const FROM_ENVIRONMENT: &str = "the environment";
+
+/// Makes the path at `key` absolute: a relative path from a settings file
+/// is relative to that file's folder (`base`), one from the environment to
+/// the working directory, so that a configuration works from any folder.
+fn resolve_path(table: &mut config::Map<String, Value>, key: &str, base: Option<&Path>) {
+    let Some(value) = table.get_mut(key) else {
+        return;
+    };
+    let ValueKind::String(text) = &value.kind else {
+        return;
+    };
+    let path = Path::new(text);
+    let from_file = value.origin().is_some_and(|o| o != FROM_ENVIRONMENT);
+    let joined = match base {
+        Some(base) if from_file && path.is_relative() => base.join(path),
+        _ => path.to_path_buf(),
+    };
+    let absolute = std::path::absolute(&joined).unwrap_or(joined);
+    *value = Value::new(
+        value.origin().map(str::to_string).as_ref(),
+        ValueKind::String(absolute.to_string_lossy().into_owned()),
+    );
+}
+
+fn must_be_file(key: &str, path: Option<&Path>) -> Result<(), SettingsError> {
+    match path {
+        Some(p) if !p.is_file() => Err(err(format!("{key}: no such file: {}", p.display()))),
+        _ => Ok(()),
+    }
+}
+
 fn connection(
     name: &str,
     value: Value,
     defaults: &config::Map<String, Value>,
+    base: Option<&Path>,
 ) -> Result<ConnectionSettings, SettingsError> {
     if name.is_empty()
         || !name
@@ -269,7 +345,28 @@ fn connection(
             return Err(err(format!("{place}.{key}: missing")));
         }
     }
+    split_list(&mut own, "public_configuration");
+    for key in ["scripts_dir", "tls_ca"] {
+        resolve_path(&mut own, key, base);
+    }
     let own: ConnectionOwn = deserialize(Value::from(own), &place)?;
+    if !own.scripts_dir.is_dir() {
+        return Err(err(format!(
+            "{place}.scripts_dir: no such folder: {}",
+            own.scripts_dir.display()
+        )));
+    }
+    must_be_file(&format!("{place}.tls_ca"), own.tls_ca.as_deref())?;
+    let configuration = fold_configuration_case(own.configuration);
+    if let Some(key) = own
+        .public_configuration
+        .iter()
+        .find(|k| !configuration.contains_key(k.as_str()))
+    {
+        return Err(err(format!(
+            "{place}.public_configuration: `{key}` is not a key of {place}.configuration"
+        )));
+    }
 
     // The connection's own keys over the defaults; `pool` is merged key by key.
     let mut merged = defaults.clone();
@@ -297,7 +394,8 @@ fn connection(
         database_url: own.database_url,
         scripts_dir: own.scripts_dir,
         tls_ca: own.tls_ca,
-        configuration: fold_configuration_case(own.configuration),
+        configuration,
+        public_configuration: own.public_configuration,
         tunables,
     })
 }
@@ -399,7 +497,7 @@ mod tests {
             .build()
             .unwrap()
             .cache;
-        Settings::from_value(root)
+        Settings::from_value(root, None)
     }
 
     const BASE: &str = r#"

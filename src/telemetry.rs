@@ -1,5 +1,8 @@
 //! Logging: `tracing` to standard error, filtered by `RUST_LOG` (default
-//! `info`), as readable text or as JSON lines.
+//! `info`), as readable text or as JSON lines. Text is coloured only on a
+//! terminal, and never when `NO_COLOR` is set.
+
+use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
 
@@ -13,7 +16,8 @@ pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none());
     // A second call (as in tests) keeps the first subscriber.
     let _ = match format {
         LogFormat::Text => builder.try_init(),

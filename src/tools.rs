@@ -128,6 +128,36 @@ struct Case {
     /// Fields the answer must hold (a subset: other fields may be there too).
     #[serde(default)]
     expect: Option<Value>,
+    /// Dotted paths that must be present and null (TOML has no null).
+    #[serde(default)]
+    expect_null: Vec<String>,
+    /// Dotted paths that must not be in the answer.
+    #[serde(default)]
+    expect_absent: Vec<String>,
+}
+
+/// Which script test cases to run: all by default.
+#[derive(Debug, Default, Clone)]
+pub struct Selection {
+    /// Only this connection's.
+    pub connection: Option<String>,
+    /// Only the cases whose name contains this text.
+    pub filter: Option<String>,
+    /// Only these files (each runs for the connection whose scripts_dir
+    /// holds it, or for `connection`).
+    pub files: Vec<PathBuf>,
+}
+
+impl Selection {
+    fn narrows(&self) -> bool {
+        self.connection.is_some() || self.filter.is_some() || !self.files.is_empty()
+    }
+
+    fn takes(&self, case: &Case) -> bool {
+        self.filter
+            .as_deref()
+            .is_none_or(|text| case.name.contains(text))
+    }
 }
 
 /// What a run of the script tests found.
@@ -137,27 +167,65 @@ pub struct TestReport {
     pub failed: usize,
 }
 
-/// Where `expected` differs from `actual`: objects need the expected keys
-/// only, everything else must be equal.
-fn mismatch(expected: &Value, actual: &Value, path: &str) -> Option<String> {
+/// Every place where `expected` differs from `actual`, as `path: expected
+/// X, got Y`: objects need the expected keys only, everything else must be
+/// equal.
+fn mismatches(expected: &Value, actual: &Value, path: &str, out: &mut Vec<String>) {
     match (expected, actual) {
-        (Value::Object(e), Value::Object(a)) => e.iter().find_map(|(k, v)| {
-            let here = if path.is_empty() {
-                k.clone()
-            } else {
-                format!("{path}.{k}")
-            };
-            match a.get(k) {
-                Some(got) => mismatch(v, got, &here),
-                None => Some(format!("{here}: expected {v}, missing")),
+        (Value::Object(e), Value::Object(a)) => {
+            for (k, v) in e {
+                let here = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                match a.get(k) {
+                    Some(got) => mismatches(v, got, &here, out),
+                    None => out.push(format!("{here}: expected {v}, got nothing (absent)")),
+                }
             }
-        }),
-        _ if expected == actual => None,
-        _ => Some(format!(
+        }
+        _ if expected == actual => {}
+        _ => out.push(format!(
             "{}: expected {expected}, got {actual}",
             if path.is_empty() { "answer" } else { path }
         )),
     }
+}
+
+/// The value at a dotted path (`user.app_metadata.roles.0`): object keys,
+/// and array indexes as numbers.
+fn at_path<'v>(value: &'v Value, path: &str) -> Option<&'v Value> {
+    path.split('.').try_fold(value, |v, key| match v {
+        Value::Object(m) => m.get(key),
+        Value::Array(a) => key.parse::<usize>().ok().and_then(|i| a.get(i)),
+        _ => None,
+    })
+}
+
+/// What a case's expectations found wrong with `answer`, one line each.
+fn failed_expectations(case: &Case, answer: &Value) -> Vec<String> {
+    let mut failed = Vec::new();
+    if let Some(expected) = &case.expect {
+        let mut found = Vec::new();
+        mismatches(expected, answer, "", &mut found);
+        failed.extend(found.into_iter().map(|m| format!("expect {m}")));
+    }
+    for path in &case.expect_null {
+        match at_path(answer, path) {
+            Some(Value::Null) => {}
+            Some(got) => failed.push(format!("expect_null {path}: expected null, got {got}")),
+            None => failed.push(format!(
+                "expect_null {path}: expected null, got nothing (absent)"
+            )),
+        }
+    }
+    for path in &case.expect_absent {
+        if let Some(got) = at_path(answer, path) {
+            failed.push(format!("expect_absent {path}: expected absent, got {got}"));
+        }
+    }
+    failed
 }
 
 fn suites(dir: &Path) -> Vec<PathBuf> {
@@ -261,33 +329,84 @@ impl Scratch {
     }
 }
 
-/// Runs every connection's `scripts_dir/tests/*.toml`, printing each case,
-/// and a last line `N passed, M failed`.
+/// The test files to run, each with the connection it runs for.
+fn planned<'s>(
+    settings: &'s Settings,
+    selection: &Selection,
+) -> Result<Vec<(&'s ConnectionSettings, PathBuf)>, String> {
+    let connections: Vec<&ConnectionSettings> = match &selection.connection {
+        Some(name) => vec![settings
+            .connections
+            .get(name)
+            .ok_or_else(|| format!("no connection `{name}` in the settings"))?],
+        None => settings.connections.values().collect(),
+    };
+    if selection.files.is_empty() {
+        return Ok(connections
+            .into_iter()
+            .flat_map(|c| suites(&c.scripts_dir).into_iter().map(move |f| (c, f)))
+            .collect());
+    }
+    let mut plan = Vec::new();
+    for file in &selection.files {
+        let real = file
+            .canonicalize()
+            .map_err(|_| format!("{}: no such test file", file.display()))?;
+        let owners: Vec<&ConnectionSettings> = if selection.connection.is_some() {
+            connections.clone()
+        } else {
+            connections
+                .iter()
+                .copied()
+                .filter(|c| {
+                    c.scripts_dir
+                        .canonicalize()
+                        .is_ok_and(|dir| real.starts_with(dir))
+                })
+                .collect()
+        };
+        if owners.is_empty() {
+            return Err(format!(
+                "{}: not inside any connection's scripts_dir; name the connection with --connection",
+                file.display()
+            ));
+        }
+        plan.extend(owners.into_iter().map(|c| (c, file.clone())));
+    }
+    Ok(plan)
+}
+
+/// Runs the selected script test files, printing each case, and a last
+/// line `N passed, M failed`. A selection that matches no case is an error.
 pub async fn run_tests(
     settings: Settings,
+    selection: &Selection,
     out: &mut impl std::io::Write,
 ) -> Result<TestReport, String> {
     let mut report = TestReport::default();
-    let mut n = 0;
-    for conn_settings in settings.connections.values() {
-        for file in suites(&conn_settings.scripts_dir) {
-            n += 1;
-            let shown = file.display().to_string();
-            let (suite, sql) = load_suite(&file)?;
-            let scratch = Scratch::create(conn_settings, n).await?;
-            let ran = run_suite(
-                conn_settings,
-                &scratch,
-                &suite,
-                &sql,
-                &shown,
-                &mut report,
-                out,
-            )
-            .await;
-            scratch.drop().await;
-            ran?;
+    for (n, (conn_settings, file)) in planned(&settings, selection)?.into_iter().enumerate() {
+        let shown = file.display().to_string();
+        let (mut suite, sql) = load_suite(&file)?;
+        suite.cases.retain(|c| selection.takes(c));
+        if suite.cases.is_empty() {
+            continue;
         }
+        let scratch = Scratch::create(conn_settings, n).await?;
+        let ran = run_suite(
+            conn_settings,
+            &scratch,
+            &suite,
+            &sql,
+            &shown,
+            &mut report,
+            out,
+        )
+        .await;
+        scratch.drop().await;
+        ran?;
+    }
+    if selection.narrows() && report.passed + report.failed == 0 {
+        return Err("no test case matches the selection".into());
     }
     let _ = writeln!(out, "{} passed, {} failed", report.passed, report.failed);
     Ok(report)
@@ -325,7 +444,10 @@ async fn run_suite(
             }
             Some(why) => {
                 report.failed += 1;
-                let _ = writeln!(out, "FAIL {shown}: {}\n     {why}", case.name);
+                let _ = writeln!(out, "FAIL {shown}: {}", case.name);
+                for line in why {
+                    let _ = writeln!(out, "     {line}");
+                }
             }
         }
     }
@@ -333,10 +455,11 @@ async fn run_suite(
     Ok(())
 }
 
-async fn run_case(conn: &Connection, case: &Case) -> Option<String> {
+/// What went wrong with a case, one line each; `None` when it passed.
+async fn run_case(conn: &Connection, case: &Case) -> Option<Vec<String>> {
     let action = match action(&case.action) {
         Ok(a) => a,
-        Err(e) => return Some(e.to_string()),
+        Err(e) => return Some(vec![e.to_string()]),
     };
     let body = if case.request.is_null() {
         Value::Object(Default::default())
@@ -349,13 +472,14 @@ async fn run_case(conn: &Connection, case: &Case) -> Option<String> {
     };
     let (status, answer) = answer(result, "");
     if status.as_u16() != case.status {
-        return Some(format!(
-            "expected status {}, got {}: {answer}",
+        return Some(vec![format!(
+            "status: expected {}, got {}: {answer}",
             case.status,
             status.as_u16()
-        ));
+        )]);
     }
-    case.expect.as_ref().and_then(|e| mismatch(e, &answer, ""))
+    let failed = failed_expectations(case, &answer);
+    (!failed.is_empty()).then_some(failed)
 }
 
 #[cfg(test)]
@@ -363,22 +487,72 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn case(expect: Value, null: &[&str], absent: &[&str]) -> Case {
+        Case {
+            name: "c".into(),
+            action: "get_user".into(),
+            request: Value::Null,
+            status: 200,
+            expect: Some(expect),
+            expect_null: null.iter().map(ToString::to_string).collect(),
+            expect_absent: absent.iter().map(ToString::to_string).collect(),
+        }
+    }
+
     #[test]
-    fn expected_fields_are_a_subset() {
+    fn expected_fields_are_a_subset_and_every_difference_is_named() {
         let actual =
             json!({"user": {"email": "a@b", "app_metadata": {"plan": "x"}, "user_id": "1"}});
-        assert_eq!(
-            mismatch(&json!({"user": {"email": "a@b"}}), &actual, ""),
-            None
+        assert!(
+            failed_expectations(&case(json!({"user": {"email": "a@b"}}), &[], &[]), &actual)
+                .is_empty()
         );
         assert_eq!(
-            mismatch(&json!({"user": {"email": "c@d"}}), &actual, ""),
-            Some("user.email: expected \"c@d\", got \"a@b\"".into())
+            failed_expectations(
+                &case(
+                    json!({"user": {"email": "c@d", "nickname": "n", "user_id": "1"}}),
+                    &[],
+                    &[]
+                ),
+                &actual
+            ),
+            [
+                "expect user.email: expected \"c@d\", got \"a@b\"",
+                "expect user.nickname: expected \"n\", got nothing (absent)",
+            ]
+        );
+        let mut found = Vec::new();
+        mismatches(
+            &json!({"list": [1]}),
+            &json!({"list": [1, 2]}),
+            "",
+            &mut found,
+        );
+        assert_eq!(found, ["list: expected [1], got [1,2]"]);
+    }
+
+    #[test]
+    fn null_and_absent_paths() {
+        let actual = json!({"user": {"nickname": null, "roles": ["a", null], "email": "a@b"}});
+        let ok = case(
+            json!({}),
+            &["user.nickname", "user.roles.1"],
+            &["user.picture", "error"],
+        );
+        assert!(failed_expectations(&ok, &actual).is_empty());
+        let bad = case(
+            json!({}),
+            &["user.email", "user.picture"],
+            &["user.nickname", "user.roles.0"],
         );
         assert_eq!(
-            mismatch(&json!({"user": {"nickname": "n"}}), &actual, ""),
-            Some("user.nickname: expected \"n\", missing".into())
+            failed_expectations(&bad, &actual),
+            [
+                "expect_null user.email: expected null, got \"a@b\"",
+                "expect_null user.picture: expected null, got nothing (absent)",
+                "expect_absent user.nickname: expected absent, got null",
+                "expect_absent user.roles.0: expected absent, got \"a\"",
+            ]
         );
-        assert!(mismatch(&json!({"list": [1]}), &json!({"list": [1, 2]}), "").is_some());
     }
 }

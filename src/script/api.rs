@@ -15,6 +15,21 @@ use crate::settings::Secret;
 use crate::store::{self, Session, StoreError};
 
 type Fallible<T> = Result<T, Box<EvalAltResult>>;
+type Ctx<'a> = NativeCallContext<'a>;
+
+/// Gives a host function's error the place of the script's call to it:
+/// Rhai leaves an error from a namespaced native function (`db::query`,
+/// `password::verify`, ...) without a position.
+fn at<T>(ctx: &NativeCallContext, result: Fallible<T>) -> Fallible<T> {
+    result.map_err(|e| at_call(ctx, e))
+}
+
+fn at_call(ctx: &NativeCallContext, mut error: Box<EvalAltResult>) -> Box<EvalAltResult> {
+    if error.position().is_none() {
+        error.set_position(ctx.call_position());
+    }
+    error
+}
 
 /// The `kind` of the maps the error constructors build.
 pub const WRONG_USERNAME_OR_PASSWORD: &str = "WrongUsernameOrPasswordError";
@@ -147,12 +162,12 @@ fn execute(sql: &str, list: Array) -> Fallible<RhaiMap> {
     Ok(m)
 }
 
-fn transaction(ctx: NativeCallContext, body: FnPtr) -> Fallible<Dynamic> {
+fn transaction(ctx: &NativeCallContext, body: FnPtr) -> Fallible<Dynamic> {
     if call::current(|c| c.session.in_transaction).unwrap_or(false) {
         return Err(runtime("db::transaction cannot be nested"));
     }
     with_session(|s| s.begin())?;
-    match body.call_within_context::<Dynamic>(&ctx, ()) {
+    match body.call_within_context::<Dynamic>(ctx, ()) {
         Ok(value) => {
             with_session(|s| s.commit())?;
             Ok(value)
@@ -168,13 +183,28 @@ fn transaction(ctx: NativeCallContext, body: FnPtr) -> Fallible<Dynamic> {
 
 fn db_module() -> Module {
     let mut m = Module::new();
-    m.set_native_fn("query", |sql: &str| query(sql, Array::new()));
-    m.set_native_fn("query", |sql: &str, list: Array| query(sql, list));
-    m.set_native_fn("query_one", |sql: &str| query_one(sql, Array::new()));
-    m.set_native_fn("query_one", |sql: &str, list: Array| query_one(sql, list));
-    m.set_native_fn("execute", |sql: &str| execute(sql, Array::new()));
-    m.set_native_fn("execute", |sql: &str, list: Array| execute(sql, list));
-    m.set_native_fn("transaction", transaction);
+    m.set_native_fn("query", |ctx: Ctx, sql: &str| {
+        at(&ctx, query(sql, Array::new()))
+    });
+    m.set_native_fn("query", |ctx: Ctx, sql: &str, list: Array| {
+        at(&ctx, query(sql, list))
+    });
+    m.set_native_fn("query_one", |ctx: Ctx, sql: &str| {
+        at(&ctx, query_one(sql, Array::new()))
+    });
+    m.set_native_fn("query_one", |ctx: Ctx, sql: &str, list: Array| {
+        at(&ctx, query_one(sql, list))
+    });
+    m.set_native_fn("execute", |ctx: Ctx, sql: &str| {
+        at(&ctx, execute(sql, Array::new()))
+    });
+    m.set_native_fn("execute", |ctx: Ctx, sql: &str, list: Array| {
+        at(&ctx, execute(sql, list))
+    });
+    m.set_native_fn("transaction", |ctx: Ctx, body: FnPtr| {
+        let done = transaction(&ctx, body);
+        at(&ctx, done)
+    });
     m
 }
 
@@ -194,71 +224,52 @@ fn hash_error(e: HashError) -> Box<EvalAltResult> {
     }
 }
 
-/// Password hashing is pure CPU: at most one computation per core runs at
-/// once, so that a burst of logins cannot starve the async workers that
-/// serve everything else (`/healthz` among them) of CPU.
-struct HashGate {
-    free: std::sync::Mutex<usize>,
-    freed: std::sync::Condvar,
+/// Runs `f` through the hash gate, waiting no longer than the call's
+/// deadline.
+fn gated<T>(f: impl FnOnce() -> T) -> Fallible<T> {
+    password::gated(call::deadline(), f)
+        .ok_or_else(|| EvalAltResult::ErrorTerminated("deadline".into(), Position::NONE).into())
 }
 
-static HASH_GATE: std::sync::LazyLock<HashGate> = std::sync::LazyLock::new(|| HashGate {
-    free: std::sync::Mutex::new(std::thread::available_parallelism().map_or(1, |n| n.get())),
-    freed: std::sync::Condvar::new(),
-});
-
-/// Runs `f` through the gate, waiting no longer than the call's deadline.
-fn gated<T>(f: impl FnOnce() -> T) -> Fallible<T> {
-    let gate = &*HASH_GATE;
-    let deadline = call::deadline();
-    let mut free = gate.free.lock().unwrap_or_else(|p| p.into_inner());
-    while *free == 0 {
-        let wait = deadline
-            .map(|d| d.saturating_duration_since(std::time::Instant::now()))
-            .unwrap_or(std::time::Duration::from_secs(1));
-        if wait.is_zero() {
-            return Err(EvalAltResult::ErrorTerminated("deadline".into(), Position::NONE).into());
-        }
-        free = gate
-            .freed
-            .wait_timeout(free, wait)
-            .map(|(guard, _)| guard)
-            .unwrap_or_else(|p| p.into_inner().0);
-    }
-    *free -= 1;
-    drop(free);
-    /// Gives the slot back however `f` ends.
-    struct Slot;
-    impl Drop for Slot {
-        fn drop(&mut self) {
-            *HASH_GATE.free.lock().unwrap_or_else(|p| p.into_inner()) += 1;
-            HASH_GATE.freed.notify_one();
-        }
-    }
-    let _slot = Slot;
-    Ok(f())
+/// Notes that the call verified a password (see [`call::CallState::verified`]).
+fn note_verified() {
+    call::current(|c| c.verified = true);
 }
 
 fn password_module(policy: HashPolicy) -> Module {
     let mut m = Module::new();
-    m.set_native_fn("hash", move |plain: &str| {
-        gated(|| password::hash(plain, policy))?.map_err(hash_error)
+    m.set_native_fn("hash", move |ctx: Ctx, plain: &str| {
+        at(
+            &ctx,
+            gated(|| password::hash(plain, policy)).and_then(|r| r.map_err(hash_error)),
+        )
     });
-    m.set_native_fn("verify", |plain: &str, stored: Dynamic| {
-        if stored.is_unit() {
-            return Ok(false);
-        }
-        let stored = stored.into_immutable_string().map_err(|t| {
-            runtime(format!(
-                "password::verify: the stored hash must be a string, not {t}"
-            ))
-        })?;
-        gated(|| password::verify(plain, &stored))?.map_err(hash_error)
+    m.set_native_fn("verify", |ctx: Ctx, plain: &str, stored: Dynamic| {
+        at(&ctx, verify(plain, stored))
     });
-    m.set_native_fn("needs_rehash", move |stored: &str| {
-        password::needs_rehash(stored, policy).map_err(hash_error)
+    m.set_native_fn("needs_rehash", move |ctx: Ctx, stored: &str| {
+        at(
+            &ctx,
+            password::needs_rehash(stored, policy).map_err(hash_error),
+        )
     });
     m
+}
+
+/// `password::verify(plain, stored)`: `()` and `""` are no hash.
+fn verify(plain: &str, stored: Dynamic) -> Fallible<bool> {
+    if stored.is_unit() {
+        return Ok(false);
+    }
+    let stored = stored.into_immutable_string().map_err(|t| {
+        runtime(format!(
+            "password::verify: the stored hash must be a string, not {t}"
+        ))
+    })?;
+    if !stored.is_empty() {
+        note_verified();
+    }
+    gated(|| password::verify(plain, &stored))?.map_err(hash_error)
 }
 
 fn digest_hex<D: sha2::Digest>(data: &str) -> String {
@@ -280,9 +291,9 @@ fn crypto_module() -> Module {
     });
     m.set_native_fn(
         "hmac_sha256_hex",
-        |key: &str, data: &str| -> Fallible<String> {
+        |ctx: Ctx, key: &str, data: &str| -> Fallible<String> {
             let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key.as_bytes())
-                .map_err(|_| runtime("crypto::hmac_sha256_hex: unusable key"))?;
+                .map_err(|_| at_call(&ctx, runtime("crypto::hmac_sha256_hex: unusable key")))?;
             mac.update(data.as_bytes());
             Ok(password::hex(&mac.finalize().into_bytes()))
         },
@@ -296,23 +307,33 @@ fn crypto_module() -> Module {
 
 fn json_module() -> Module {
     let mut m = Module::new();
-    m.set_native_fn("parse", |value: Dynamic| -> Fallible<Dynamic> {
-        if value.is_map() || value.is_array() || value.is_unit() {
-            return Ok(value);
-        }
-        let text = value
-            .into_immutable_string()
-            .map_err(|t| runtime(format!("json::parse takes a string, not {t}")))?;
-        let parsed: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| runtime(format!("json::parse: not valid JSON ({e})")))?;
-        rhai::serde::to_dynamic(parsed)
+    m.set_native_fn("parse", |ctx: Ctx, value: Dynamic| {
+        at(&ctx, json_parse(value))
     });
-    m.set_native_fn("stringify", |value: Dynamic| -> Fallible<String> {
-        crate::profile::to_json("value", &value)
-            .map(|v| v.to_string())
-            .map_err(|e| runtime(format!("json::stringify: {}", e.rule)))
+    m.set_native_fn("stringify", |ctx: Ctx, value: Dynamic| {
+        at(&ctx, json_stringify(&value))
     });
     m
+}
+
+/// `json::parse`: a map, an array or `()` is already parsed (MySQL's JSON
+/// columns arrive decoded, MariaDB's as text).
+fn json_parse(value: Dynamic) -> Fallible<Dynamic> {
+    if value.is_map() || value.is_array() || value.is_unit() {
+        return Ok(value);
+    }
+    let text = value
+        .into_immutable_string()
+        .map_err(|t| runtime(format!("json::parse takes a string, not {t}")))?;
+    let parsed: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| runtime(format!("json::parse: not valid JSON ({e})")))?;
+    rhai::serde::to_dynamic(parsed)
+}
+
+fn json_stringify(value: &Dynamic) -> Fallible<String> {
+    crate::profile::to_json("value", value)
+        .map(|v| v.to_string())
+        .map_err(|e| runtime(format!("json::stringify: {}", e.rule)))
 }
 
 fn request_module() -> Module {

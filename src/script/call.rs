@@ -4,42 +4,111 @@
 //! here; each call runs start to end on one blocking thread.
 
 use std::cell::{Cell, RefCell};
+use std::sync::Arc;
 use std::time::Instant;
 
 use rhai::Map as RhaiMap;
 
 use crate::store::Session;
 
-/// Replaces every occurrence of a secret with `[redacted]`.
+/// Hides secrets in text that leaves the process (log lines, messages to
+/// the caller), and nothing else: a secret of [`WHOLE_TEXT_CHARS`] or more
+/// is replaced wherever it appears, a shorter one only where it stands as a
+/// whole token, so that the password `o` does not turn "Your account" into
+/// "Y[redacted]ur acc[redacted]unt" (and so give away what it is made of).
 #[derive(Debug, Clone, Default)]
 pub struct Masker {
-    secrets: Vec<String>,
+    /// The connection's secret configuration values: made once per
+    /// connection and script set, shared by every call.
+    configured: Arc<[String]>,
+    /// The request's passwords.
+    request: Vec<String>,
 }
 
+/// Secrets at least this many characters long are masked wherever they
+/// appear; shorter ones only as whole tokens.
+pub const WHOLE_TEXT_CHARS: usize = 8;
+
+const REDACTED: &str = "[redacted]";
+
 impl Masker {
+    /// A masker for the connection's secret configuration values.
     pub fn new(secrets: impl IntoIterator<Item = String>) -> Self {
-        let mut secrets: Vec<String> = secrets.into_iter().filter(|s| !s.is_empty()).collect();
-        // Longest first, so that a secret containing another is masked whole.
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        secrets.dedup();
-        Masker { secrets }
+        let mut configured: Vec<String> = secrets.into_iter().filter(|s| !s.is_empty()).collect();
+        configured.sort();
+        configured.dedup();
+        Masker {
+            configured: configured.into(),
+            request: Vec::new(),
+        }
+    }
+
+    /// The same masker, also hiding the request's own secrets.
+    pub fn with_request(&self, secrets: impl IntoIterator<Item = String>) -> Self {
+        Masker {
+            configured: self.configured.clone(),
+            request: secrets.into_iter().filter(|s| !s.is_empty()).collect(),
+        }
     }
 
     pub fn mask(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for s in &self.secrets {
-            if out.contains(s.as_str()) {
-                out = out.replace(s.as_str(), "[redacted]");
+        // Where each secret stands, found in the original text, so that a
+        // replacement never creates or hides a match of another secret.
+        let mut spans: Vec<(usize, usize)> = Vec::new();
+        for secret in self.configured.iter().chain(&self.request) {
+            let whole_token_only = secret.chars().count() < WHOLE_TEXT_CHARS;
+            let mut from = 0;
+            while let Some(found) = text[from..].find(secret.as_str()) {
+                let start = from + found;
+                let end = start + secret.len();
+                if !whole_token_only || is_token(text, start, end) {
+                    spans.push((start, end));
+                }
+                // Overlapping places count too: step one character on.
+                from = start + text[start..].chars().next().map_or(1, char::len_utf8);
             }
         }
+        if spans.is_empty() {
+            return text.to_string();
+        }
+        spans.sort_unstable();
+        let mut out = String::with_capacity(text.len());
+        let mut written = 0;
+        let mut spans = spans.into_iter().peekable();
+        while let Some((start, mut end)) = spans.next() {
+            // Overlapping or touching secrets become one `[redacted]`.
+            while let Some(&(next_start, next_end)) = spans.peek() {
+                if next_start > end {
+                    break;
+                }
+                end = end.max(next_end);
+                spans.next();
+            }
+            out.push_str(&text[written..start]);
+            out.push_str(REDACTED);
+            written = end;
+        }
+        out.push_str(&text[written..]);
         out
     }
+}
+
+/// Whether `text[start..end]` is bounded on both sides by the text's start or
+/// end or by a character that is not a letter or digit.
+fn is_token(text: &str, start: usize, end: usize) -> bool {
+    let before = text[..start].chars().next_back();
+    let after = text[end..].chars().next();
+    !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
 }
 
 pub struct CallState {
     pub session: Session,
     pub context: RhaiMap,
     pub masker: Masker,
+    /// Whether the script verified a password during the call: a login
+    /// that fails without having done so verifies a dummy hash, so that its
+    /// time does not tell whether the user exists.
+    pub verified: bool,
 }
 
 thread_local! {
@@ -92,12 +161,44 @@ mod tests {
     use super::*;
 
     #[test]
-    fn masks_every_secret_longest_first() {
-        let m = Masker::new(["hunter2".into(), "hunter22".into(), String::new()]);
+    fn long_secrets_are_masked_wherever_they_appear() {
+        let m = Masker::new(["hunter22".into(), "hunter222".into(), String::new()]);
         assert_eq!(
-            m.mask("a hunter22 b hunter2 c"),
-            "a [redacted] b [redacted] c"
+            m.mask("a hunter222 b hunter22 c xhunter22x"),
+            "a [redacted] b [redacted] c x[redacted]x"
         );
         assert_eq!(m.mask("nothing"), "nothing");
+    }
+
+    #[test]
+    fn short_secrets_only_as_whole_tokens() {
+        let m = Masker::default().with_request(["y".to_string()]);
+        let text = "Division by zero: y / 0 (line 1, position 3)";
+        assert_eq!(
+            m.mask(text),
+            "Division by zero: [redacted] / 0 (line 1, position 3)"
+        );
+        let m = Masker::new(["1".to_string()]).with_request(["o".to_string()]);
+        assert_eq!(
+            m.mask("Your account is locked. Use at least 10 characters"),
+            "Your account is locked. Use at least 10 characters"
+        );
+        assert_eq!(m.mask("1"), "[redacted]");
+        assert_eq!(m.mask("o,1;o"), "[redacted],[redacted];[redacted]");
+        // Letters and digits of any script bound a token.
+        let m = Masker::new(["pw".to_string()]);
+        assert_eq!(
+            m.mask("épw pwé pw_x (pw)"),
+            "épw pwé [redacted]_x ([redacted])"
+        );
+    }
+
+    #[test]
+    fn overlapping_secrets_become_one_mark_and_nothing_else_changes() {
+        let m = Masker::new(["abcdefgh".into()]).with_request(["efghijkl".to_string()]);
+        assert_eq!(m.mask("<abcdefghijkl>"), "<[redacted]>");
+        // A secret that is part of the mark itself is not masked again.
+        let m = Masker::new(["redacted".into(), "secret-value".into()]);
+        assert_eq!(m.mask("x secret-value y"), "x [redacted] y");
     }
 }

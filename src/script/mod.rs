@@ -19,7 +19,6 @@ use rhai::{
 };
 
 use crate::error::{Error, HOST_CODES};
-use crate::password::HashPolicy;
 use crate::settings::ConnectionSettings;
 use crate::store::ER_DUP_ENTRY;
 
@@ -38,7 +37,8 @@ pub const SCRIPTS: &[(&str, usize)] = &[
 /// How often (in operations) the deadline is looked at.
 const DEADLINE_CHECK_EVERY: u64 = 64;
 
-/// A problem with a script, at a place in a file.
+/// A problem with a script, at a place in a file; `line` 0 is a problem
+/// with no place in a file (such as a missing folder), shown as its message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
     pub path: PathBuf,
@@ -49,6 +49,9 @@ pub struct Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            return f.write_str(&self.message);
+        }
         write!(
             f,
             "{}:{}:{}: {}",
@@ -90,9 +93,18 @@ impl ScriptSet {
     /// Every problem found is returned, not only the first.
     pub fn load(settings: &ConnectionSettings) -> Result<Self, Vec<Problem>> {
         let dir = settings.scripts_dir.clone();
-        let root = dir
-            .canonicalize()
-            .map_err(|_| vec![problem(&dir, Position::NONE, "scripts_dir: no such folder")])?;
+        let root = dir.canonicalize().map_err(|_| {
+            vec![Problem {
+                path: dir.clone(),
+                line: 0,
+                col: 0,
+                message: format!(
+                    "connections.{}.scripts_dir: no such folder: {}",
+                    settings.name,
+                    dir.display()
+                ),
+            }]
+        })?;
         let resolver = Arc::new(ScriptsResolver {
             root,
             shown_dir: dir.clone(),
@@ -238,6 +250,17 @@ fn build_engine(settings: &ConnectionSettings, resolver: Arc<ScriptsResolver>) -
     engine.set_max_map_size(t.max_map_entries);
     engine.set_max_modules(t.max_modules);
     engine.disable_symbol("eval");
+    // A blob's bytes iterate as integers, which arithmetic takes (Rhai's own
+    // iterator yields a byte type that `+` refuses); indexing already does.
+    let mut blobs = Module::new();
+    blobs.set_iter(std::any::TypeId::of::<rhai::Blob>(), |blob| {
+        Box::new(
+            blob.cast::<rhai::Blob>()
+                .into_iter()
+                .map(|b| Dynamic::from_int(b.into())),
+        )
+    });
+    engine.register_global_module(blobs.into());
     engine.set_module_resolver(SharedResolver(resolver));
     engine.on_progress(|ops| {
         (ops % DEADLINE_CHECK_EVERY == 0 && call::past_deadline()).then(|| "deadline".into())
@@ -253,14 +276,7 @@ fn build_engine(settings: &ConnectionSettings, resolver: Arc<ScriptsResolver>) -
         );
         tracing::info!(target: "customdb::script", at = %place, "{}", call::mask(text));
     });
-    api::register(
-        &mut engine,
-        HashPolicy {
-            algorithm: t.password_hash,
-            bcrypt_cost: t.bcrypt_cost,
-        },
-        &settings.configuration,
-    );
+    api::register(&mut engine, settings.hash_policy(), &settings.configuration);
     engine
 }
 
@@ -312,7 +328,13 @@ impl ScriptsResolver {
                 e.0
             ))
         })?;
-        ast.set_source(name);
+        // Failures and `debug` lines inside the module name its own file.
+        ast.set_source(
+            self.shown_dir
+                .join(format!("{name}.rhai"))
+                .to_string_lossy()
+                .as_ref(),
+        );
         let module: Shared<Module> = Module::eval_ast_as_new(Scope::new(), &ast, engine)?.into();
         if let Ok(mut cache) = self.cache.write() {
             cache.insert(name.to_string(), module.clone());
@@ -345,33 +367,51 @@ impl ModuleResolver for SharedResolver {
             EvalAltResult::ErrorModuleNotFound(m, _) => {
                 EvalAltResult::ErrorModuleNotFound(m, pos).into()
             }
-            other => EvalAltResult::ErrorInModule(path.into(), other.into(), pos).into(),
+            other => EvalAltResult::ErrorInModule(
+                self.0
+                    .shown_dir
+                    .join(format!("{path}.rhai"))
+                    .to_string_lossy()
+                    .into_owned(),
+                other.into(),
+                pos,
+            )
+            .into(),
         })
     }
 }
 
+/// Where a failure happened, as `file:line:col`: the innermost place of
+/// the error's chain, in the file of the innermost function or module that
+/// has one (an imported module's own file), else in the script's `file`.
+fn place_of(err: &EvalAltResult, file: &Path) -> String {
+    let mut shown = file.display().to_string();
+    let mut at = err;
+    while let EvalAltResult::ErrorInFunctionCall(_, source, inner, _)
+    | EvalAltResult::ErrorInModule(source, inner, _) = at
+    {
+        if !source.is_empty() {
+            shown.clone_from(source);
+        }
+        at = inner;
+    }
+    let pos = at.position();
+    let number = |n: Option<usize>| n.map_or_else(|| "?".to_string(), |n| n.to_string());
+    format!("{shown}:{}:{}", number(pos.line()), number(pos.position()))
+}
+
 /// Maps a script's failure to the host's error. Causes are masked and
-/// start with the file and line where the script failed.
+/// start with the place where the script failed.
 fn classify(err: EvalAltResult, file: &Path) -> Error {
-    let cause = || {
-        let line = err
-            .unwrap_inner()
-            .position()
-            .line()
-            .map_or_else(|| "?".to_string(), |l| l.to_string());
-        format!(
-            "{}:{line}: {}",
-            file.display(),
-            call::mask(&err.to_string())
-        )
-    };
+    let place = place_of(&err, file);
+    let cause = || format!("{place}: {}", call::mask(&err.to_string()));
     match err.unwrap_inner() {
         EvalAltResult::ErrorRuntime(value, _) if value.is_map() => {
             let map = value
                 .read_lock::<rhai::Map>()
                 .map(|m| m.clone())
                 .unwrap_or_default();
-            thrown_map(&map, file).unwrap_or_else(|| Error::Script(cause()))
+            thrown_map(&map, file, &place).unwrap_or_else(|| Error::Script(cause()))
         }
         EvalAltResult::ErrorTerminated(..) => Error::ScriptTimeout,
         EvalAltResult::ErrorTooManyOperations(_)
@@ -390,8 +430,8 @@ fn text_of(map: &rhai::Map, key: &str) -> Option<String> {
 }
 
 /// The meaning of a thrown map: one of the error constructors, or a store
-/// failure thrown on.
-fn thrown_map(map: &rhai::Map, file: &Path) -> Option<Error> {
+/// failure thrown on. `place` is where it was thrown, for the log.
+fn thrown_map(map: &rhai::Map, file: &Path, place: &str) -> Option<Error> {
     let kind = map.get("kind")?.clone().into_immutable_string().ok()?;
     match kind.as_str() {
         api::WRONG_USERNAME_OR_PASSWORD => {
@@ -414,7 +454,7 @@ fn thrown_map(map: &rhai::Map, file: &Path) -> Option<Error> {
             }
             if !valid_code(&code) {
                 return Some(Error::Script(format!(
-                    "ValidationError code `{}` is not [a-z][a-z0-9_]{{0,63}} or is one of the host's own codes",
+                    "{place}: ValidationError code `{}` is not [a-z][a-z0-9_]{{0,63}} or is one of the host's own codes",
                     call::mask(&code)
                 )));
             }
@@ -430,7 +470,9 @@ fn thrown_map(map: &rhai::Map, file: &Path) -> Option<Error> {
                     tracing::info!(script = %file.display(), cause = %message, "duplicate key");
                     Some(Error::UserExists("the user already exists".into()))
                 }
-                Some(Ok(code)) => Some(Error::Script(format!("store error {code}: {message}"))),
+                Some(Ok(code)) => Some(Error::Script(format!(
+                    "{place}: store error {code}: {message}"
+                ))),
                 _ => Some(Error::StoreUnavailable(message)),
             }
         }

@@ -308,3 +308,51 @@ async fn messages_for_the_caller_never_carry_the_password() {
         );
     }
 }
+
+/// An unknown user costs one verification of a dummy hash at the
+/// configured cost, as a wrong password costs one of the stored hash, so
+/// that timing logins does not list the table's users.
+#[test]
+fn an_unknown_user_costs_a_hash_verification_like_a_wrong_password() {
+    use crate::helpers::{raw_request, Process, TOKEN};
+    // bcrypt cost 12: one verify takes a few hundred milliseconds.
+    let prepared = builder().connection("bcrypt_cost = 12").prepare();
+    let server = Process::serve(&prepared.config, &[("RUST_LOG", "info,customdb=debug")]);
+    let login = |id: &str, user: &str, password: &str| {
+        let started = std::time::Instant::now();
+        let answer = raw_request(
+            server.addr,
+            "POST",
+            "/v1/connections/main/login",
+            &[
+                ("Authorization", &format!("Bearer {TOKEN}")),
+                ("x-request-id", id),
+            ],
+            &json!({"username_or_email": user, "password": password}).to_string(),
+        );
+        assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+        started.elapsed()
+    };
+    let unknown = login("unknown-user-1", "nobody@example.com", "whatever");
+    login("wrong-password-1", "jane", "wrong");
+    // A lower bound only: a loaded machine makes both slower, never faster.
+    // Without the dummy verification an unknown user answers in a few ms.
+    assert!(
+        unknown >= std::time::Duration::from_millis(40),
+        "an unknown user answered in {unknown:?}"
+    );
+    // The dummy runs only when the script verified nothing: the log says
+    // so for the unknown user and not for the wrong password.
+    let started = std::time::Instant::now();
+    let dummy_for = |id: &str| {
+        server
+            .log()
+            .lines()
+            .any(|l| l.contains(id) && l.contains("dummy hash"))
+    };
+    while !dummy_for("unknown-user-1") && started.elapsed() < std::time::Duration::from_secs(10) {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(dummy_for("unknown-user-1"), "{}", server.log());
+    assert!(!dummy_for("wrong-password-1"), "{}", server.log());
+}

@@ -3,10 +3,12 @@
 
 mod helpers;
 
+mod diagnostics;
 mod hardening;
 mod hashes;
 
 mod login;
+mod masking;
 mod more_actions;
 mod operations;
 mod process;

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use crate::helpers::{builder, mariadb, raw_post, raw_request, repo, strip_ansi, Process, TOKEN};
 
-fn customdb(config: &std::path::Path, args: &[&str], stdin: Option<&str>) -> Output {
+pub(crate) fn customdb(config: &std::path::Path, args: &[&str], stdin: Option<&str>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_customdb"))
         .arg("--config")
         .arg(config)
@@ -30,7 +30,7 @@ fn customdb(config: &std::path::Path, args: &[&str], stdin: Option<&str>) -> Out
     child.wait_with_output().expect("customdb ends")
 }
 
-fn text(bytes: &[u8]) -> String {
+pub(crate) fn text(bytes: &[u8]) -> String {
     strip_ansi(&String::from_utf8_lossy(bytes))
 }
 
@@ -202,7 +202,7 @@ fn try_reads_stdin_prints_script_lines_and_times_and_exits_by_kind() {
         .lines()
         .find(|l| l.contains("broken"))
         .expect("the cause is on stderr");
-    assert!(line.contains("verify.rhai:3: "), "{line}");
+    assert!(line.contains("verify.rhai:3:5: "), "{line}");
     assert!(
         line.contains("request_id=") && line.contains("action=verify"),
         "{line}"
@@ -296,7 +296,7 @@ status = 200
             && report.contains("user.username: expected \"robert\", got \"bob\""),
         "{report}"
     );
-    assert!(report.contains("expected status 200, got 404"), "{report}");
+    assert!(report.contains("status: expected 200, got 404"), "{report}");
     assert!(report.ends_with("1 passed, 2 failed\n"), "{report}");
 }
 
@@ -423,4 +423,128 @@ fn sighup_reloads_scripts_and_rotates_tokens() {
     assert!(raw_post(server.addr, path, TOKEN, body).starts_with("HTTP/1.1 401"));
     assert!(raw_request(server.addr, "GET", "/readyz", &[], "").starts_with("HTTP/1.1 200"));
     assert!(server.log().contains("scripts reloaded"));
+}
+
+#[test]
+fn test_runner_selects_by_connection_file_and_name_and_checks_null_and_absent() {
+    let prepared = builder()
+        .bare()
+        .script(
+            "login",
+            "fn login(u, p) { #{ id: 1, email: u, extra: () } }",
+        )
+        .prepare();
+    let tests = prepared.scripts.path().join("tests");
+    std::fs::create_dir_all(&tests).unwrap();
+    let case = |name: &str, null: &str, absent: &str| {
+        format!(
+            "[[case]]\nname = \"{name}\"\naction = \"login\"\n\
+             request = {{ username_or_email = \"a@b\", password = \"x\" }}\nstatus = 200\n\
+             expect = {{ user = {{ email = \"a@b\" }} }}\n\
+             expect_null = [{null}]\nexpect_absent = [{absent}]\n"
+        )
+    };
+    std::fs::write(
+        tests.join("a.toml"),
+        case(
+            "alpha one",
+            "\"user.extra\"",
+            "\"user.nickname\", \"error\"",
+        ) + case("beta", "", "").as_str(),
+    )
+    .unwrap();
+    std::fs::write(
+        tests.join("b.toml"),
+        case(
+            "alpha two",
+            "\"user.email\", \"user.nickname\"",
+            "\"user.extra\"",
+        ),
+    )
+    .unwrap();
+    // A second connection on another folder, with one case of its own.
+    let other = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(other.path().join("tests")).unwrap();
+    std::fs::write(
+        other.path().join("login.rhai"),
+        "fn login(u, p) { #{ id: 2 } }",
+    )
+    .unwrap();
+    std::fs::write(other.path().join("tests/c.toml"), case("gamma", "", "")).unwrap();
+    let settings = std::fs::read_to_string(&prepared.config).unwrap();
+    std::fs::write(
+        &prepared.config,
+        format!(
+            "{settings}\n[connections.other]\ndatabase_url = \"{}\"\nscripts_dir = \"{}\"\n",
+            mariadb().url(&prepared.database),
+            other.path().display()
+        ),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let mut all = vec!["test"];
+        all.extend_from_slice(args);
+        let out = customdb(&prepared.config, &all, None);
+        (out.status.code(), text(&out.stdout), text(&out.stderr))
+    };
+
+    let (status, report, _) = run(&["--filter", "alpha"]);
+    assert_eq!(status, Some(1), "{report}");
+    assert!(
+        report.contains("ok   ") && report.contains(": alpha one"),
+        "{report}"
+    );
+    assert!(
+        !report.contains("beta") && !report.contains("gamma"),
+        "{report}"
+    );
+    // the failed expectations of "alpha two", each with path, expected and actual
+    assert!(
+        report.contains("FAIL ") && report.contains(": alpha two"),
+        "{report}"
+    );
+    assert!(
+        report.contains("expect_null user.email: expected null, got \"a@b\""),
+        "{report}"
+    );
+    assert!(
+        report.contains("expect_null user.nickname: expected null, got nothing (absent)"),
+        "{report}"
+    );
+    assert!(
+        report.contains("expect_absent user.extra: expected absent, got null"),
+        "{report}"
+    );
+    assert!(report.ends_with("1 passed, 1 failed\n"), "{report}");
+
+    let a = tests.join("a.toml").display().to_string();
+    let (status, report, _) = run(&[&a]);
+    assert_eq!(status, Some(0), "{report}");
+    assert!(
+        report.contains(": beta") && !report.contains("alpha two"),
+        "{report}"
+    );
+    assert!(report.ends_with("2 passed, 0 failed\n"), "{report}");
+
+    // gamma fails on the email: the other connection's login answers none
+    let (status, report, _) = run(&["--connection", "other"]);
+    assert_eq!(status, Some(1), "{report}");
+    assert!(
+        report.contains(": gamma") && !report.contains("alpha"),
+        "{report}"
+    );
+    assert!(
+        report.contains("expect user.email: expected \"a@b\", got nothing"),
+        "{report}"
+    );
+
+    for (args, said) in [
+        (vec!["--connection", "nope"], "no connection `nope`"),
+        (vec!["--filter", "zzz"], "no test case matches"),
+        (vec!["/no/such/file.toml"], "no such test file"),
+    ] {
+        let (status, _, errors) = run(&args);
+        assert_eq!(status, Some(2), "{args:?}: {errors}");
+        assert!(errors.contains(said), "{args:?}: {errors}");
+    }
 }

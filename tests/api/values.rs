@@ -218,3 +218,26 @@ async fn no_session_state_leaks_into_the_next_call() {
         assert_eq!(after["conn"], first["conn"], "{who}");
     }
 }
+
+/// A blob's bytes iterate as integers that arithmetic takes, as indexing
+/// already gives them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blob_bytes_iterate_as_integers() {
+    let script = r#"
+        fn login(u, p) {
+            let row = db::query_one("SELECT UNHEX('0102FF') AS b");
+            let sum = 0;
+            let kinds = [];
+            for byte in row.b { sum += byte; kinds.push(type_of(byte)); }
+            #{ id: 1, sum: sum, kinds: kinds, first: row.b[0] + 1 }
+        }
+    "#;
+    let app = builder().bare().script("login", script).spawn().await;
+    let a = app
+        .action("login", json!({"username_or_email": "a", "password": "b"}))
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.body["user"]["sum"], 258);
+    assert_eq!(a.body["user"]["kinds"], json!(["i64", "i64", "i64"]));
+    assert_eq!(a.body["user"]["first"], 2);
+}

@@ -1,0 +1,112 @@
+//! Masking hides the secret and nothing else: long secrets wherever they
+//! appear, short ones only as whole tokens, public configuration never; a
+//! short secret configuration value is warned about at start-up.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::helpers::{builder, raw_post, Process, TOKEN};
+
+/// The JSON body of a raw HTTP answer.
+fn body(answer: &str) -> Value {
+    let text = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
+    serde_json::from_str(text).unwrap_or(Value::Null)
+}
+
+/// Polls the server's log until it holds `needle`, for at most 10 s.
+fn log_with(server: &Process, needle: &str) -> String {
+    let started = Instant::now();
+    loop {
+        let log = server.log();
+        if log.contains(needle) || started.elapsed() > Duration::from_secs(10) {
+            return log;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn short_secrets_are_masked_only_as_whole_tokens_and_public_values_never() {
+    let prepared = builder()
+        .script(
+            "login",
+            r#"fn login(u, p) {
+                if u == "divide" { let x = 1 / 0; }
+                if u == "echo" { throw UnauthorizedError(`wrong: ${p}.`); }
+                if u == "rule" {
+                    throw ValidationError("password_too_short", `Use at least 10 characters (min ${configuration::MIN}).`);
+                }
+                if u == "prefix" {
+                    throw UnauthorizedError(`table ${configuration::TABLE_PREFIX}users, prefix ${configuration::TABLE_PREFIX}`);
+                }
+                if u == "long" { throw UnauthorizedError(`x${configuration::PEPPER}y`); }
+                throw UnauthorizedError("Your account is locked.");
+            }"#,
+        )
+        .connection(
+            "public_configuration = [\"TABLE_PREFIX\"]\n\
+             [connections.main.configuration]\nMIN = \"1\"\nTABLE_PREFIX = \"wp_\"\nPEPPER = \"pepper-5ecret\"",
+        )
+        .prepare();
+    let server = Process::serve(&prepared.config, &[]);
+    let login = |user: &str, password: &str| {
+        body(&raw_post(
+            server.addr,
+            "/v1/connections/main/login",
+            TOKEN,
+            &json!({"username_or_email": user, "password": password}).to_string(),
+        ))
+    };
+
+    // The password `o` is in "Your account is locked", but not as a word.
+    let answer = login("locked", "o");
+    assert_eq!(answer["message"], "Your account is locked.", "{answer}");
+    // As a whole word, it is masked, and the text around it kept.
+    let answer = login("echo", "o");
+    assert_eq!(answer["message"], "wrong: [redacted].", "{answer}");
+    // The secret configuration value `1` inside "10" stays; alone it goes.
+    let answer = login("rule", "pw");
+    assert_eq!(
+        answer["message"], "Use at least 10 characters (min [redacted]).",
+        "{answer}"
+    );
+    // A public configuration value is never masked.
+    let answer = login("prefix", "pw");
+    assert_eq!(answer["message"], "table wp_users, prefix wp_", "{answer}");
+    // A secret of 8 characters or more is masked wherever it stands.
+    let answer = login("long", "pw");
+    assert_eq!(answer["message"], "x[redacted]y", "{answer}");
+
+    // The log: the division error keeps its words with the password `y`.
+    login("divide", "y");
+    let log = log_with(&server, "Division by zero");
+    assert!(log.contains("Division by zero"), "{log}");
+    assert!(!log.contains("b[redacted]"), "{log}");
+    // The start-up warning names the short secret's key, not its value,
+    // and says nothing of the public one.
+    let warning = log
+        .lines()
+        .find(|l| l.contains("`MIN`"))
+        .unwrap_or_else(|| panic!("no warning about MIN: {log}"));
+    assert!(warning.contains("shorter than 8"), "{warning}");
+    assert!(!log.contains("`TABLE_PREFIX` is shorter"), "{log}");
+    assert!(!log.contains("`PEPPER` is shorter"), "{log}");
+}
+
+#[test]
+fn public_configuration_must_name_configuration_keys() {
+    let prepared = builder()
+        .connection(
+            "public_configuration = [\"TABLE_PREFX\"]\n\
+             [connections.main.configuration]\nTABLE_PREFIX = \"wp_\"",
+        )
+        .prepare();
+    let mut process = Process::start(&prepared.config, &["check"], &[]);
+    assert_eq!(process.wait(), Some(2));
+    let log = process.log();
+    assert!(
+        log.contains("connections.main.public_configuration") && log.contains("TABLE_PREFX"),
+        "{log}"
+    );
+}
