@@ -183,6 +183,27 @@ fn figure(runs: &[Run]) -> Figure {
     }
 }
 
+/// The median time of `n` logins one after the other, each answered 401.
+async fn median_401_ms(base: &str, token: &str, body: serde_json::Value, n: usize) -> f64 {
+    let client = reqwest::Client::new();
+    let mut lat = Vec::with_capacity(n);
+    for _ in 0..n {
+        let started = Instant::now();
+        let r = client
+            .post(format!("{base}/v1/connections/demo/login"))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .expect("an answer");
+        assert_eq!(r.status(), 401, "a login meant to fail");
+        let _ = r.bytes().await;
+        lat.push(started.elapsed().as_micros() as u64);
+    }
+    lat.sort_unstable();
+    percentile(&lat, 0.5)
+}
+
 /// `/healthz` latencies, one probe every 10 ms, while `load` runs.
 async fn probe_healthz(base: &str, until: Arc<AtomicBool>) -> Vec<u64> {
     let client = reqwest::Client::new();
@@ -279,6 +300,26 @@ async fn main() {
     println!(
         "| login bound: {cores} cores / {:.1} ms per bcrypt-10 verify | {bound:.0} requests/s | | | |",
         verify.as_secs_f64() * 1000.0
+    );
+
+    // An unknown user must cost what a wrong password costs (a dummy verify).
+    let unknown = median_401_ms(
+        &customdb.base,
+        token,
+        json!({ "username_or_email": "nobody@example.com", "password": PASSWORD_A }),
+        20,
+    )
+    .await;
+    let wrong = median_401_ms(
+        &customdb.base,
+        token,
+        json!({ "username_or_email": "user1", "password": "not-the-password" }),
+        20,
+    )
+    .await;
+    println!(
+        "| login 401 median, c=1: unknown user / wrong password (customdb) | {unknown:.1} / {wrong:.1} ms | | {:.2} | ≈ 1 |",
+        unknown / wrong
     );
 
     for s in &servers {
