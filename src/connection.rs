@@ -77,7 +77,9 @@ impl Connection {
         let store = Arc::new(Store::new(&settings, tokio::runtime::Handle::current()));
         let slots = Arc::new(Semaphore::new(settings.tunables.concurrent_scripts()));
         for (key, value) in settings.secret_configuration() {
-            if value.expose().chars().count() < call::WHOLE_TEXT_CHARS {
+            let chars = value.expose().chars().count();
+            // An empty value is no secret and is never masked.
+            if (1..call::WHOLE_TEXT_CHARS).contains(&chars) {
                 tracing::warn!(
                     connection = %settings.name,
                     "configuration value `{key}` is shorter than {} characters: it is masked \
@@ -92,14 +94,9 @@ impl Connection {
                 .secret_configuration()
                 .map(|(_, v)| v.expose().to_string()),
         );
-        let dummy_hash = Arc::new(OnceLock::new());
-        let (warm, policy) = (dummy_hash.clone(), settings.hash_policy());
-        tokio::task::spawn_blocking(move || {
-            warm.get_or_init(|| password::dummy_hash(policy));
-        });
         Ok(Connection {
             masker,
-            dummy_hash,
+            dummy_hash: Arc::default(),
             settings,
             store,
             scripts: RwLock::new(Arc::new(scripts)),
@@ -108,6 +105,19 @@ impl Connection {
             slots,
             admission,
         })
+    }
+
+    /// Makes the dummy hash now, on the blocking pool and through the hash
+    /// gate, so that the first unknown user does not pay for it.
+    pub fn prepare_dummy_hash(&self) {
+        let (dummy, policy, name) = (
+            self.dummy_hash.clone(),
+            self.settings.hash_policy(),
+            self.settings.name.clone(),
+        );
+        tokio::task::spawn_blocking(move || {
+            password::gated(None, || make_dummy_hash(&dummy, policy, &name));
+        });
     }
 
     pub fn name(&self) -> &str {
@@ -230,6 +240,7 @@ impl Connection {
         let masker = self.masker.with_request(request.secrets());
         let is_login = request.action == Action::Login;
         let (dummy_hash, policy) = (self.dummy_hash.clone(), self.settings.hash_policy());
+        let connection = self.settings.name.clone();
         let span = tracing::Span::current();
         let run = tokio::task::spawn_blocking(move || {
             let _enter = span.enter();
@@ -252,8 +263,10 @@ impl Connection {
             let verified = state.as_ref().is_some_and(|s| s.verified);
             if is_login && matches!(result, Err(Error::WrongUsernameOrPassword)) && !verified {
                 tracing::debug!("the login verified no password: verifying a dummy hash");
-                let dummy = dummy_hash.get_or_init(|| password::dummy_hash(policy));
-                password::gated(Some(deadline), || password::verify("", dummy));
+                password::gated(Some(deadline), || {
+                    let dummy = make_dummy_hash(&dummy_hash, policy, &connection);
+                    password::verify("", dummy)
+                });
             }
             let mut timings = Timings {
                 script: started.elapsed(),
@@ -274,4 +287,23 @@ impl Connection {
             Err(e) => Err(Error::Script(format!("the script's thread failed: {e}"))),
         }
     }
+}
+
+/// The connection's dummy hash, made at its first use. A failure (which
+/// the settings' cost limits rule out) is logged: unknown users would then
+/// answer faster than wrong passwords.
+fn make_dummy_hash<'d>(
+    dummy: &'d OnceLock<String>,
+    policy: password::HashPolicy,
+    connection: &str,
+) -> &'d str {
+    dummy.get_or_init(|| {
+        password::dummy_hash(policy).unwrap_or_else(|e| {
+            tracing::error!(
+                connection,
+                "no dummy hash could be made ({e}): login timing may tell which users exist"
+            );
+            String::new()
+        })
+    })
 }

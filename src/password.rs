@@ -526,10 +526,8 @@ pub fn gated<T>(deadline: Option<Instant>, f: impl FnOnce() -> T) -> Option<T> {
 /// A hash of a random password in the policy's algorithm and cost: what a
 /// login that found no user verifies, so that its answer takes as long as
 /// one that verified a wrong password.
-pub fn dummy_hash(policy: HashPolicy) -> String {
-    let plain = hex(&rand::random::<[u8; 16]>());
-    // Only bcrypt over 72 bytes fails, and this is 32.
-    hash(&plain, policy).unwrap_or_default()
+pub fn dummy_hash(policy: HashPolicy) -> Result<String, HashError> {
+    hash(&hex(&rand::random::<[u8; 16]>()), policy)
 }
 
 /// Lower-case hexadecimal, as legacy schemes store digests.
@@ -581,6 +579,29 @@ fn bcrypt_cost(stored: &str) -> Result<u32, HashError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_dummy_hash_is_a_real_hash_at_the_policy_and_costs_a_verification() {
+        for policy in [
+            HashPolicy {
+                algorithm: PasswordAlgorithm::Bcrypt,
+                bcrypt_cost: 8,
+            },
+            HashPolicy {
+                algorithm: PasswordAlgorithm::Argon2id,
+                bcrypt_cost: 10,
+            },
+        ] {
+            let dummy = dummy_hash(policy).unwrap();
+            assert_eq!(needs_rehash(&dummy, policy), Ok(false), "{dummy}");
+            assert_eq!(verify("", &dummy), Ok(false));
+            assert_ne!(
+                dummy_hash(policy).unwrap(),
+                dummy,
+                "a fresh salt and password"
+            );
+        }
+    }
 
     const BCRYPT: HashPolicy = HashPolicy {
         algorithm: PasswordAlgorithm::Bcrypt,

@@ -358,15 +358,23 @@ fn connection(
     }
     must_be_file(&format!("{place}.tls_ca"), own.tls_ca.as_deref())?;
     let configuration = fold_configuration_case(own.configuration);
-    if let Some(key) = own
+    // Matched without regard to case, as configuration keys from the
+    // environment are (they arrive lowercased).
+    let public_configuration = own
         .public_configuration
         .iter()
-        .find(|k| !configuration.contains_key(k.as_str()))
-    {
-        return Err(err(format!(
-            "{place}.public_configuration: `{key}` is not a key of {place}.configuration"
-        )));
-    }
+        .map(|listed| {
+            configuration
+                .keys()
+                .find(|k| k.to_lowercase() == listed.to_lowercase())
+                .cloned()
+                .ok_or_else(|| {
+                    err(format!(
+                        "{place}.public_configuration: `{listed}` is not a key of {place}.configuration"
+                    ))
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
 
     // The connection's own keys over the defaults; `pool` is merged key by key.
     let mut merged = defaults.clone();
@@ -395,7 +403,7 @@ fn connection(
         scripts_dir: own.scripts_dir,
         tls_ca: own.tls_ca,
         configuration,
-        public_configuration: own.public_configuration,
+        public_configuration,
         tunables,
     })
 }
@@ -423,8 +431,10 @@ fn check_tunables(t: &Tunables, place: &str) -> Result<(), SettingsError> {
     if t.pool.min > t.pool.max {
         return Err(err(format!("{place}.pool.min: must not exceed pool.max")));
     }
-    if !(4..=31).contains(&t.bcrypt_cost) {
-        return Err(err(format!("{place}.bcrypt_cost: must be from 4 to 31")));
+    // Above the cap, customdb would write hashes it refuses to verify.
+    let max = crate::password::MAX_BCRYPT_COST;
+    if !(4..=max).contains(&t.bcrypt_cost) {
+        return Err(err(format!("{place}.bcrypt_cost: must be from 4 to {max}")));
     }
     Ok(())
 }

@@ -66,6 +66,7 @@ impl Application {
                     problems,
                 }
             })?;
+            opened.prepare_dummy_hash();
             connections.insert(name, Arc::new(opened));
         }
         let addr = settings.http.listen_addr()?;

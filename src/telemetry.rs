@@ -1,6 +1,7 @@
 //! Logging: `tracing` to standard error, filtered by `RUST_LOG` (default
 //! `info`), as readable text or as JSON lines. Text is coloured only on a
-//! terminal, and never when `NO_COLOR` is set.
+//! terminal, and never when `NO_COLOR` is set (to anything but "", as
+//! no-color.org has it).
 
 use std::io::IsTerminal;
 
@@ -17,7 +18,10 @@ pub fn init(format: LogFormat) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none());
+        .with_ansi(
+            std::io::stderr().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        );
     // A second call (as in tests) keeps the first subscriber.
     let _ = match format {
         LogFormat::Text => builder.try_init(),

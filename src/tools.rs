@@ -347,7 +347,7 @@ fn planned<'s>(
             .flat_map(|c| suites(&c.scripts_dir).into_iter().map(move |f| (c, f)))
             .collect());
     }
-    let mut plan = Vec::new();
+    let mut plan: Vec<(&ConnectionSettings, PathBuf)> = Vec::new();
     for file in &selection.files {
         let real = file
             .canonicalize()
@@ -355,15 +355,7 @@ fn planned<'s>(
         let owners: Vec<&ConnectionSettings> = if selection.connection.is_some() {
             connections.clone()
         } else {
-            connections
-                .iter()
-                .copied()
-                .filter(|c| {
-                    c.scripts_dir
-                        .canonicalize()
-                        .is_ok_and(|dir| real.starts_with(dir))
-                })
-                .collect()
+            owners_of(&real, &connections)
         };
         if owners.is_empty() {
             return Err(format!(
@@ -371,9 +363,35 @@ fn planned<'s>(
                 file.display()
             ));
         }
-        plan.extend(owners.into_iter().map(|c| (c, file.clone())));
+        for owner in owners {
+            // A file named twice runs once.
+            if !plan.iter().any(|(c, f)| c.name == owner.name && *f == real) {
+                plan.push((owner, real.clone()));
+            }
+        }
     }
     Ok(plan)
+}
+
+/// The connections whose scripts_dir holds `file`: the deepest such
+/// folder's (several when connections share it).
+fn owners_of<'s>(
+    file: &Path,
+    connections: &[&'s ConnectionSettings],
+) -> Vec<&'s ConnectionSettings> {
+    let holding: Vec<(&ConnectionSettings, PathBuf)> = connections
+        .iter()
+        .filter_map(|c| {
+            let dir = c.scripts_dir.canonicalize().ok()?;
+            file.starts_with(&dir).then_some((*c, dir))
+        })
+        .collect();
+    let deepest = holding.iter().map(|(_, d)| d.components().count()).max();
+    holding
+        .into_iter()
+        .filter(|(_, d)| Some(d.components().count()) == deepest)
+        .map(|(c, _)| c)
+        .collect()
 }
 
 /// Runs the selected script test files, printing each case, and a last
@@ -387,8 +405,10 @@ pub async fn run_tests(
     for (n, (conn_settings, file)) in planned(&settings, selection)?.into_iter().enumerate() {
         let shown = file.display().to_string();
         let (mut suite, sql) = load_suite(&file)?;
+        let had_cases = !suite.cases.is_empty();
         suite.cases.retain(|c| selection.takes(c));
-        if suite.cases.is_empty() {
+        if had_cases && suite.cases.is_empty() {
+            // The filter took none of its cases.
             continue;
         }
         let scratch = Scratch::create(conn_settings, n).await?;

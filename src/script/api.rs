@@ -266,10 +266,13 @@ fn verify(plain: &str, stored: Dynamic) -> Fallible<bool> {
             "password::verify: the stored hash must be a string, not {t}"
         ))
     })?;
+    let verified = gated(|| password::verify(plain, &stored))?.map_err(hash_error)?;
+    // A hash refused before any work (unknown, malformed, too costly) does
+    // not count: only a comparison that cost its format's time does.
     if !stored.is_empty() {
         note_verified();
     }
-    gated(|| password::verify(plain, &stored))?.map_err(hash_error)
+    Ok(verified)
 }
 
 fn digest_hex<D: sha2::Digest>(data: &str) -> String {

@@ -19,7 +19,7 @@ use crate::store::Session;
 #[derive(Debug, Clone, Default)]
 pub struct Masker {
     /// The connection's secret configuration values: made once per
-    /// connection and script set, shared by every call.
+    /// connection, shared by every call.
     configured: Arc<[String]>,
     /// The request's passwords.
     request: Vec<String>,
@@ -54,19 +54,27 @@ impl Masker {
     pub fn mask(&self, text: &str) -> String {
         // Where each secret stands, found in the original text, so that a
         // replacement never creates or hides a match of another secret.
+        // Long secrets first: the edge of one is a token boundary for a
+        // short one, which would otherwise show beside `[redacted]`.
+        let (long, short): (Vec<&String>, Vec<&String>) = self
+            .configured
+            .iter()
+            .chain(&self.request)
+            .partition(|s| s.chars().count() >= WHOLE_TEXT_CHARS);
         let mut spans: Vec<(usize, usize)> = Vec::new();
-        for secret in self.configured.iter().chain(&self.request) {
-            let whole_token_only = secret.chars().count() < WHOLE_TEXT_CHARS;
-            let mut from = 0;
-            while let Some(found) = text[from..].find(secret.as_str()) {
-                let start = from + found;
-                let end = start + secret.len();
-                if !whole_token_only || is_token(text, start, end) {
-                    spans.push((start, end));
-                }
-                // Overlapping places count too: step one character on.
-                from = start + text[start..].chars().next().map_or(1, char::len_utf8);
-            }
+        for secret in long {
+            spans.extend(places(text, secret));
+        }
+        let long_spans = spans.len();
+        for secret in short {
+            let edge = |at: usize| spans[..long_spans].iter().any(|&(s, e)| s == at || e == at);
+            let tokens: Vec<(usize, usize)> = places(text, secret)
+                .filter(|&(start, end)| {
+                    (edge(start) || !alphanumeric_before(text, start))
+                        && (edge(end) || !alphanumeric_after(text, end))
+                })
+                .collect();
+            spans.extend(tokens);
         }
         if spans.is_empty() {
             return text.to_string();
@@ -93,12 +101,29 @@ impl Masker {
     }
 }
 
-/// Whether `text[start..end]` is bounded on both sides by the text's start or
-/// end or by a character that is not a letter or digit.
-fn is_token(text: &str, start: usize, end: usize) -> bool {
-    let before = text[..start].chars().next_back();
-    let after = text[end..].chars().next();
-    !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
+/// Every place `secret` stands in `text`, overlapping ones too, as byte
+/// ranges.
+fn places<'t>(text: &'t str, secret: &'t str) -> impl Iterator<Item = (usize, usize)> + 't {
+    let mut from = 0;
+    std::iter::from_fn(move || {
+        let start = from + text.get(from..)?.find(secret)?;
+        // Step one character on, so that overlapping places count too.
+        from = start + text[start..].chars().next().map_or(1, char::len_utf8);
+        Some((start, start + secret.len()))
+    })
+}
+
+/// Whether a letter or digit stands just before byte `at`.
+fn alphanumeric_before(text: &str, at: usize) -> bool {
+    text[..at]
+        .chars()
+        .next_back()
+        .is_some_and(char::is_alphanumeric)
+}
+
+/// Whether a letter or digit stands just after byte `at`.
+fn alphanumeric_after(text: &str, at: usize) -> bool {
+    text[at..].chars().next().is_some_and(char::is_alphanumeric)
 }
 
 pub struct CallState {
@@ -197,6 +222,9 @@ mod tests {
     fn overlapping_secrets_become_one_mark_and_nothing_else_changes() {
         let m = Masker::new(["abcdefgh".into()]).with_request(["efghijkl".to_string()]);
         assert_eq!(m.mask("<abcdefghijkl>"), "<[redacted]>");
+        // A short secret beside a long one is masked with it.
+        let m = Masker::new(["abcdefgh".into()]).with_request(["xy".to_string()]);
+        assert_eq!(m.mask("abcdefghxy zxy"), "[redacted] zxy");
         // A secret that is part of the mark itself is not masked again.
         let m = Masker::new(["redacted".into(), "secret-value".into()]);
         assert_eq!(m.mask("x secret-value y"), "x [redacted] y");

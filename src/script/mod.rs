@@ -292,6 +292,11 @@ struct ScriptsResolver {
 }
 
 impl ScriptsResolver {
+    /// A module's file as messages show it.
+    fn shown(&self, name: &str) -> PathBuf {
+        self.shown_dir.join(format!("{name}.rhai"))
+    }
+
     fn locate(&self, name: &str) -> Result<PathBuf, String> {
         let rel = Path::new(name);
         let plain = !name.is_empty() && rel.components().all(|c| matches!(c, Component::Normal(_)));
@@ -322,19 +327,14 @@ impl ScriptsResolver {
         let mut ast = engine.compile(&text).map_err(|e| {
             err(format!(
                 "{}:{}:{}: {}",
-                self.shown_dir.join(format!("{name}.rhai")).display(),
+                self.shown(name).display(),
                 e.1.line().unwrap_or(1),
                 e.1.position().unwrap_or(1),
                 e.0
             ))
         })?;
         // Failures and `debug` lines inside the module name its own file.
-        ast.set_source(
-            self.shown_dir
-                .join(format!("{name}.rhai"))
-                .to_string_lossy()
-                .as_ref(),
-        );
+        ast.set_source(self.shown(name).to_string_lossy().as_ref());
         let module: Shared<Module> = Module::eval_ast_as_new(Scope::new(), &ast, engine)?.into();
         if let Ok(mut cache) = self.cache.write() {
             cache.insert(name.to_string(), module.clone());
@@ -368,11 +368,7 @@ impl ModuleResolver for SharedResolver {
                 EvalAltResult::ErrorModuleNotFound(m, pos).into()
             }
             other => EvalAltResult::ErrorInModule(
-                self.0
-                    .shown_dir
-                    .join(format!("{path}.rhai"))
-                    .to_string_lossy()
-                    .into_owned(),
+                self.0.shown(path).to_string_lossy().into_owned(),
                 other.into(),
                 pos,
             )

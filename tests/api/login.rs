@@ -314,7 +314,7 @@ async fn messages_for_the_caller_never_carry_the_password() {
 /// that timing logins does not list the table's users.
 #[test]
 fn an_unknown_user_costs_a_hash_verification_like_a_wrong_password() {
-    use crate::helpers::{raw_request, Process, TOKEN};
+    use crate::helpers::{mariadb, raw_request, Process, TOKEN};
     // bcrypt cost 12: one verify takes a few hundred milliseconds.
     let prepared = builder().connection("bcrypt_cost = 12").prepare();
     let server = Process::serve(&prepared.config, &[("RUST_LOG", "info,customdb=debug")]);
@@ -333,14 +333,27 @@ fn an_unknown_user_costs_a_hash_verification_like_a_wrong_password() {
         assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
         started.elapsed()
     };
-    let unknown = login("unknown-user-1", "nobody@example.com", "whatever");
-    login("wrong-password-1", "jane", "wrong");
-    // A lower bound only: a loaded machine makes both slower, never faster.
-    // Without the dummy verification an unknown user answers in a few ms.
-    assert!(
-        unknown >= std::time::Duration::from_millis(40),
-        "an unknown user answered in {unknown:?}"
+    // Bob has no hash at all: verify(p, "") costs nothing, so the dummy runs.
+    mariadb().sql(
+        Some(&prepared.database),
+        "UPDATE members SET pass_hash = '' WHERE login_name = 'bob'",
     );
+    // First a wrong password, which also opens the store connection.
+    let wrong = login("wrong-password-1", "jane", "wrong");
+    let unknown = login("unknown-user-1", "nobody@example.com", "whatever");
+    let no_hash = login("no-hash-1", "bob", "whatever");
+    // Lower bounds only: a loaded machine makes answers slower, never
+    // faster. Without the dummy an unknown user answers in a few ms, while
+    // one bcrypt-12 verification takes a hundred or more.
+    for (what, took) in [
+        ("an unknown user", unknown),
+        ("a user without a hash", no_hash),
+    ] {
+        assert!(
+            took >= std::time::Duration::from_millis(50) && took * 4 >= wrong,
+            "{what} answered in {took:?}, a wrong password in {wrong:?}"
+        );
+    }
     // The dummy runs only when the script verified nothing: the log says
     // so for the unknown user and not for the wrong password.
     let started = std::time::Instant::now();
@@ -354,5 +367,6 @@ fn an_unknown_user_costs_a_hash_verification_like_a_wrong_password() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     assert!(dummy_for("unknown-user-1"), "{}", server.log());
+    assert!(dummy_for("no-hash-1"), "{}", server.log());
     assert!(!dummy_for("wrong-password-1"), "{}", server.log());
 }

@@ -538,7 +538,23 @@ fn test_runner_selects_by_connection_file_and_name_and_checks_null_and_absent() 
         "{report}"
     );
 
+    // A file outside every scripts_dir runs only for a named connection.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let loose = elsewhere.path().join("loose.toml");
+    std::fs::write(&loose, case("loose", "", "")).unwrap();
+    let loose = loose.display().to_string();
+    let (status, report, _) = run(&["--connection", "main", &loose, &loose]);
+    assert_eq!(status, Some(0), "{report}");
+    assert!(
+        report.ends_with("1 passed, 0 failed\n"),
+        "named twice, run once: {report}"
+    );
+
     for (args, said) in [
+        (
+            vec![loose.as_str()],
+            "not inside any connection's scripts_dir",
+        ),
         (vec!["--connection", "nope"], "no connection `nope`"),
         (vec!["--filter", "zzz"], "no test case matches"),
         (vec!["/no/such/file.toml"], "no such test file"),
