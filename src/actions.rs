@@ -331,7 +331,7 @@ impl Request {
     }
 
     /// Runs the action's script(s). Must run inside a script call
-    /// ([`crate::script::call::with_call`]).
+    /// ([`crate::script::call::run`]).
     pub fn run(
         self,
         scripts: &ScriptSet,

@@ -1,9 +1,12 @@
-//! A configured connection: its store, its scripts and its slots. Running an
-//! action admits it (per-connection slots, a bounded global queue), moves it
-//! to the blocking pool, installs the call state and runs the script there.
+//! A configured connection: its stores (a pool on each runtime thread), its
+//! scripts and its slots. Running an action admits it (per-connection slots,
+//! a bounded global queue), then runs the script as a fiber on the thread
+//! that took the request, driven by a task of that thread's own.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -52,7 +55,12 @@ pub struct Timings {
 
 pub struct Connection {
     pub settings: ConnectionSettings,
-    pub store: Arc<Store>,
+    /// Tells this connection's stores apart in each thread's map.
+    id: usize,
+    /// The runtime threads that share `pool.min` and `pool.max`.
+    threads: usize,
+    /// Every thread's store, for readiness and metrics.
+    stores: Mutex<Vec<Arc<Store>>>,
     scripts: RwLock<Arc<ScriptSet>>,
     /// Scripts of this connection waiting for a slot.
     waiting: AtomicUsize,
@@ -68,13 +76,16 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// Loads the scripts and builds the pool (which connects lazily).
+    /// Loads the scripts. Each of the `threads` runtime threads makes its
+    /// own pool at its first use, with an even share of `pool.min` and
+    /// `pool.max` (see [`share`]).
     pub fn open(
         settings: ConnectionSettings,
         admission: Arc<Admission>,
+        threads: usize,
     ) -> std::result::Result<Self, Vec<Problem>> {
+        static NEXT_ID: AtomicUsize = AtomicUsize::new(0);
         let scripts = ScriptSet::load(&settings)?;
-        let store = Arc::new(Store::new(&settings, tokio::runtime::Handle::current()));
         let slots = Arc::new(Semaphore::new(settings.tunables.concurrent_scripts()));
         for (key, value) in settings.secret_configuration() {
             let chars = value.expose().chars().count();
@@ -98,7 +109,9 @@ impl Connection {
             masker,
             dummy_hash: Arc::default(),
             settings,
-            store,
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            threads: threads.max(1),
+            stores: Mutex::default(),
             scripts: RwLock::new(Arc::new(scripts)),
             reload_failed: RwLock::new(None),
             waiting: AtomicUsize::new(0),
@@ -115,9 +128,42 @@ impl Connection {
             self.settings.hash_policy(),
             self.settings.name.clone(),
         );
-        tokio::task::spawn_blocking(move || {
-            password::gated(None, || make_dummy_hash(&dummy, policy, &name));
-        });
+        tokio::spawn(password::gated(None, move || {
+            make_dummy_hash(&dummy, policy, &name);
+        }));
+    }
+
+    /// This thread's store for the connection, made at its first use.
+    pub fn store(&self) -> Arc<Store> {
+        if let Some(store) = THREAD_STORES.with(|m| m.borrow().get(&self.id).cloned()) {
+            return store;
+        }
+        let mut all = self.stores.lock().unwrap_or_else(|p| p.into_inner());
+        let pool = &self.settings.tunables.pool;
+        let nth = all.len();
+        let store = Arc::new(Store::new(
+            &self.settings,
+            share(pool.min, self.threads, nth),
+            share(pool.max, self.threads, nth).max(1),
+        ));
+        all.push(store.clone());
+        THREAD_STORES.with(|m| m.borrow_mut().insert(self.id, store.clone()));
+        store
+    }
+
+    /// Store connections held by scripts now, over all threads.
+    pub fn in_use(&self) -> usize {
+        let all = self.stores.lock().unwrap_or_else(|p| p.into_inner());
+        all.iter().map(|s| s.in_use()).sum()
+    }
+
+    /// Closes this thread's pool of the connection, when it has one: at the
+    /// end of the thread's runtime, which the pool belongs to.
+    pub async fn close_thread_store(&self) {
+        let store = THREAD_STORES.with(|m| m.borrow_mut().remove(&self.id));
+        if let Some(store) = store {
+            store.close().await;
+        }
     }
 
     pub fn name(&self) -> &str {
@@ -199,14 +245,34 @@ impl Connection {
     }
 
     /// Runs a validated request through the connection's script.
-    pub async fn perform(&self, request: Request) -> Result<Outcome> {
+    pub async fn perform(self: &Arc<Self>, request: Request) -> Result<Outcome> {
         self.perform_timed(request).await.0
     }
 
-    /// As [`Connection::perform`], with how long the script and its queries took.
-    pub async fn perform_timed(&self, request: Request) -> (Result<Outcome>, Timings) {
-        let mut timings = Timings::default();
-        let result = self.run(request, &mut timings).await;
+    /// As [`Connection::perform`], with how long the script and its queries
+    /// took. The call runs on a task of this thread's own, which the caller
+    /// only awaits: a caller that goes away (a client that disconnects)
+    /// does not cut a script in the middle of its writes; it runs to its
+    /// end or its deadline. Must run on a local runtime (a runtime thread,
+    /// or the command line's).
+    pub async fn perform_timed(self: &Arc<Self>, request: Request) -> (Result<Outcome>, Timings) {
+        let this = self.clone();
+        let span = tracing::Span::current();
+        let task = tokio::task::spawn_local(
+            async move {
+                let mut timings = Timings::default();
+                let result = this.run(request, &mut timings).await;
+                (result, timings)
+            }
+            .instrument(span),
+        );
+        let (result, timings) = match task.await {
+            Ok(done) => done,
+            Err(e) => (
+                Err(Error::Script(format!("the script's task failed: {e}"))),
+                Timings::default(),
+            ),
+        };
         tracing::debug!(
             script_ms = timings.script.as_secs_f64() * 1000.0,
             queries = timings.queries,
@@ -231,61 +297,46 @@ impl Connection {
         if request.action == crate::actions::Action::Signup && !self.settings.tunables.signup {
             return Err(Error::SignupDisabled);
         }
-        let permit = self.admit().await?;
+        let _permit = self.admit().await?;
         let t = &self.settings.tunables;
-        let timeout = Duration::from_millis(t.script_timeout_ms);
+        let deadline = Instant::now() + Duration::from_millis(t.script_timeout_ms);
         let max_profile = t.max_profile_bytes;
-        let store = self.store.clone();
         let name = self.settings.name.clone();
-        let masker = self.masker.with_request(request.secrets());
         let is_login = request.action == Action::Login;
-        let (dummy_hash, policy) = (self.dummy_hash.clone(), self.settings.hash_policy());
-        let connection = self.settings.name.clone();
-        let span = tracing::Span::current();
-        let run = tokio::task::spawn_blocking(move || {
-            let _enter = span.enter();
-            let _permit = permit;
-            let deadline = Instant::now() + timeout;
-            let state = CallState {
-                session: Session::new(store, deadline),
-                context: request
-                    .context
-                    .iter()
-                    .map(|(k, v)| (k.as_str().into(), v.as_str().unwrap_or_default().into()))
-                    .collect(),
-                masker,
-                verified: false,
-            };
-            let started = Instant::now();
-            let (result, state) = call::with_call(state, deadline, || {
-                request.run(&scripts, &name, max_profile)
-            });
-            let verified = state.as_ref().is_some_and(|s| s.verified);
-            if is_login && matches!(result, Err(Error::WrongUsernameOrPassword)) && !verified {
-                tracing::debug!("the login verified no password: verifying a dummy hash");
-                password::gated(Some(deadline), || {
-                    let dummy = make_dummy_hash(&dummy_hash, policy, &connection);
-                    password::verify("", dummy)
-                });
-            }
-            let mut timings = Timings {
-                script: started.elapsed(),
-                ..Timings::default()
-            };
-            if let Some(state) = state {
-                timings.queries = state.session.queries;
-                timings.query_time = state.session.query_time;
-                state.session.finish();
-            }
-            (result, timings)
-        });
-        match run.instrument(tracing::Span::current()).await {
-            Ok((result, took)) => {
-                *timings = took;
-                result
-            }
-            Err(e) => Err(Error::Script(format!("the script's thread failed: {e}"))),
+        let state = CallState {
+            session: Some(Session::new(self.store(), deadline)),
+            context: request
+                .context
+                .iter()
+                .map(|(k, v)| (k.as_str().into(), v.as_str().unwrap_or_default().into()))
+                .collect(),
+            masker: self.masker.with_request(request.secrets()),
+            verified: false,
+            deadline,
+        };
+        let started = Instant::now();
+        let (result, state) = call::run(state, move || request.run(&scripts, &name, max_profile))
+            .await
+            .map_err(|e| Error::Script(format!("the script could not start: {e}")))?;
+        if is_login && matches!(result, Err(Error::WrongUsernameOrPassword)) && !state.verified {
+            tracing::debug!("the login verified no password: verifying a dummy hash");
+            let (dummy, policy) = (self.dummy_hash.clone(), self.settings.hash_policy());
+            let connection = self.settings.name.clone();
+            password::gated(Some(deadline), move || {
+                password::verify("", make_dummy_hash(&dummy, policy, &connection))
+            })
+            .await;
         }
+        *timings = Timings {
+            script: started.elapsed(),
+            ..Timings::default()
+        };
+        if let Some(session) = state.session {
+            timings.queries = session.queries;
+            timings.query_time = session.query_time;
+            session.finish().await;
+        }
+        result
     }
 }
 
@@ -306,4 +357,34 @@ fn make_dummy_hash<'d>(
             String::new()
         })
     })
+}
+
+thread_local! {
+    /// This runtime thread's stores, by connection id.
+    static THREAD_STORES: RefCell<HashMap<usize, Arc<Store>>> = RefCell::default();
+}
+
+/// The `nth` of `threads` even shares of `total`: the remainder goes to the
+/// first shares, so that the shares add up to `total`.
+pub fn share(total: usize, threads: usize, nth: usize) -> usize {
+    let threads = threads.max(1);
+    total / threads + usize::from(nth % threads < total % threads)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn shares_add_up() {
+        for (total, threads) in [(20, 2), (21, 2), (1, 4), (0, 3), (7, 3), (5, 1)] {
+            let shares: Vec<usize> = (0..threads)
+                .map(|n| super::share(total, threads, n))
+                .collect();
+            assert_eq!(
+                shares.iter().sum::<usize>(),
+                total,
+                "{total} over {threads}"
+            );
+            assert!(shares.iter().max().unwrap() - shares.iter().min().unwrap() <= 1);
+        }
+    }
 }

@@ -255,9 +255,10 @@ async fn healthz() -> Json<Value> {
 /// Ready when every connection's store answers a ping within a second.
 async fn readyz(State(state): State<AppState>) -> Response {
     let mut checks = tokio::task::JoinSet::new();
-    for c in state.connections().cloned() {
+    for c in state.connections() {
+        let c = Arc::clone(c);
         checks.spawn(async move {
-            let word = match c.store.ping(Duration::from_secs(1)).await {
+            let word = match c.store().ping(Duration::from_secs(1)).await {
                 Ok(()) if c.scripts_ok() => "ok",
                 Ok(()) => "scripts_failed",
                 Err(e) => {

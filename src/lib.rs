@@ -3,7 +3,7 @@
 //! request → validated action input → script run → normalized profile →
 //! response.
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 pub mod actions;
 pub mod connection;

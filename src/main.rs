@@ -59,9 +59,6 @@ enum Command {
 const FAILED: u8 = 1;
 const USAGE: u8 = 2;
 
-/// Blocking threads run scripts; Rhai's call depth wants more than 2 MiB.
-const THREAD_STACK_BYTES: usize = 8 * 1024 * 1024;
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     telemetry::init(cli.log_format);
@@ -75,10 +72,11 @@ fn main() -> ExitCode {
     if let Command::Check = cli.command {
         return check(&settings);
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    // The server runs on threads of its own (see Application::run_until);
+    // this runtime waits for signals, or runs a command's one script call.
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .thread_stack_size(THREAD_STACK_BYTES)
-        .build()
+        .build_local(Default::default())
         .expect("the Tokio runtime could not start: is the machine out of threads or memory?");
     runtime.block_on(async move {
         match cli.command {

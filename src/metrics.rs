@@ -135,7 +135,7 @@ impl Metrics {
             (
                 "customdb_pool_connections_in_use",
                 "Store connections held by scripts.",
-                |c| c.store.in_use(),
+                |c| c.in_use(),
             ),
             (
                 "customdb_pool_connections_max",

@@ -12,7 +12,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use md5::{Digest, Md5};
 use subtle::ConstantTimeEq;
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::settings::PasswordAlgorithm;
 
@@ -478,49 +478,33 @@ fn verify_passlib_pbkdf2(pw: &[u8], stored: &str) -> Result<bool, HashError> {
     ))
 }
 
-/// Password hashing is pure CPU: at most one computation per core runs at
-/// once, so that a burst of logins cannot starve the threads that serve
-/// everything else (`/healthz` among them) of CPU.
-struct HashGate {
-    free: std::sync::Mutex<usize>,
-    freed: std::sync::Condvar,
-}
-
-static HASH_GATE: std::sync::LazyLock<HashGate> = std::sync::LazyLock::new(|| HashGate {
-    free: std::sync::Mutex::new(std::thread::available_parallelism().map_or(1, |n| n.get())),
-    freed: std::sync::Condvar::new(),
+/// Password hashing is pure CPU: it runs on the blocking pool, at most one
+/// computation per core at once, so that a burst of logins can neither
+/// stall the runtime threads nor starve them (and `/healthz`) of CPU.
+static HASH_SLOTS: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
+    tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(1, |n| n.get()))
 });
 
-/// Runs `f` through the hash gate, waiting no later than `deadline`;
-/// `None` when the deadline passed first. Blocks the thread while it waits.
-pub fn gated<T>(deadline: Option<Instant>, f: impl FnOnce() -> T) -> Option<T> {
-    let gate = &*HASH_GATE;
-    let mut free = gate.free.lock().unwrap_or_else(|p| p.into_inner());
-    while *free == 0 {
-        let wait = deadline
-            .map(|d| d.saturating_duration_since(Instant::now()))
-            .unwrap_or(Duration::from_secs(1));
-        if wait.is_zero() {
-            return None;
-        }
-        free = gate
-            .freed
-            .wait_timeout(free, wait)
-            .map(|(guard, _)| guard)
-            .unwrap_or_else(|p| p.into_inner().0);
-    }
-    *free -= 1;
-    drop(free);
-    /// Gives the slot back however `f` ends.
-    struct Slot;
-    impl Drop for Slot {
-        fn drop(&mut self) {
-            *HASH_GATE.free.lock().unwrap_or_else(|p| p.into_inner()) += 1;
-            HASH_GATE.freed.notify_one();
-        }
-    }
-    let _slot = Slot;
-    Some(f())
+/// Runs `f` on the blocking pool once a hash slot is free, waiting for the
+/// slot no later than `deadline`; `None` when the deadline passed first.
+pub async fn gated<T: Send + 'static>(
+    deadline: Option<Instant>,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    let slot = match deadline {
+        Some(d) => tokio::time::timeout_at(d.into(), HASH_SLOTS.acquire())
+            .await
+            .ok()?
+            .ok()?,
+        None => HASH_SLOTS.acquire().await.ok()?,
+    };
+    tokio::task::spawn_blocking(move || {
+        // The slot is held until the work is done, even if the waiter left.
+        let _slot = slot;
+        f()
+    })
+    .await
+    .ok()
 }
 
 /// A hash of a random password in the policy's algorithm and cost: what a

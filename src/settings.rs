@@ -54,6 +54,10 @@ pub struct HttpSettings {
     pub metrics: bool,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    /// Runtime threads, each serving requests and running their scripts;
+    /// unset means one per core.
+    #[serde(default)]
+    pub threads: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -246,6 +250,11 @@ impl HttpSettings {
                  or listen on a loopback address with http.allow_no_token = true",
             ));
         }
+        if self.threads == Some(0) {
+            return Err(err(
+                "http.threads: must be above 0 (leave it out for one per core)",
+            ));
+        }
         if self.max_body_bytes == 0 {
             return Err(err("http.max_body_bytes: must be above 0"));
         }
@@ -262,6 +271,13 @@ impl HttpSettings {
         self.listen
             .parse()
             .map_err(|_| err("http.listen: expected an address and port such as 127.0.0.1:8080"))
+    }
+
+    /// The runtime threads to start: `threads`, or one per core.
+    pub fn runtime_threads(&self) -> usize {
+        self.threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+            .max(1)
     }
 
     pub fn is_loopback(&self) -> bool {

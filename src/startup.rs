@@ -1,6 +1,6 @@
 //! Building the application from settings: every connection opened (scripts
-//! compiled, pool made), the listener bound (port 0 allowed, so tests can
-//! read the port back), and serving until a shutdown signal.
+//! compiled), the listeners bound (port 0 allowed, so tests can read the port
+//! back), and serving on the runtime threads until a shutdown signal.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -41,31 +41,33 @@ fn list(problems: &[Problem]) -> String {
         .join("\n")
 }
 
-enum Listening {
-    Plain(TcpListener),
-    Tls(crate::tls::TlsListener),
-}
-
 pub struct Application {
-    listener: Listening,
+    /// One listener per runtime thread, all on the same address.
+    listeners: Vec<std::net::TcpListener>,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
+    addr: SocketAddr,
     state: AppState,
     max_body_bytes: usize,
     source: Option<std::path::PathBuf>,
 }
 
 impl Application {
-    /// Opens every connection and binds the listener. Must be called inside
-    /// the Tokio runtime that will serve.
+    /// Loads every connection's scripts and binds the listeners: one
+    /// `SO_REUSEPORT` socket per runtime thread, so that the kernel spreads
+    /// the clients over the threads (one socket shared by the threads
+    /// balanced badly). Nothing serves until [`Application::run_until`].
     pub async fn build(settings: Settings) -> Result<Self, StartError> {
+        let threads = settings.http.runtime_threads();
         let admission = Admission::new(settings.http.max_waiting_scripts);
         let mut connections = BTreeMap::new();
         for (name, conn) in settings.connections {
-            let opened = Connection::open(conn, admission.clone()).map_err(|problems| {
-                StartError::Scripts {
-                    connection: name.clone(),
-                    problems,
-                }
-            })?;
+            let opened =
+                Connection::open(conn, admission.clone(), threads).map_err(|problems| {
+                    StartError::Scripts {
+                        connection: name.clone(),
+                        problems,
+                    }
+                })?;
             opened.prepare_dummy_hash();
             connections.insert(name, Arc::new(opened));
         }
@@ -76,19 +78,18 @@ impl Application {
             }
             _ => None,
         };
-        let bind_error = |source| StartError::Bind {
+        let listeners = bind(addr, threads).map_err(|source| StartError::Bind {
             addr: settings.http.listen.clone(),
             source,
-        };
-        let tcp = TcpListener::bind(addr).await.map_err(bind_error)?;
-        let listener = match acceptor {
-            Some(acceptor) => {
-                Listening::Tls(crate::tls::TlsListener::new(tcp, acceptor).map_err(bind_error)?)
-            }
-            None => Listening::Plain(tcp),
-        };
+        })?;
+        let addr = listeners
+            .first()
+            .and_then(|l| l.local_addr().ok())
+            .unwrap_or(addr);
         Ok(Application {
-            listener,
+            listeners,
+            acceptor,
+            addr,
             state: AppState::new(connections, settings.http.api_tokens, settings.http.metrics),
             max_body_bytes: settings.http.max_body_bytes,
             source: settings.source,
@@ -96,44 +97,112 @@ impl Application {
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        use axum::serve::Listener;
-        match &self.listener {
-            Listening::Plain(l) => l.local_addr(),
-            Listening::Tls(l) => l.local_addr(),
-        }
-        .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+        self.addr
     }
 
-    /// Serves until `shutdown` completes, then lets requests in flight
-    /// finish and closes the pools.
+    /// Serves on one thread per listener, each with a current-thread
+    /// runtime of its own, until `shutdown` completes; then every thread
+    /// stops accepting, lets its requests in flight finish, and closes its
+    /// pools. Reload (SIGHUP, watched folders) runs on the caller's runtime.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         crate::reload::start(self.state.clone(), self.source.clone());
-        let router = http::router(self.state.clone(), self.max_body_bytes);
-        let served = match self.listener {
-            Listening::Plain(l) => {
-                tracing::info!("listening on {} (http)", l.local_addr()?);
-                axum::serve(l, router)
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let mut threads = Vec::new();
+        for (n, listener) in self.listeners.into_iter().enumerate() {
+            let (state, acceptor, stopped) =
+                (self.state.clone(), self.acceptor.clone(), stopped.clone());
+            let max_body_bytes = self.max_body_bytes;
+            let thread = std::thread::Builder::new()
+                .name(format!("customdb-{n}"))
+                .spawn(move || serve_thread(listener, acceptor, state, max_body_bytes, stopped))?;
+            threads.push(thread);
+        }
+        let scheme = if self.acceptor.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        tracing::info!(
+            threads = threads.len(),
+            "listening on {} ({scheme})",
+            self.addr
+        );
+        shutdown.await;
+        let _ = stop.send(true);
+        let joined = tokio::task::spawn_blocking(move || {
+            threads
+                .into_iter()
+                .map(|t| {
+                    t.join()
+                        .unwrap_or_else(|_| Err(std::io::Error::other("a runtime thread panicked")))
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        .map_err(std::io::Error::other)?;
+        joined.into_iter().collect()
+    }
+}
+
+/// `threads` listening sockets on `addr` with `SO_REUSEPORT`; for port 0,
+/// the others take the port the first one got.
+fn bind(addr: SocketAddr, threads: usize) -> std::io::Result<Vec<std::net::TcpListener>> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let mut addr = addr;
+    let mut listeners = Vec::with_capacity(threads);
+    for _ in 0..threads.max(1) {
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        socket.set_reuse_address(true)?;
+        socket.set_reuse_port(true)?;
+        socket.set_nonblocking(true)?;
+        socket.bind(&addr.into())?;
+        socket.listen(1024)?;
+        let listener: std::net::TcpListener = socket.into();
+        addr = listener.local_addr()?;
+        listeners.push(listener);
+    }
+    Ok(listeners)
+}
+
+/// One runtime thread: a current-thread runtime that serves its listener,
+/// runs its requests' scripts as fibers and owns its pools.
+fn serve_thread(
+    listener: std::net::TcpListener,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
+    state: AppState,
+    max_body_bytes: usize,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build_local(Default::default())?;
+    runtime.block_on(async move {
+        let listener = TcpListener::from_std(listener)?;
+        let router = http::router(state.clone(), max_body_bytes);
+        let shutdown = async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        };
+        let served = match acceptor {
+            Some(acceptor) => {
+                let tls = crate::tls::TlsListener::new(listener, acceptor)?;
+                axum::serve(tls, router)
                     .with_graceful_shutdown(shutdown)
                     .await
             }
-            Listening::Tls(l) => {
-                tracing::info!(
-                    "listening on {} (https)",
-                    axum::serve::Listener::local_addr(&l)?
-                );
-                axum::serve(l, router)
+            None => {
+                axum::serve(listener, router)
                     .with_graceful_shutdown(shutdown)
                     .await
             }
         };
-        for c in self.state.connections() {
-            c.store.close().await;
+        for c in state.connections() {
+            c.close_thread_store().await;
         }
         served
-    }
+    })
 }
 
 /// Completes on Ctrl-C or SIGTERM.

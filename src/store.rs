@@ -6,15 +6,14 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::script::fiber;
+use crate::settings::ConnectionSettings;
 use mysql_async::consts::{ColumnFlags, ColumnType};
 use mysql_async::prelude::Queryable;
 use mysql_async::{
     Column, Conn, Opts, OptsBuilder, Params, Pool, PoolConstraints, PoolOpts, Row, Value,
 };
 use rhai::{Dynamic, Map as RhaiMap};
-use tokio::runtime::Handle;
-
-use crate::settings::ConnectionSettings;
 
 /// MySQL's character set number for binary data.
 const BINARY_CHARSET: u16 = 63;
@@ -35,7 +34,6 @@ pub struct Store {
     /// For the connection that kills a timed-out statement: outside the
     /// pool, so that a full pool cannot hold up the kill.
     opts: Opts,
-    handle: Handle,
     query_timeout: Duration,
     acquire_timeout: Duration,
 }
@@ -79,12 +77,15 @@ impl StoreError {
 }
 
 impl Store {
-    /// Builds the pool; it connects lazily, so a store that is down does not
-    /// stop the start (readiness reports it).
-    pub fn new(settings: &ConnectionSettings, handle: Handle) -> Self {
+    /// Builds a pool of at most `max` connections, keeping `min` (it
+    /// connects lazily, so a store that is down does not stop the start:
+    /// readiness reports it). Must be called on the runtime that will use
+    /// it: each runtime thread has pools of its own.
+    pub fn new(settings: &ConnectionSettings, min: usize, max: usize) -> Self {
         let t = &settings.tunables;
-        let constraints = PoolConstraints::new(t.pool.min, t.pool.max)
-            .unwrap_or_else(|| PoolConstraints::new(0, t.pool.max.max(1)).unwrap_or_default());
+        let max = max.max(1);
+        let constraints = PoolConstraints::new(min.min(max), max)
+            .unwrap_or_else(|| PoolConstraints::new(0, max).unwrap_or_default());
         let opts: Opts = OptsBuilder::from_opts(connect_opts(settings))
             .pool_opts(
                 PoolOpts::default()
@@ -100,7 +101,6 @@ impl Store {
             default_utc: std::sync::OnceLock::new(),
             in_use: Arc::default(),
             opts,
-            handle,
             query_timeout: Duration::from_millis(t.query_timeout_ms),
             acquire_timeout: Duration::from_millis(t.pool.acquire_timeout_ms),
         }
@@ -204,7 +204,8 @@ fn unavailable(e: mysql_async::Error) -> StoreError {
 
 /// One script call's use of the store: at most one connection, taken at the
 /// first statement and kept until the call ends, so that `LAST_INSERT_ID()`
-/// and session variables behave as in one session.
+/// and session variables behave as in one session. Its statements run inside
+/// the call's fiber: each one suspends the script while the driver works.
 pub struct Session {
     store: Arc<Store>,
     conn: Option<Held>,
@@ -248,6 +249,52 @@ pub struct Executed {
     pub last_insert_id: Option<u64>,
 }
 
+/// One statement of a session, owned, so that it can be handed to the
+/// fiber's driver.
+enum Statement {
+    Query(String, Vec<Value>),
+    Execute(String, Vec<Value>),
+    /// A statement without parameters or rows: transaction control.
+    Plain(&'static str),
+}
+
+/// What a statement gave.
+enum Done {
+    Rows(Vec<Row>),
+    Executed(Executed),
+    Nothing,
+}
+
+impl Statement {
+    async fn run(self, conn: &mut Conn) -> Result<Done, mysql_async::Error> {
+        match self {
+            Statement::Query(sql, params) => {
+                conn.exec(sql, to_params(params)).await.map(Done::Rows)
+            }
+            Statement::Execute(sql, params) => {
+                conn.exec_drop(sql, to_params(params)).await?;
+                Ok(Done::Executed(Executed {
+                    affected_rows: conn.affected_rows(),
+                    last_insert_id: conn.last_insert_id(),
+                }))
+            }
+            Statement::Plain(sql) => conn.query_drop(sql).await.map(|()| Done::Nothing),
+        }
+    }
+}
+
+/// How a statement ended: the connection back, with the statement's
+/// result, or `None` when it ran past `limit`.
+type Ran = (Held, Option<Result<Done, mysql_async::Error>>);
+
+/// Runs `statement` on `held` within `limit`, handing the connection back.
+async fn run_statement(mut held: Held, statement: Statement, limit: Duration) -> Ran {
+    let result = tokio::time::timeout(limit, statement.run(&mut held.conn))
+        .await
+        .ok();
+    (held, result)
+}
+
 impl Session {
     pub fn new(store: Arc<Store>, deadline: Instant) -> Self {
         Session {
@@ -268,130 +315,115 @@ impl Session {
             .ok_or(StoreError::Timeout)
     }
 
-    fn conn(&mut self) -> Result<&mut Conn, StoreError> {
-        if self.conn.is_none() {
-            let remaining = self.remaining()?;
-            let limit = self.store.acquire_timeout.min(remaining);
-            let store = self.store.clone();
-            let acquire = async move {
-                let mut conn = store.pool.get_conn().await?;
-                store.make_utc(&mut conn).await?;
-                Ok::<_, mysql_async::Error>(conn)
-            };
-            let conn = self
-                .store
-                .handle
-                .block_on(tokio::time::timeout(limit, acquire))
-                .map_err(|_| {
-                    if limit == remaining {
-                        // The script's own time ran out while it waited.
-                        StoreError::Timeout
-                    } else {
-                        StoreError::Unavailable("no store connection came free in time".into())
-                    }
-                })?
-                // Refused logins and TLS failures too: the store is not
-                // reachable for this call.
-                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-            self.conn = Some(Held::new(conn, &self.store.in_use));
+    /// The session's connection, taken from the pool at its first use.
+    /// Suspends the call while it waits.
+    fn take_conn(&mut self) -> Result<Held, StoreError> {
+        if let Some(held) = self.conn.take() {
+            return Ok(held);
         }
-        self.conn
-            .as_mut()
-            .map(|held| &mut held.conn)
-            .ok_or(StoreError::Timeout)
+        let remaining = self.remaining()?;
+        let limit = self.store.acquire_timeout.min(remaining);
+        let store = self.store.clone();
+        let acquire = async move {
+            let mut conn = store.pool.get_conn().await?;
+            store.make_utc(&mut conn).await?;
+            Ok::<_, mysql_async::Error>(conn)
+        };
+        let conn = fiber::wait(tokio::time::timeout(limit, acquire))
+            .map_err(|_| StoreError::Timeout)?
+            .map_err(|_| {
+                if limit == remaining {
+                    // The script's own time ran out while it waited.
+                    StoreError::Timeout
+                } else {
+                    StoreError::Unavailable("no store connection came free in time".into())
+                }
+            })?
+            // Refused logins and TLS failures too: the store is not
+            // reachable for this call.
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        Ok(Held::new(conn, &self.store.in_use))
     }
 
     /// Runs one statement on the session's connection within the query's
-    /// time. A statement past its time is killed on the server and its
-    /// connection thrown away; a broken connection is dropped.
-    fn run<T>(
-        &mut self,
-        work: impl for<'c> FnOnce(
-            &'c mut Conn,
-        ) -> std::pin::Pin<
-            Box<dyn std::future::Future<Output = Result<T, mysql_async::Error>> + Send + 'c>,
-        >,
-    ) -> Result<T, StoreError> {
+    /// time, suspending the call while it runs. A statement past its time
+    /// is killed on the server and its connection thrown away; a broken
+    /// connection is dropped.
+    fn run(&mut self, statement: Statement) -> Result<Done, StoreError> {
         let limit = self.store.query_timeout.min(self.remaining()?);
-        let handle = self.store.handle.clone();
-        let conn = self.conn()?;
+        let held = self.take_conn()?;
         let started = Instant::now();
-        let result = handle.block_on(tokio::time::timeout(limit, work(conn)));
+        let ran = fiber::wait(run_statement(held, statement, limit));
         self.queries += 1;
         self.query_time += started.elapsed();
-        match result {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(mysql_async::Error::Server(s))) => Err(StoreError::Server {
-                code: s.code,
-                message: s.message,
-            }),
-            Ok(Err(other)) => {
-                self.conn = None;
+        match ran {
+            Ok(ran) => self.settle(ran),
+            // The call is being cancelled: its connection went with the
+            // statement, which the driver dropped.
+            Err(fiber::Cancelled) => {
                 self.in_transaction = false;
-                Err(StoreError::Unavailable(other.to_string()))
-            }
-            Err(_) => {
-                self.abandon();
                 Err(StoreError::Timeout)
             }
         }
     }
 
-    /// Kills the connection's running statement on the server and throws the
-    /// connection away, without waiting for either.
-    fn abandon(&mut self) {
-        self.in_transaction = false;
-        if let Some(held) = self.conn.take() {
-            let id = held.conn.id();
-            let opts = self.store.opts.clone();
-            self.store.handle.spawn(async move {
-                let kill = async {
-                    let mut other = Conn::new(opts).await?;
-                    other.query_drop(format!("KILL {id}")).await?;
-                    other.disconnect().await
-                };
-                match tokio::time::timeout(Duration::from_secs(5), kill).await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(e)) => tracing::warn!(error = %e, "could not kill a timed-out query"),
-                    Err(_) => tracing::warn!("could not kill a timed-out query in time"),
-                }
+    /// Takes back the connection of a statement that ended, as its result
+    /// says.
+    fn settle(&mut self, (held, result): Ran) -> Result<Done, StoreError> {
+        match result {
+            Some(Ok(done)) => {
+                self.conn = Some(held);
+                Ok(done)
+            }
+            Some(Err(mysql_async::Error::Server(s))) => {
+                self.conn = Some(held);
+                Err(StoreError::Server {
+                    code: s.code,
+                    message: s.message,
+                })
+            }
+            Some(Err(other)) => {
+                self.in_transaction = false;
                 drop(held);
-            });
+                Err(StoreError::Unavailable(other.to_string()))
+            }
+            None => {
+                self.in_transaction = false;
+                self.store.abandon(held);
+                Err(StoreError::Timeout)
+            }
         }
     }
 
     pub fn query(&mut self, sql: &str, params: Vec<Value>) -> Result<Vec<RhaiMap>, StoreError> {
         self.stateful |= !is_stateless_read(sql);
-        let sql = sql.to_string();
-        let rows: Vec<Row> =
-            self.run(move |c| Box::pin(async move { c.exec(sql, to_params(params)).await }))?;
-        Ok(rows.into_iter().map(row_to_map).collect())
+        match self.run(Statement::Query(sql.to_string(), params))? {
+            Done::Rows(rows) => Ok(rows.into_iter().map(row_to_map).collect()),
+            _ => Ok(Vec::new()),
+        }
     }
 
     pub fn execute(&mut self, sql: &str, params: Vec<Value>) -> Result<Executed, StoreError> {
         self.stateful = true;
-        let sql = sql.to_string();
-        self.run(move |c| {
-            Box::pin(async move {
-                c.exec_drop(sql, to_params(params)).await?;
-                Ok(Executed {
-                    affected_rows: c.affected_rows(),
-                    last_insert_id: c.last_insert_id(),
-                })
-            })
-        })
+        match self.run(Statement::Execute(sql.to_string(), params))? {
+            Done::Executed(done) => Ok(done),
+            _ => Ok(Executed {
+                affected_rows: 0,
+                last_insert_id: None,
+            }),
+        }
     }
 
     pub fn begin(&mut self) -> Result<(), StoreError> {
         self.stateful = true;
-        self.run(|c| Box::pin(async move { c.query_drop("START TRANSACTION").await }))?;
+        self.run(Statement::Plain("START TRANSACTION"))?;
         self.in_transaction = true;
         Ok(())
     }
 
     pub fn commit(&mut self) -> Result<(), StoreError> {
         self.in_transaction = false;
-        self.run(|c| Box::pin(async move { c.query_drop("COMMIT").await }))
+        self.run(Statement::Plain("COMMIT")).map(drop)
     }
 
     pub fn rollback(&mut self) -> Result<(), StoreError> {
@@ -399,25 +431,60 @@ impl Session {
         if self.conn.is_none() {
             return Ok(());
         }
-        self.run(|c| Box::pin(async move { c.query_drop("ROLLBACK").await }))
+        self.run(Statement::Plain("ROLLBACK")).map(drop)
     }
 
-    /// Ends the session: a transaction still open is rolled back, and the
-    /// connection goes back to the pool.
-    pub fn finish(mut self) {
+    /// Ends the session, on the driver's side once the call is over: a
+    /// transaction still open is rolled back (past the deadline there is no
+    /// time left to ask, and the connection is thrown away), and the
+    /// connection goes back to the pool, reset unless it only read.
+    pub async fn finish(mut self) {
+        let Some(mut held) = self.conn.take() else {
+            return;
+        };
         if self.in_transaction {
-            // Past the deadline there is no time left to ask: throw it away.
-            if self.rollback().is_err() {
-                self.abandon();
+            self.in_transaction = false;
+            let Ok(limit) = self.remaining() else {
+                self.store.abandon(held);
+                return;
+            };
+            let ran = run_statement(held, Statement::Plain("ROLLBACK"), limit).await;
+            if self.settle(ran).is_err() {
+                return;
             }
+            let Some(again) = self.conn.take() else {
+                return;
+            };
+            held = again;
         }
         if !self.stateful {
-            if let Some(held) = self.conn.as_mut() {
-                // Nothing to undo: back to the pool as it is, prepared
-                // statements kept, without a reset round trip.
-                held.conn.reset_connection(false);
-            }
+            // Nothing to undo: back to the pool as it is, prepared
+            // statements kept, without a reset round trip.
+            held.conn.reset_connection(false);
         }
+    }
+}
+
+impl Store {
+    /// Kills the connection's running statement on the server and throws the
+    /// connection away, without waiting for either. The kill goes through a
+    /// connection outside the pool, so that a full pool cannot hold it up.
+    fn abandon(&self, held: Held) {
+        let id = held.conn.id();
+        let opts = self.opts.clone();
+        tokio::spawn(async move {
+            let kill = async {
+                let mut other = Conn::new(opts).await?;
+                other.query_drop(format!("KILL {id}")).await?;
+                other.disconnect().await
+            };
+            match tokio::time::timeout(Duration::from_secs(5), kill).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "could not kill a timed-out query"),
+                Err(_) => tracing::warn!("could not kill a timed-out query in time"),
+            }
+            drop(held);
+        });
     }
 }
 

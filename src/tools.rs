@@ -50,14 +50,15 @@ pub struct Tried {
     pub timings: Timings,
 }
 
-fn open(settings: ConnectionSettings, max_waiting: usize) -> Result<Connection, UsageError> {
+/// The connection for a command: one runtime thread, the command's own.
+fn open(settings: ConnectionSettings, max_waiting: usize) -> Result<Arc<Connection>, UsageError> {
     let name = settings.name.clone();
-    Connection::open(settings, Admission::new(max_waiting)).map_err(|problems| {
-        UsageError::Scripts {
+    Connection::open(settings, Admission::new(max_waiting), 1)
+        .map(Arc::new)
+        .map_err(|problems| UsageError::Scripts {
             connection: name,
             problems,
-        }
-    })
+        })
 }
 
 fn action(name: &str) -> Result<Action, UsageError> {
@@ -94,7 +95,7 @@ pub async fn try_action(
         Ok(request) => tracing::Instrument::instrument(conn.perform_timed(request), span).await,
         Err(e) => (Err(e), Timings::default()),
     };
-    conn.store.close().await;
+    conn.close_thread_store().await;
     let (status, body) = answer(result, &request_id);
     Ok(Tried {
         status: status.as_u16(),
@@ -447,7 +448,7 @@ async fn run_suite(
         .map_err(|e| format!("{shown}: {e}"))?;
     let settings = with_database(conn_settings, &scratch.name)?;
     let conn = Arc::new(
-        Connection::open(settings, Admission::new(1)).map_err(|problems| {
+        Connection::open(settings, Admission::new(1), 1).map_err(|problems| {
             problems
                 .iter()
                 .map(ToString::to_string)
@@ -471,12 +472,12 @@ async fn run_suite(
             }
         }
     }
-    conn.store.close().await;
+    conn.close_thread_store().await;
     Ok(())
 }
 
 /// What went wrong with a case, one line each; `None` when it passed.
-async fn run_case(conn: &Connection, case: &Case) -> Option<Vec<String>> {
+async fn run_case(conn: &Arc<Connection>, case: &Case) -> Option<Vec<String>> {
     let action = match action(&case.action) {
         Ok(a) => a,
         Err(e) => return Some(vec![e.to_string()]),

@@ -9,7 +9,7 @@ use rhai::{
     Position,
 };
 
-use super::call;
+use super::{call, fiber};
 use crate::password::{self, HashError, HashPolicy};
 use crate::settings::Secret;
 use crate::store::{self, Session, StoreError};
@@ -118,13 +118,16 @@ fn merge_metadata(current: Dynamic, patch: Dynamic) -> Fallible<Dynamic> {
 /// Runs `f` on the call's store session, turning a store failure into the
 /// catchable map of scripts.md.
 fn with_session<T>(f: impl FnOnce(&mut Session) -> Result<T, StoreError>) -> Fallible<T> {
-    match call::current(|c| f(&mut c.session)) {
-        Some(Ok(v)) => Ok(v),
-        Some(Err(e)) => Err(thrown(e.to_map())),
-        None => Err(runtime(
+    // Out of the call's state while the statement runs: it suspends the
+    // fiber, and the state leaves the thread meanwhile.
+    let Some(mut session) = call::current(|c| c.session.take()).flatten() else {
+        return Err(runtime(
             "db:: is only available while a script serves a request",
-        )),
-    }
+        ));
+    };
+    let result = f(&mut session);
+    call::current(|c| c.session = Some(session));
+    result.map_err(|e| thrown(e.to_map()))
 }
 
 fn params(list: Array) -> Fallible<Vec<mysql_async::Value>> {
@@ -163,7 +166,7 @@ fn execute(sql: &str, list: Array) -> Fallible<RhaiMap> {
 }
 
 fn transaction(ctx: &NativeCallContext, body: FnPtr) -> Fallible<Dynamic> {
-    if call::current(|c| c.session.in_transaction).unwrap_or(false) {
+    if call::current(|c| c.session.as_ref().is_some_and(|s| s.in_transaction)).unwrap_or(false) {
         return Err(runtime("db::transaction cannot be nested"));
     }
     with_session(|s| s.begin())?;
@@ -226,8 +229,11 @@ fn hash_error(e: HashError) -> Box<EvalAltResult> {
 
 /// Runs `f` through the hash gate, waiting no longer than the call's
 /// deadline.
-fn gated<T>(f: impl FnOnce() -> T) -> Fallible<T> {
-    password::gated(call::deadline(), f)
+/// The script is suspended while it waits, and holds no thread.
+fn gated<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Fallible<T> {
+    fiber::wait(password::gated(call::deadline(), f))
+        .ok()
+        .flatten()
         .ok_or_else(|| EvalAltResult::ErrorTerminated("deadline".into(), Position::NONE).into())
 }
 
@@ -239,10 +245,10 @@ fn note_verified() {
 fn password_module(policy: HashPolicy) -> Module {
     let mut m = Module::new();
     m.set_native_fn("hash", move |ctx: Ctx, plain: &str| {
-        at(
-            &ctx,
-            gated(|| password::hash(plain, policy)).and_then(|r| r.map_err(hash_error)),
-        )
+        at(&ctx, {
+            let plain = plain.to_string();
+            gated(move || password::hash(&plain, policy)).and_then(|r| r.map_err(hash_error))
+        })
     });
     m.set_native_fn("verify", |ctx: Ctx, plain: &str, stored: Dynamic| {
         at(&ctx, verify(plain, stored))
@@ -266,12 +272,14 @@ fn verify(plain: &str, stored: Dynamic) -> Fallible<bool> {
             "password::verify: the stored hash must be a string, not {t}"
         ))
     })?;
-    let verified = gated(|| password::verify(plain, &stored))?.map_err(hash_error)?;
+    if stored.is_empty() {
+        return Ok(false);
+    }
+    let plain = plain.to_string();
+    let verified = gated(move || password::verify(&plain, &stored))?.map_err(hash_error)?;
     // A hash refused before any work (unknown, malformed, too costly) does
     // not count: only a comparison that cost its format's time does.
-    if !stored.is_empty() {
-        note_verified();
-    }
+    note_verified();
     Ok(verified)
 }
 

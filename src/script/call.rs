@@ -1,7 +1,9 @@
-//! The state of the one script call running on this thread: its store
+//! The state of the script call running on this thread now: its store
 //! session, deadline, request context and the secrets to mask. Rhai's native
 //! functions are registered once per engine, so they find the call they serve
-//! here; each call runs start to end on one blocking thread.
+//! here. Each call runs as a fiber ([`super::fiber`]); several share a thread,
+//! so a call's state is in the thread's slot only while its fiber runs, and
+//! is kept by the task that drives it while the fiber is suspended.
 
 use std::cell::{Cell, RefCell};
 use std::sync::Arc;
@@ -9,6 +11,7 @@ use std::time::Instant;
 
 use rhai::Map as RhaiMap;
 
+use super::fiber::Fiber;
 use crate::store::Session;
 
 /// Hides secrets in text that leaves the process (log lines, messages to
@@ -127,38 +130,58 @@ fn alphanumeric_after(text: &str, at: usize) -> bool {
 }
 
 pub struct CallState {
-    pub session: Session,
+    /// The call's store session; out of the state (`None`) while one of its
+    /// statements runs, since that suspends the call.
+    pub session: Option<Session>,
     pub context: RhaiMap,
     pub masker: Masker,
     /// Whether the script verified a password during the call: a login
     /// that fails without having done so verifies a dummy hash, so that its
     /// time does not tell whether the user exists.
     pub verified: bool,
+    /// When the call must end: checked as the script runs, and the limit
+    /// of every wait.
+    pub deadline: Instant,
 }
 
 thread_local! {
     static CALL: RefCell<Option<CallState>> = const { RefCell::new(None) };
+    /// The running call's deadline, apart from its state so that the
+    /// progress check costs no borrow.
     static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
 }
 
-/// Installs `state` for the duration of `f`, and hands it back afterwards.
-pub fn with_call<R>(
+/// Runs `body` as a fiber on this thread with `state` as its call state,
+/// and hands the state back afterwards. Waits inside `body` are given up
+/// a little after the deadline (each is bounded by it already).
+pub async fn run<R: 'static>(
     state: CallState,
-    deadline: Instant,
-    f: impl FnOnce() -> R,
-) -> (R, Option<CallState>) {
-    struct Reset;
-    impl Drop for Reset {
-        fn drop(&mut self) {
-            DEADLINE.with(|d| d.set(None));
-        }
+    body: impl FnOnce() -> R + 'static,
+) -> std::io::Result<(R, CallState)> {
+    let give_up = state.deadline + GRACE;
+    let fiber = Fiber::new(body)?;
+    let mut kept = Some(state);
+    let out = fiber
+        .run(give_up, |entering| {
+            if entering {
+                if let Some(state) = kept.take() {
+                    DEADLINE.with(|d| d.set(Some(state.deadline)));
+                    CALL.with(|c| *c.borrow_mut() = Some(state));
+                }
+            } else {
+                DEADLINE.with(|d| d.set(None));
+                kept = CALL.with(|c| c.borrow_mut().take());
+            }
+        })
+        .await;
+    match kept {
+        Some(state) => Ok((out, state)),
+        None => Err(std::io::Error::other("the call's state was lost")),
     }
-    CALL.with(|c| *c.borrow_mut() = Some(state));
-    DEADLINE.with(|d| d.set(Some(deadline)));
-    let _reset = Reset;
-    let out = f();
-    (out, CALL.with(|c| c.borrow_mut().take()))
 }
+
+/// How long past its deadline a call's wait is given up for good.
+const GRACE: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// Runs `f` on the current call's state; `None` outside a call (as when
 /// scripts are checked at load).

@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod call;
+pub mod fiber;
 pub mod scan;
 
 use std::collections::HashMap;
@@ -34,7 +35,7 @@ pub const SCRIPTS: &[(&str, usize)] = &[
     ("update_metadata", 2),
 ];
 
-/// How often (in operations) the deadline is looked at.
+/// How often (in operations) the deadline and the turn are looked at.
 const DEADLINE_CHECK_EVERY: u64 = 64;
 
 /// A problem with a script, at a place in a file; `line` 0 is a problem
@@ -163,7 +164,7 @@ impl ScriptSet {
     }
 
     /// Calls the function `name` of the script `name`, with a fresh scope.
-    /// Must run inside [`call::with_call`] on a blocking thread.
+    /// Must run inside a call ([`call::run`]), whose fiber it may suspend.
     pub fn call(&self, name: &str, args: impl FuncArgs) -> Result<Dynamic, Error> {
         let ast = self.scripts.get(name).ok_or(Error::ActionNotConfigured)?;
         let mut scope = Scope::new();
@@ -263,7 +264,18 @@ fn build_engine(settings: &ConnectionSettings, resolver: Arc<ScriptsResolver>) -
     engine.register_global_module(blobs.into());
     engine.set_module_resolver(SharedResolver(resolver));
     engine.on_progress(|ops| {
-        (ops % DEADLINE_CHECK_EVERY == 0 && call::past_deadline()).then(|| "deadline".into())
+        if ops % DEADLINE_CHECK_EVERY != 0 {
+            return None;
+        }
+        if call::past_deadline() {
+            return Some("deadline".into());
+        }
+        // A script busy on the CPU shares its thread: after a turn, the
+        // thread's other requests (and `/healthz`) get theirs.
+        if fiber::should_yield() && fiber::yield_now().is_err() {
+            return Some("cancelled".into());
+        }
+        None
     });
     engine.on_print(|text| {
         tracing::info!(target: "customdb::script", "{}", call::mask(text));

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod diagnostics;
+mod execution;
 mod hardening;
 mod hashes;
 

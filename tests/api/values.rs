@@ -190,6 +190,8 @@ async fn no_session_state_leaks_into_the_next_call() {
         .bare()
         .script("login", login)
         .connection("max_concurrent_scripts = 1\n[connections.main.pool]\nmin = 1\nmax = 1")
+        // One runtime thread, so one pool: every call gets the same connection.
+        .http("threads = 1")
         .spawn()
         .await;
     let call = |who: &'static str| {
