@@ -1,8 +1,8 @@
 //! The benchmarks' baseline: a hand-written axum + mysql_async server that
-//! answers the demo connection's `login` and `get_user` with the same SQL,
-//! the same pool size, the same password check and the same profile as the
-//! demo scripts, with no script engine. What customdb costs is the
-//! difference between the two.
+//! answers the demo connection's `login` and `get_user`, and the second read
+//! shape of `benches/shape/get_user.rhai`, with the same SQL, the same pool
+//! size, the same password check and the same profile as the scripts, with
+//! no script engine. What customdb costs is the difference between the two.
 //!
 //! `baseline LISTEN DATABASE_URL TOKEN POOL_MAX`
 
@@ -105,6 +105,57 @@ async fn get_user(
     }
 }
 
+/// The second read shape: a login-shaped lookup, then the JSON columns in a
+/// second query on the same connection, as `benches/shape/get_user.rhai`.
+async fn shape(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    if !authorized(&app, &headers) {
+        return error(StatusCode::UNAUTHORIZED, "invalid_api_token");
+    }
+    let Some(email) = body["email"].as_str() else {
+        return error(StatusCode::BAD_REQUEST, "invalid_request");
+    };
+    let Ok(mut conn) = app.pool.get_conn().await else {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "user_store_unavailable");
+    };
+    let first = conn
+        .exec_first::<Row, _, _>(
+            "SELECT member_id, login_name, email_addr, first_name, last_name, display_name, \
+             is_verified FROM members WHERE email_addr = ? OR login_name = ?",
+            (email, email),
+        )
+        .await;
+    let row = match first {
+        Ok(Some(row)) => row,
+        Ok(None) => return error(StatusCode::NOT_FOUND, "user_not_found"),
+        Err(_) => return error(StatusCode::INTERNAL_SERVER_ERROR, "script_error"),
+    };
+    let id: u64 = row.get("member_id").unwrap_or_default();
+    let extra = conn
+        .exec_first::<Row, _, _>(
+            "SELECT prefs, metadata FROM members WHERE member_id = ?",
+            (id,),
+        )
+        .await;
+    let Ok(Some(extra)) = extra else {
+        return error(StatusCode::INTERNAL_SERVER_ERROR, "script_error");
+    };
+    let mut answer = profile(&row);
+    let json_col = |name: &str| {
+        extra
+            .get::<Option<String>, _>(name)
+            .flatten()
+            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+            .unwrap_or_else(|| json!({}))
+    };
+    answer["user"]["user_metadata"] = json_col("prefs");
+    answer["user"]["app_metadata"] = json_col("metadata");
+    Json(answer).into_response()
+}
+
 async fn login(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
@@ -166,6 +217,7 @@ async fn main() {
         .route("/healthz", get(|| async { "ok" }))
         .route("/v1/connections/demo/get_user", post(get_user))
         .route("/v1/connections/demo/login", post(login))
+        .route("/v1/connections/shape/get_user", post(shape))
         .with_state(app);
     let listener = tokio::net::TcpListener::bind(listen).await.expect("bind");
     eprintln!(

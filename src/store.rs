@@ -50,6 +50,10 @@ pub enum StoreError {
     /// The statement ran past its time and was stopped.
     #[error("query timed out")]
     Timeout,
+    /// The call is being cancelled (it outlived its deadline): the script
+    /// must end, so this is not for it to catch.
+    #[error("the call was cancelled")]
+    Cancelled,
 }
 
 impl StoreError {
@@ -61,7 +65,7 @@ impl StoreError {
         let code: Dynamic = match self {
             StoreError::Server { code, .. } => i64::from(*code).into(),
             StoreError::Unavailable(_) => Dynamic::UNIT,
-            StoreError::Timeout => {
+            StoreError::Timeout | StoreError::Cancelled => {
                 m.insert("timeout".into(), true.into());
                 Dynamic::UNIT
             }
@@ -330,7 +334,7 @@ impl Session {
             Ok::<_, mysql_async::Error>(conn)
         };
         let conn = fiber::wait(tokio::time::timeout(limit, acquire))
-            .map_err(|_| StoreError::Timeout)?
+            .map_err(|fiber::Cancelled| StoreError::Cancelled)?
             .map_err(|_| {
                 if limit == remaining {
                     // The script's own time ran out while it waited.
@@ -362,7 +366,7 @@ impl Session {
             // statement, which the driver dropped.
             Err(fiber::Cancelled) => {
                 self.in_transaction = false;
-                Err(StoreError::Timeout)
+                Err(StoreError::Cancelled)
             }
         }
     }

@@ -127,7 +127,12 @@ fn with_session<T>(f: impl FnOnce(&mut Session) -> Result<T, StoreError>) -> Fal
     };
     let result = f(&mut session);
     call::current(|c| c.session = Some(session));
-    result.map_err(|e| thrown(e.to_map()))
+    result.map_err(|e| match e {
+        StoreError::Cancelled => {
+            EvalAltResult::ErrorTerminated("cancelled".into(), Position::NONE).into()
+        }
+        other => thrown(other.to_map()),
+    })
 }
 
 fn params(list: Array) -> Fallible<Vec<mysql_async::Value>> {
