@@ -295,13 +295,16 @@ async fn main() {
     let bound = cores as f64 / verify.as_secs_f64();
 
     // At its default log level, as operators run it: the access line of
-    // each request is part of what customdb costs.
-    let customdb = start(
-        "customdb",
-        Command::new(customdb_bin)
-            .args(["--config", config, "serve"])
-            .env_remove("RUST_LOG"),
-    );
+    // each request is part of what customdb costs. BENCH_LOG sets another
+    // filter, to see what the logging costs (keep `customdb::startup=info`:
+    // the harness waits for its `listening on` line).
+    let mut command = Command::new(customdb_bin);
+    command.args(["--config", config, "serve"]);
+    match std::env::var("BENCH_LOG") {
+        Ok(filter) => command.env("RUST_LOG", filter),
+        Err(_) => command.env_remove("RUST_LOG"),
+    };
+    let customdb = start("customdb", &mut command);
     let baseline = start(
         "baseline",
         Command::new(baseline_bin).args(["127.0.0.1:0", url, token, POOL_MAX]),
