@@ -258,8 +258,10 @@ impl Connection {
     pub async fn perform_timed(self: &Arc<Self>, request: Request) -> (Result<Outcome>, Timings) {
         let this = self.clone();
         let span = tracing::Span::current();
+        let working = crate::inflight::Working::start();
         let task = tokio::task::spawn_local(
             async move {
+                let _working = working;
                 let mut timings = Timings::default();
                 let result = this.run(request, &mut timings).await;
                 (result, timings)
@@ -318,6 +320,16 @@ impl Connection {
         let (result, state) = call::run(state, move || request.run(&scripts, &name, max_profile))
             .await
             .map_err(|e| Error::Script(format!("the script could not start: {e}")))?;
+        *timings = Timings {
+            script: started.elapsed(),
+            ..Timings::default()
+        };
+        // The connection goes back before any dummy verification.
+        if let Some(session) = state.session {
+            timings.queries = session.queries;
+            timings.query_time = session.query_time;
+            session.finish().await;
+        }
         if is_login && matches!(result, Err(Error::WrongUsernameOrPassword)) && !state.verified {
             tracing::debug!("the login verified no password: verifying a dummy hash");
             let (dummy, policy) = (self.dummy_hash.clone(), self.settings.hash_policy());
@@ -326,15 +338,6 @@ impl Connection {
                 password::verify("", make_dummy_hash(&dummy, policy, &connection))
             })
             .await;
-        }
-        *timings = Timings {
-            script: started.elapsed(),
-            ..Timings::default()
-        };
-        if let Some(session) = state.session {
-            timings.queries = session.queries;
-            timings.query_time = session.query_time;
-            session.finish().await;
         }
         result
     }

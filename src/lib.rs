@@ -9,6 +9,7 @@ pub mod actions;
 pub mod connection;
 pub mod error;
 pub mod http;
+pub mod inflight;
 pub mod metadata;
 pub mod metrics;
 pub mod password;

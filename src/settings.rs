@@ -447,6 +447,12 @@ fn check_tunables(t: &Tunables, place: &str) -> Result<(), SettingsError> {
     if t.pool.min > t.pool.max {
         return Err(err(format!("{place}.pool.min: must not exceed pool.max")));
     }
+    let deepest = crate::script::fiber::MAX_CALL_DEPTH;
+    if t.max_call_depth > deepest {
+        return Err(err(format!(
+            "{place}.max_call_depth: at most {deepest} (a script's stack has room for that many levels)"
+        )));
+    }
     // Above the cap, customdb would write hashes it refuses to verify.
     let max = crate::password::MAX_BCRYPT_COST;
     if !(4..=max).contains(&t.bcrypt_cost) {

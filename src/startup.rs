@@ -198,6 +198,20 @@ fn serve_thread(
                     .await
             }
         };
+        // Scripts whose client left, and kills of timed-out statements,
+        // finish before the pools close (each is bounded by its own limit).
+        let longest = state
+            .connections()
+            .map(|c| c.settings.tunables.script_timeout_ms)
+            .max()
+            .unwrap_or(0);
+        let drain = std::time::Duration::from_millis(longest) + std::time::Duration::from_secs(6);
+        if tokio::time::timeout(drain, crate::inflight::all_finished())
+            .await
+            .is_err()
+        {
+            tracing::warn!("stopping with script calls still running");
+        }
         for c in state.connections() {
             c.close_thread_store().await;
         }

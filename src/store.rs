@@ -292,10 +292,27 @@ impl Statement {
 type Ran = (Held, Option<Result<Done, mysql_async::Error>>);
 
 /// Runs `statement` on `held` within `limit`, handing the connection back.
-async fn run_statement(mut held: Held, statement: Statement, limit: Duration) -> Ran {
+/// Dropped before the statement ended (the call was cancelled), it kills
+/// the statement on the server.
+async fn run_statement(
+    store: Arc<Store>,
+    mut held: Held,
+    statement: Statement,
+    limit: Duration,
+) -> Ran {
+    struct KillIfDropped(Option<(Arc<Store>, u32)>);
+    impl Drop for KillIfDropped {
+        fn drop(&mut self) {
+            if let Some((store, id)) = self.0.take() {
+                store.kill(id, None);
+            }
+        }
+    }
+    let mut guard = KillIfDropped(Some((store, held.conn.id())));
     let result = tokio::time::timeout(limit, statement.run(&mut held.conn))
         .await
         .ok();
+    guard.0 = None;
     (held, result)
 }
 
@@ -357,7 +374,7 @@ impl Session {
         let limit = self.store.query_timeout.min(self.remaining()?);
         let held = self.take_conn()?;
         let started = Instant::now();
-        let ran = fiber::wait(run_statement(held, statement, limit));
+        let ran = fiber::wait(run_statement(self.store.clone(), held, statement, limit));
         self.queries += 1;
         self.query_time += started.elapsed();
         match ran {
@@ -452,7 +469,13 @@ impl Session {
                 self.store.abandon(held);
                 return;
             };
-            let ran = run_statement(held, Statement::Plain("ROLLBACK"), limit).await;
+            let ran = run_statement(
+                self.store.clone(),
+                held,
+                Statement::Plain("ROLLBACK"),
+                limit,
+            )
+            .await;
             if self.settle(ran).is_err() {
                 return;
             }
@@ -474,9 +497,16 @@ impl Store {
     /// connection away, without waiting for either. The kill goes through a
     /// connection outside the pool, so that a full pool cannot hold it up.
     fn abandon(&self, held: Held) {
-        let id = held.conn.id();
+        self.kill(held.conn.id(), Some(held));
+    }
+
+    /// Kills the statement running on connection `id`, then drops `held`
+    /// (that connection, when the caller still has it).
+    fn kill(&self, id: u32, held: Option<Held>) {
         let opts = self.opts.clone();
-        tokio::spawn(async move {
+        let working = crate::inflight::Working::start();
+        let task = async move {
+            let _working = working;
             let kill = async {
                 let mut other = Conn::new(opts).await?;
                 other.query_drop(format!("KILL {id}")).await?;
@@ -488,7 +518,15 @@ impl Store {
                 Err(_) => tracing::warn!("could not kill a timed-out query in time"),
             }
             drop(held);
-        });
+        };
+        // Called from a drop too, perhaps as the runtime goes away: a kill
+        // that cannot be spawned any more is logged, never a panic.
+        let spawned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            tokio::task::spawn_local(task);
+        }));
+        if spawned.is_err() {
+            tracing::warn!("the runtime is gone: a timed-out query was not killed");
+        }
     }
 }
 

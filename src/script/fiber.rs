@@ -43,12 +43,17 @@ pub struct Cancelled;
 /// Each fiber's stack. The deepest call the default limits admit (64 call
 /// levels, each with the deepest expression `max_expr_depth` lets through)
 /// uses about 5 MiB, and an overflow past the guard page kills the process,
-/// so the margin is generous. The memory is committed only as it is used.
-pub const STACK_BYTES: usize = 8 * 1024 * 1024;
+/// so the margin is generous: room for `max_call_depth` up to its cap of
+/// [`MAX_CALL_DEPTH`]. The memory is committed only as it is used.
+pub const STACK_BYTES: usize = 16 * 1024 * 1024;
+
+/// The deepest `max_call_depth` the stack has room for.
+pub const MAX_CALL_DEPTH: usize = 128;
 
 /// Finished stacks kept per thread for the next calls (a fresh one costs
-/// a mapping and its page faults, about 13 µs).
-const STACKS_KEPT: usize = 64;
+/// a mapping and its page faults, about 13 µs). A kept stack keeps the
+/// pages its deepest call touched, so few are kept.
+const STACKS_KEPT: usize = 16;
 
 /// A fiber that has run this long since it was last resumed gives its turn
 /// to the other tasks of its thread at its next progress check.
@@ -169,9 +174,13 @@ impl<R: 'static> Fiber<R> {
             };
             around(true);
             RESUMED.with(|r| r.set(Some(Instant::now())));
-            let step = coroutine.resume(input);
+            // A panic in the fiber comes out of `resume`: take the call's
+            // state back off the thread first, then let it go on.
+            let step =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| coroutine.resume(input)));
             RESUMED.with(|r| r.set(None));
             around(false);
+            let step = step.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
             match step {
                 CoroutineResult::Yield(work) => {
                     input = match cancelled {

@@ -184,3 +184,83 @@ async fn a_client_gone_mid_transaction_leaves_no_row_no_transaction_and_no_slot(
         "{metrics}"
     );
 }
+
+const LATE_WRITER: &str = r#"fn login(u, p) {
+    db::query("SELECT SLEEP(1)");
+    db::execute("INSERT INTO marks VALUES (2)");
+    #{ id: 1 }
+}"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_script_whose_client_left_runs_to_its_end() {
+    let app = builder().script("login", LATE_WRITER).spawn().await;
+    app.sql("CREATE TABLE marks (n INT) ENGINE=InnoDB");
+    let client = send_login(&app, "writer");
+    eventually(Duration::from_secs(10), "the SLEEP to start", || {
+        app.sql(&format!(
+            "SELECT COUNT(*) FROM information_schema.processlist WHERE db = '{}' AND info = 'SELECT SLEEP(1)'",
+            app.database
+        )) == "1"
+    })
+    .await;
+    drop(client);
+    // The write after the client left still happens.
+    eventually(Duration::from_secs(10), "the late write", || {
+        app.count("marks") == 1
+    })
+    .await;
+}
+
+/// A script that holds no store connection yet when shutdown comes (it is
+/// hashing), so that only the drain keeps it alive to its write.
+const HASH_THEN_WRITE: &str = r#"fn login(u, p) {
+    print("hashing now");
+    let h = password::hash("a password to hash slowly");
+    db::execute("INSERT INTO marks VALUES (3)");
+    #{ id: 1 }
+}"#;
+
+#[test]
+fn shutdown_waits_for_a_script_whose_client_left() {
+    let prepared = builder()
+        .script("login", HASH_THEN_WRITE)
+        .connection("bcrypt_cost = 13")
+        .prepare();
+    let db = crate::helpers::mariadb();
+    db.sql(
+        Some(&prepared.database),
+        "CREATE TABLE marks (n INT) ENGINE=InnoDB",
+    );
+    let mut server = crate::helpers::Process::serve(&prepared.config, &[]);
+    let body = json!({"username_or_email": "writer", "password": "x"}).to_string();
+    let mut client = std::net::TcpStream::connect(server.addr).expect("connect");
+    write!(
+        client,
+        "POST /v1/connections/main/login HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {TOKEN}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let started = Instant::now();
+    while !server.log().contains("hashing now") {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{}",
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(client);
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &server.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(server.wait(), Some(0), "{}", server.log());
+    assert_eq!(
+        db.sql(Some(&prepared.database), "SELECT COUNT(*) FROM marks"),
+        "1",
+        "{}",
+        server.log()
+    );
+}
