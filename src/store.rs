@@ -613,10 +613,8 @@ pub fn to_dynamic(value: Value, col: &Column) -> Dynamic {
             ColumnType::MYSQL_TYPE_DECIMAL | ColumnType::MYSQL_TYPE_NEWDECIMAL => {
                 String::from_utf8_lossy(&bytes).into_owned().into()
             }
-            ColumnType::MYSQL_TYPE_JSON => serde_json::from_slice::<serde_json::Value>(&bytes)
-                .ok()
-                .and_then(|v| rhai::serde::to_dynamic(v).ok())
-                .unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned().into()),
+            ColumnType::MYSQL_TYPE_JSON => serde_json::from_slice::<Dynamic>(&bytes)
+                .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned().into()),
             ColumnType::MYSQL_TYPE_BIT | ColumnType::MYSQL_TYPE_GEOMETRY => {
                 Dynamic::from_blob(bytes)
             }

@@ -341,9 +341,9 @@ fn json_parse(value: Dynamic) -> Fallible<Dynamic> {
     let text = value
         .into_immutable_string()
         .map_err(|t| runtime(format!("json::parse takes a string, not {t}")))?;
-    let parsed: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| runtime(format!("json::parse: not valid JSON ({e})")))?;
-    rhai::serde::to_dynamic(parsed)
+    // Straight into script values, with no `serde_json::Value` between.
+    serde_json::from_str::<Dynamic>(&text)
+        .map_err(|e| runtime(format!("json::parse: not valid JSON ({e})")))
 }
 
 fn json_stringify(value: &Dynamic) -> Fallible<String> {
