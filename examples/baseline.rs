@@ -17,6 +17,11 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts, Row};
 use serde_json::{json, Value};
 
+/// The same allocator as customdb's binary, so that the comparison is of the
+/// request paths, not of the allocators.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 struct App {
     pool: Pool,
     token: String,

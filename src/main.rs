@@ -56,6 +56,12 @@ enum Command {
     },
 }
 
+/// A request allocates and frees many small values (the script's maps, the
+/// JSON), on several threads at once: mimalloc does that in fewer steps than
+/// the system's allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const FAILED: u8 = 1;
 const USAGE: u8 = 2;
 

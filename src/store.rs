@@ -417,7 +417,7 @@ impl Session {
     }
 
     pub fn query(&mut self, sql: &str, params: Vec<Value>) -> Result<Vec<RhaiMap>, StoreError> {
-        self.stateful |= !is_stateless_read(sql);
+        self.stateful |= !stateless_read_cached(sql);
         match self.run(Statement::Query(sql.to_string(), params))? {
             Done::Rows(rows) => Ok(rows.into_iter().map(row_to_map).collect()),
             _ => Ok(Vec::new()),
@@ -528,6 +528,30 @@ impl Store {
             tracing::warn!("the runtime is gone: a timed-out query was not killed");
         }
     }
+}
+
+/// [`is_stateless_read`], remembered per thread for the statements seen:
+/// a script's SQL is mostly the same few texts, and the check scans them
+/// whole.
+fn stateless_read_cached(sql: &str) -> bool {
+    /// Enough for every statement of every script; dynamic SQL beyond it is
+    /// checked each time.
+    const KEPT: usize = 1024;
+    thread_local! {
+        static SEEN: std::cell::RefCell<std::collections::HashMap<Box<str>, bool>> =
+            std::cell::RefCell::default();
+    }
+    SEEN.with(|seen| {
+        if let Some(&known) = seen.borrow().get(sql) {
+            return known;
+        }
+        let stateless = is_stateless_read(sql);
+        let mut seen = seen.borrow_mut();
+        if seen.len() < KEPT {
+            seen.insert(sql.into(), stateless);
+        }
+        stateless
+    })
 }
 
 /// A statement that provably leaves no state on its session: a plain
