@@ -319,11 +319,34 @@ fn resolve_path(table: &mut config::Map<String, Value>, key: &str, base: Option<
         Some(base) if from_file && path.is_relative() => base.join(path),
         _ => path.to_path_buf(),
     };
-    let absolute = std::path::absolute(&joined).unwrap_or(joined);
+    let absolute = lexically_normal(&std::path::absolute(&joined).unwrap_or(joined));
     *value = Value::new(
         value.origin().map(str::to_string).as_ref(),
         ValueKind::String(absolute.to_string_lossy().into_owned()),
     );
+}
+
+/// `path` without `.` and with each `..` taking off the folder before it,
+/// without looking at the file system (so that messages show
+/// `/srv/app/scripts`, not `/srv/app/config/../scripts`).
+fn lexically_normal(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir => match out.components().next_back() {
+                Some(Component::Normal(_)) => {
+                    out.pop();
+                }
+                // `/..` is `/`
+                Some(Component::RootDir) => {}
+                _ => out.push(".."),
+            },
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 fn must_be_file(key: &str, path: Option<&Path>) -> Result<(), SettingsError> {
@@ -603,6 +626,21 @@ mod tests {
         assert_eq!(m["PEPPER"].expose(), "env");
         assert!(!m.contains_key("pepper"));
         assert_eq!(m["other"].expose(), "x");
+    }
+
+    #[test]
+    fn paths_are_shown_without_dot_segments() {
+        for (given, shown) in [
+            ("/srv/app/config/../scripts", "/srv/app/scripts"),
+            ("/srv/./app/scripts/", "/srv/app/scripts"),
+            ("/../x", "/x"),
+        ] {
+            assert_eq!(
+                lexically_normal(Path::new(given)),
+                Path::new(shown),
+                "{given}"
+            );
+        }
     }
 
     #[test]

@@ -117,7 +117,7 @@ fn relative_paths_are_resolved_from_the_settings_files_folder() {
     std::fs::write(&config, settings("../nowhere")).unwrap();
     let (status, log) = check_from(std::path::Path::new("/"), &config, &[]);
     assert_eq!(status, Some(2), "{log}");
-    let resolved = root.path().join("conf/../nowhere");
+    let resolved = root.path().join("nowhere");
     assert!(
         log.contains("connections.main.scripts_dir")
             && log.contains(
