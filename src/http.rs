@@ -377,3 +377,85 @@ async fn run_action(
     let (status, body) = answered?;
     Ok((status, Json(body)).into_response())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::HOST_CODES;
+    use crate::profile::ProfileError;
+
+    /// One error of every kind.
+    fn every_error() -> Vec<Error> {
+        vec![
+            Error::invalid_request("x"),
+            Error::InvalidUserMetadata("x".into()),
+            Error::InvalidAppMetadata("x".into()),
+            Error::InvalidApiToken,
+            Error::WrongUsernameOrPassword,
+            Error::Unauthorized("x".into()),
+            Error::SignupDisabled,
+            Error::UnknownConnection,
+            Error::UnknownAction,
+            Error::MethodNotAllowed,
+            Error::NotFound,
+            Error::UserNotFound,
+            Error::UserExists("x".into()),
+            Error::PayloadTooLarge,
+            Error::UnsupportedMediaType,
+            Error::Overloaded,
+            Error::Script("x".into()),
+            Error::InvalidProfile(ProfileError {
+                field: "x".into(),
+                rule: "y".into(),
+            }),
+            Error::ActionNotConfigured,
+            Error::StoreUnavailable("x".into()),
+            Error::ScriptTimeout,
+        ]
+    }
+
+    /// The README's table of errors, as (status, code) pairs.
+    fn documented() -> Vec<(u16, String)> {
+        include_str!("../README.md")
+            .lines()
+            .skip_while(|l| !l.starts_with("**Errors, by status and code**"))
+            .skip(3)
+            .take_while(|l| l.starts_with('|'))
+            .filter_map(|l| {
+                let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+                let status = cells.get(1)?.parse().ok()?;
+                let code = cells.get(2)?.trim_matches('`').to_string();
+                Some((status, code))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_readme_lists_every_error_with_its_status() {
+        let table = documented();
+        let errors = every_error();
+        for e in &errors {
+            let row = (status_of(e).as_u16(), e.code().to_string());
+            assert!(table.contains(&row), "README lacks {row:?}");
+        }
+        // and nothing else, but for the script's own ValidationError codes
+        for row in &table {
+            assert!(
+                row.1 == "CODE"
+                    || errors
+                        .iter()
+                        .any(|e| (status_of(e).as_u16(), e.code()) == (row.0, row.1.as_str())),
+                "README has {row:?}, which no error answers"
+            );
+        }
+        // every host code a script may not take is an error the host answers
+        for code in HOST_CODES {
+            assert!(errors.iter().any(|e| e.code() == *code), "{code}");
+        }
+        assert_eq!(
+            HOST_CODES.len() + 1,
+            errors.len(),
+            "user_exists is the one a script may use"
+        );
+    }
+}
