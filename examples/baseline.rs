@@ -91,16 +91,28 @@ async fn find(
         .map_err(|_| error(StatusCode::INTERNAL_SERVER_ERROR, "script_error"))
 }
 
+/// The token checked, then the body's `email`; or the error's status and code.
+fn authorized_email<'b>(
+    app: &App,
+    headers: &HeaderMap,
+    body: &'b Value,
+) -> Result<&'b str, (StatusCode, &'static str)> {
+    if !authorized(app, headers) {
+        return Err((StatusCode::UNAUTHORIZED, "invalid_api_token"));
+    }
+    body["email"]
+        .as_str()
+        .ok_or((StatusCode::BAD_REQUEST, "invalid_request"))
+}
+
 async fn get_user(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
-    if !authorized(&app, &headers) {
-        return error(StatusCode::UNAUTHORIZED, "invalid_api_token");
-    }
-    let Some(email) = body["email"].as_str() else {
-        return error(StatusCode::BAD_REQUEST, "invalid_request");
+    let email = match authorized_email(&app, &headers, &body) {
+        Ok(email) => email,
+        Err((status, code)) => return error(status, code),
     };
     let sql = format!("SELECT {COLUMNS} FROM members WHERE email_addr = ?");
     match find(&app, sql, vec![email.into()]).await {
@@ -117,11 +129,9 @@ async fn shape(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
-    if !authorized(&app, &headers) {
-        return error(StatusCode::UNAUTHORIZED, "invalid_api_token");
-    }
-    let Some(email) = body["email"].as_str() else {
-        return error(StatusCode::BAD_REQUEST, "invalid_request");
+    let email = match authorized_email(&app, &headers, &body) {
+        Ok(email) => email,
+        Err((status, code)) => return error(status, code),
     };
     let Ok(mut conn) = app.pool.get_conn().await else {
         return error(StatusCode::SERVICE_UNAVAILABLE, "user_store_unavailable");
