@@ -70,9 +70,8 @@ pub struct Connection {
     admission: Arc<Admission>,
     /// Masks the secret configuration values; each call adds its passwords.
     masker: Masker,
-    /// What a login that found no user verifies (see [`password::dummy_hash`]),
-    /// made once, off the request path.
-    dummy_hash: Arc<OnceLock<String>>,
+    /// What a login that found no user verifies.
+    dummy_hash: DummyHash,
 }
 
 impl Connection {
@@ -107,7 +106,11 @@ impl Connection {
         );
         Ok(Connection {
             masker,
-            dummy_hash: Arc::default(),
+            dummy_hash: DummyHash {
+                made: Arc::default(),
+                policy: settings.hash_policy(),
+                connection: settings.name.clone(),
+            },
             settings,
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             threads: threads.max(1),
@@ -123,13 +126,9 @@ impl Connection {
     /// Makes the dummy hash now, on the blocking pool and through the hash
     /// gate, so that the first unknown user does not pay for it.
     pub fn prepare_dummy_hash(&self) {
-        let (dummy, policy, name) = (
-            self.dummy_hash.clone(),
-            self.settings.hash_policy(),
-            self.settings.name.clone(),
-        );
+        let dummy = self.dummy_hash.clone();
         tokio::spawn(password::gated(None, move || {
-            make_dummy_hash(&dummy, policy, &name);
+            dummy.get();
         }));
     }
 
@@ -296,7 +295,7 @@ impl Connection {
         if !scripts.has(script) {
             return Err(Error::ActionNotConfigured);
         }
-        if request.action == crate::actions::Action::Signup && !self.settings.tunables.signup {
+        if request.action == Action::Signup && !self.settings.tunables.signup {
             return Err(Error::SignupDisabled);
         }
         let _permit = self.admit().await?;
@@ -332,34 +331,37 @@ impl Connection {
         }
         if is_login && matches!(result, Err(Error::WrongUsernameOrPassword)) && !state.verified {
             tracing::debug!("the login verified no password: verifying a dummy hash");
-            let (dummy, policy) = (self.dummy_hash.clone(), self.settings.hash_policy());
-            let connection = self.settings.name.clone();
-            password::gated(Some(deadline), move || {
-                password::verify("", make_dummy_hash(&dummy, policy, &connection))
-            })
-            .await;
+            let dummy = self.dummy_hash.clone();
+            password::gated(Some(deadline), move || password::verify("", dummy.get())).await;
         }
         result
     }
 }
 
-/// The connection's dummy hash, made at its first use. A failure (which
-/// the settings' cost limits rule out) is logged: unknown users would then
-/// answer faster than wrong passwords.
-fn make_dummy_hash<'d>(
-    dummy: &'d OnceLock<String>,
+/// A connection's dummy hash (see [`password::dummy_hash`]): made once, at
+/// start or at its first use, on the blocking pool.
+#[derive(Clone)]
+struct DummyHash {
+    made: Arc<OnceLock<String>>,
     policy: password::HashPolicy,
-    connection: &str,
-) -> &'d str {
-    dummy.get_or_init(|| {
-        password::dummy_hash(policy).unwrap_or_else(|e| {
-            tracing::error!(
-                connection,
-                "no dummy hash could be made ({e}): login timing may tell which users exist"
-            );
-            String::new()
+    connection: String,
+}
+
+impl DummyHash {
+    /// The hash, made now if it is not yet. A failure (which the settings'
+    /// cost limits rule out) is logged: unknown users would then answer
+    /// faster than wrong passwords.
+    fn get(&self) -> &str {
+        self.made.get_or_init(|| {
+            password::dummy_hash(self.policy).unwrap_or_else(|e| {
+                tracing::error!(
+                    connection = %self.connection,
+                    "no dummy hash could be made ({e}): login timing may tell which users exist"
+                );
+                String::new()
+            })
         })
-    })
+    }
 }
 
 thread_local! {

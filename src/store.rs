@@ -460,11 +460,11 @@ impl Session {
     /// time left to ask, and the connection is thrown away), and the
     /// connection goes back to the pool, reset unless it only read.
     pub async fn finish(mut self) {
-        let Some(mut held) = self.conn.take() else {
-            return;
-        };
         if self.in_transaction {
             self.in_transaction = false;
+            let Some(held) = self.conn.take() else {
+                return;
+            };
             let Ok(limit) = self.remaining() else {
                 self.store.abandon(held);
                 return;
@@ -476,15 +476,12 @@ impl Session {
                 limit,
             )
             .await;
+            // A connection whose rollback failed goes back reset, or not at all.
             if self.settle(ran).is_err() {
                 return;
             }
-            let Some(again) = self.conn.take() else {
-                return;
-            };
-            held = again;
         }
-        if !self.stateful {
+        if let Some(held) = self.conn.as_mut().filter(|_| !self.stateful) {
             // Nothing to undo: back to the pool as it is, prepared
             // statements kept, without a reset round trip.
             held.conn.reset_connection(false);

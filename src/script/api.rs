@@ -233,8 +233,7 @@ fn hash_error(e: HashError) -> Box<EvalAltResult> {
 }
 
 /// Runs `f` through the hash gate, waiting no longer than the call's
-/// deadline.
-/// The script is suspended while it waits, and holds no thread.
+/// deadline; the script is suspended meanwhile and holds no thread.
 fn gated<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Fallible<T> {
     fiber::wait(password::gated(call::deadline(), f))
         .ok()

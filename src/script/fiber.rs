@@ -41,8 +41,8 @@ enum Resume {
 pub struct Cancelled;
 
 /// Each fiber's stack. The deepest call the default limits admit (64 call
-/// levels, each with the deepest expression `max_expr_depth` lets through)
-/// uses about 5 MiB, and an overflow past the guard page kills the process,
+/// levels, each with the deepest expression `max_expr_depth` lets through;
+/// a test runs it) used about 5 MiB when this design was prototyped, and an overflow past the guard page kills the process,
 /// so the margin is generous: room for `max_call_depth` up to its cap of
 /// [`MAX_CALL_DEPTH`]. The memory is committed only as it is used.
 pub const STACK_BYTES: usize = 16 * 1024 * 1024;

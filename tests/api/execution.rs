@@ -9,12 +9,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::helpers::{builder, TestApp, TOKEN};
+use crate::helpers::{builder, TOKEN};
 
-/// A login request written on a raw socket, left open.
-fn send_login(app: &TestApp, user: &str) -> std::net::TcpStream {
+/// A login request written on a raw socket to the server at `addr`, left open.
+fn send_login(addr: std::net::SocketAddr, user: &str) -> std::net::TcpStream {
     let body = json!({"username_or_email": user, "password": "x"}).to_string();
-    let mut stream = std::net::TcpStream::connect(app.addr).expect("connect");
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
     write!(
         stream,
         "POST /v1/connections/main/login HTTP/1.1\r\nHost: t\r\nConnection: close\r\nAuthorization: Bearer {TOKEN}\r\n\
@@ -51,7 +51,7 @@ async fn a_script_spinning_on_every_thread_leaves_room_for_the_others() {
     );
     // Eight spinners on eight client connections: the kernel spreads the
     // connections over both runtime threads, so each has spinners.
-    let spinners: Vec<_> = (0..8).map(|_| send_login(&app, "spin")).collect();
+    let spinners: Vec<_> = (0..8).map(|_| send_login(app.addr, "spin")).collect();
     eventually(Duration::from_secs(10), "spinners running", || {
         let text = crate::helpers::raw_request(app.addr, "GET", "/metrics", &[], "");
         text.lines()
@@ -108,18 +108,12 @@ async fn the_deepest_script_the_limits_allow_runs_and_one_level_more_is_refused(
         )
         .spawn()
         .await;
-    let a = app
-        .action("login", json!({"username_or_email": "63", "password": "x"}))
-        .await;
+    let a = app.login("63", "x").await;
     assert_eq!(a.status, 200, "{}", a.body);
-    let a = app
-        .action("login", json!({"username_or_email": "64", "password": "x"}))
-        .await;
+    let a = app.login("64", "x").await;
     a.expect(500, "script_error");
     // the process lives on
-    let again = app
-        .action("login", json!({"username_or_email": "63", "password": "x"}))
-        .await;
+    let again = app.login("63", "x").await;
     assert_eq!(again.status, 200, "{}", again.body);
 }
 
@@ -147,7 +141,7 @@ async fn a_client_gone_mid_transaction_leaves_no_row_no_transaction_and_no_slot(
             app.database
         ))
     };
-    let client = send_login(&app, "writer");
+    let client = send_login(app.addr, "writer");
     // The row is written and the script waits inside its transaction...
     eventually(Duration::from_secs(10), "the SLEEP to start", || {
         processlist("info = 'SELECT SLEEP(30)'") == "1"
@@ -171,12 +165,7 @@ async fn a_client_gone_mid_transaction_leaves_no_row_no_transaction_and_no_slot(
     })
     .await;
     assert_eq!(app.count("marks"), 0);
-    let quick = app
-        .action(
-            "login",
-            json!({"username_or_email": "quick", "password": "x"}),
-        )
-        .await;
+    let quick = app.login("quick", "x").await;
     assert_eq!(quick.status, 200, "{}", quick.body);
     let metrics = crate::helpers::raw_request(app.addr, "GET", "/metrics", &[], "");
     assert!(
@@ -195,7 +184,7 @@ const LATE_WRITER: &str = r#"fn login(u, p) {
 async fn a_script_whose_client_left_runs_to_its_end() {
     let app = builder().script("login", LATE_WRITER).spawn().await;
     app.sql("CREATE TABLE marks (n INT) ENGINE=InnoDB");
-    let client = send_login(&app, "writer");
+    let client = send_login(app.addr, "writer");
     eventually(Duration::from_secs(10), "the SLEEP to start", || {
         app.sql(&format!(
             "SELECT COUNT(*) FROM information_schema.processlist WHERE db = '{}' AND info = 'SELECT SLEEP(1)'",
@@ -232,15 +221,7 @@ fn shutdown_waits_for_a_script_whose_client_left() {
         "CREATE TABLE marks (n INT) ENGINE=InnoDB",
     );
     let mut server = crate::helpers::Process::serve(&prepared.config, &[]);
-    let body = json!({"username_or_email": "writer", "password": "x"}).to_string();
-    let mut client = std::net::TcpStream::connect(server.addr).expect("connect");
-    write!(
-        client,
-        "POST /v1/connections/main/login HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {TOKEN}\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
+    let client = send_login(server.addr, "writer");
     let started = Instant::now();
     while !server.log().contains("hashing now") {
         assert!(

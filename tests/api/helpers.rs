@@ -398,6 +398,15 @@ impl TestApp {
         .await
     }
 
+    /// A login of the connection `main`.
+    pub async fn login(&self, username_or_email: &str, password: &str) -> Answer {
+        self.action(
+            "login",
+            serde_json::json!({"username_or_email": username_or_email, "password": password}),
+        )
+        .await
+    }
+
     pub fn sql(&self, sql: &str) -> String {
         mariadb().sql(Some(&self.database), sql)
     }

@@ -235,9 +235,7 @@ async fn blob_bytes_iterate_as_integers() {
         }
     "#;
     let app = builder().bare().script("login", script).spawn().await;
-    let a = app
-        .action("login", json!({"username_or_email": "a", "password": "b"}))
-        .await;
+    let a = app.login("a", "b").await;
     assert_eq!(a.status, 200, "{}", a.body);
     assert_eq!(a.body["user"]["sum"], 258);
     assert_eq!(a.body["user"]["kinds"], json!(["i64", "i64", "i64"]));
