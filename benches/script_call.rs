@@ -81,8 +81,8 @@ fn script_call(c: &mut Criterion) {
             };
             let (request, scripts) = (request.clone(), scripts.clone());
             let (answer, _) = runtime
-                .block_on(call::run(state, move || {
-                    request.run(&scripts, "bench", 10240)
+                .block_on(call::run(state, move |call| {
+                    request.run(call, &scripts, "bench", 10240)
                 }))
                 .expect("the call runs");
             black_box(answer.expect("a profile"))

@@ -1,6 +1,7 @@
-//! The one error type of the request path. Each variant is one row of the
-//! error table of http-api.md; the HTTP layer maps them to status and code in
-//! a single match. Variants that answer 5xx carry the cause for the log only.
+//! The domain's errors: what can go wrong in validating a request, running
+//! its script and reading the result. Each has a stable `error` code; the
+//! HTTP layer ([`crate::http::error`]) alone decides the status it answers.
+//! Failures of the host or the script carry their cause for the log only.
 
 /// A failure of a request, as the identity core will see it.
 #[derive(Debug, thiserror::Error)]
@@ -14,8 +15,6 @@ pub enum Error {
     /// `ValidationError(code, message)` thrown by a script, code checked.
     #[error("{message}")]
     Validation { code: String, message: String },
-    #[error("missing or invalid API token")]
-    InvalidApiToken,
     #[error("wrong username or password")]
     WrongUsernameOrPassword,
     /// `UnauthorizedError(message)`: the message is for the end user.
@@ -23,22 +22,10 @@ pub enum Error {
     Unauthorized(String),
     #[error("sign-up is disabled on this connection")]
     SignupDisabled,
-    #[error("no connection of that name")]
-    UnknownConnection,
-    #[error("no such action")]
-    UnknownAction,
-    #[error("method not allowed")]
-    MethodNotAllowed,
-    #[error("no such route")]
-    NotFound,
     #[error("user not found")]
     UserNotFound,
     #[error("{0}")]
     UserExists(String),
-    #[error("the request body is too large")]
-    PayloadTooLarge,
-    #[error("requests must be JSON (Content-Type: application/json)")]
-    UnsupportedMediaType,
     #[error("too many scripts waiting; retry shortly")]
     Overloaded,
     /// The script failed; the field is the cause, for the log.
@@ -59,25 +46,18 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
-    /// The stable `error` code of http-api.md.
+    /// The stable `error` code.
     pub fn code(&self) -> &str {
         match self {
             Error::InvalidRequest(_) => "invalid_request",
             Error::InvalidUserMetadata(_) => "invalid_user_metadata",
             Error::InvalidAppMetadata(_) => "invalid_app_metadata",
             Error::Validation { code, .. } => code,
-            Error::InvalidApiToken => "invalid_api_token",
             Error::WrongUsernameOrPassword => "wrong_username_or_password",
             Error::Unauthorized(_) => "unauthorized",
             Error::SignupDisabled => "signup_disabled",
-            Error::UnknownConnection => "unknown_connection",
-            Error::UnknownAction => "unknown_action",
-            Error::MethodNotAllowed => "method_not_allowed",
-            Error::NotFound => "not_found",
             Error::UserNotFound => "user_not_found",
             Error::UserExists(_) => "user_exists",
-            Error::PayloadTooLarge => "payload_too_large",
-            Error::UnsupportedMediaType => "unsupported_media_type",
             Error::Overloaded => "overloaded",
             Error::Script(_) => "script_error",
             Error::InvalidProfile(_) => "invalid_profile",
@@ -114,9 +94,11 @@ impl Error {
     }
 }
 
-/// The codes of http-api.md that a script's `ValidationError` may not use
-/// (`user_exists` excepted: it means 409).
-pub const HOST_CODES: &[&str] = &[
+/// Every code the host answers, its HTTP layer's included: a script's
+/// `ValidationError` may not use them (`user_exists` excepted: a script
+/// throws it through `UserExistsError`, and may name it). A test of the HTTP
+/// layer checks this list against every error it can answer.
+pub const RESERVED_CODES: &[&str] = &[
     "invalid_request",
     "invalid_user_metadata",
     "invalid_app_metadata",

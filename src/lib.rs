@@ -6,12 +6,12 @@
 #![deny(unsafe_code)]
 
 pub mod actions;
+pub mod commands;
 pub mod connection;
 pub mod error;
 pub mod http;
 pub mod inflight;
 pub mod metadata;
-pub mod metrics;
 pub mod password;
 pub mod profile;
 #[cfg(test)]
@@ -22,8 +22,6 @@ pub mod settings;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
-pub mod tls;
-pub mod tools;
 
 pub use error::{Error, Result};
 pub use settings::Settings;

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use customdb::telemetry::{self, LogFormat};
-use customdb::{tools, Application, Settings};
+use customdb::{commands, Application, Settings};
 
 #[derive(Parser)]
 #[command(
@@ -97,7 +97,7 @@ fn main() -> ExitCode {
                 filter,
                 files,
             } => {
-                let selection = tools::Selection {
+                let selection = commands::Selection {
                     connection,
                     filter,
                     files,
@@ -127,7 +127,7 @@ async fn serve(settings: Settings) -> ExitCode {
 }
 
 fn check(settings: &Settings) -> ExitCode {
-    let problems = tools::check(settings);
+    let problems = commands::check(settings);
     for p in &problems {
         println!("{p}");
     }
@@ -160,7 +160,7 @@ async fn try_action(
             text
         }
     };
-    match tools::try_action(settings, connection, action, body.as_bytes()).await {
+    match commands::try_action(settings, connection, action, body.as_bytes()).await {
         Ok(tried) => {
             println!("{}", tried.body);
             let t = tried.timings;
@@ -168,9 +168,9 @@ async fn try_action(
                 "status {}; script {:.1} ms, {} quer{} in {:.1} ms",
                 tried.status,
                 t.script.as_secs_f64() * 1000.0,
-                t.queries,
-                if t.queries == 1 { "y" } else { "ies" },
-                t.query_time.as_secs_f64() * 1000.0
+                t.queries.len(),
+                if t.queries.len() == 1 { "y" } else { "ies" },
+                t.query_time().as_secs_f64() * 1000.0
             );
             if (200..300).contains(&tried.status) {
                 ExitCode::SUCCESS
@@ -185,9 +185,9 @@ async fn try_action(
     }
 }
 
-async fn test(settings: Settings, selection: &tools::Selection) -> ExitCode {
+async fn test(settings: Settings, selection: &commands::Selection) -> ExitCode {
     let mut out = std::io::stdout();
-    match tools::run_tests(settings, selection, &mut out).await {
+    match commands::run_tests(settings, selection, &mut out).await {
         Ok(report) if report.failed == 0 => ExitCode::SUCCESS,
         Ok(_) => ExitCode::from(FAILED),
         Err(e) => {

@@ -1,4 +1,4 @@
-//! The metadata rules of http-api.md: what a caller may send as
+//! The metadata rules (docs/http-api.md): what a caller may send as
 //! `user_metadata` and `app_metadata`, and how `update_metadata` merges a
 //! patch into what is stored.
 

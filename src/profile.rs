@@ -1,9 +1,11 @@
-//! From what a script returns to a PROFILE (scripts.md, "From a returned map
+//! From what a script returns to a PROFILE (docs/scripts.md, "From a returned map
 //! to a PROFILE"): one shape for the identity core, whatever the legacy table
 //! looked like. Refusals name the field and the rule, never a value.
 
 use rhai::{Dynamic, Map as RhaiMap};
 use serde_json::{Map, Value};
+
+use crate::script::convert;
 
 /// The standard string fields: a string, or `()` and then absent.
 pub const STRING_FIELDS: &[&str] = &[
@@ -17,9 +19,35 @@ pub const STRING_FIELDS: &[&str] = &[
     "phone_number",
 ];
 
-/// A normalized profile, ready to be answered.
+/// A normalized profile, ready to be answered: its fields, and their JSON
+/// text, made once (for the size rule) and answered as it is.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Profile(pub Map<String, Value>);
+pub struct Profile {
+    fields: Map<String, Value>,
+    json: String,
+}
+
+impl Profile {
+    /// The profile of normalized fields.
+    pub fn from_fields(fields: Map<String, Value>) -> Profile {
+        // A map of JSON values always serializes.
+        let json = serde_json::to_string(&fields).unwrap_or_default();
+        Profile { fields, json }
+    }
+
+    pub fn fields(&self) -> &Map<String, Value> {
+        &self.fields
+    }
+
+    pub fn into_fields(self) -> Map<String, Value> {
+        self.fields
+    }
+
+    /// The fields as JSON text.
+    pub fn json(&self) -> &str {
+        &self.json
+    }
+}
 
 /// A script result the normalization rules refuse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -123,16 +151,15 @@ pub fn normalize(
         Value::Object(app_metadata.unwrap_or_default()),
     );
 
-    let size = serde_json::to_vec(&out)
-        .map(|v| v.len())
-        .unwrap_or(usize::MAX);
+    let profile = Profile::from_fields(out);
+    let size = profile.json.len();
     if size > max_bytes {
         return Err(refuse(
             "profile",
             format!("{size} bytes once serialized, over max_profile_bytes ({max_bytes})"),
         ));
     }
-    Ok(Profile(out))
+    Ok(profile)
 }
 
 fn id_string(field: &str, value: Dynamic) -> Result<String, ProfileError> {
@@ -188,51 +215,8 @@ fn verified_flag(value: Dynamic) -> Result<bool, ProfileError> {
     }
 }
 
-/// Any value as JSON: `()` is null, a blob an array of its bytes. Floats
-/// that JSON cannot hold (NaN, infinities) and values with no JSON form
-/// (function pointers, timestamps, custom types) are refused.
-pub fn to_json(field: &str, value: &Dynamic) -> Result<Value, ProfileError> {
-    if value.is_unit() {
-        return Ok(Value::Null);
-    }
-    if let Ok(b) = value.as_bool() {
-        return Ok(Value::Bool(b));
-    }
-    if let Ok(i) = value.as_int() {
-        return Ok(Value::from(i));
-    }
-    if let Ok(f) = value.as_float() {
-        return serde_json::Number::from_f64(f)
-            .map(Value::Number)
-            .ok_or_else(|| refuse(field, "a float that is not finite has no JSON form"));
-    }
-    if let Ok(c) = value.as_char() {
-        return Ok(Value::String(c.to_string()));
-    }
-    if let Some(s) = value.read_lock::<rhai::ImmutableString>() {
-        return Ok(Value::String(s.to_string()));
-    }
-    if let Some(blob) = value.read_lock::<rhai::Blob>() {
-        return Ok(Value::Array(blob.iter().map(|b| Value::from(*b)).collect()));
-    }
-    if let Some(items) = value.read_lock::<rhai::Array>() {
-        return items
-            .iter()
-            .map(|v| to_json(field, v))
-            .collect::<Result<_, _>>()
-            .map(Value::Array);
-    }
-    if let Some(map) = value.read_lock::<RhaiMap>() {
-        return map
-            .iter()
-            .map(|(k, v)| Ok((k.to_string(), to_json(field, v)?)))
-            .collect::<Result<Map<_, _>, _>>()
-            .map(Value::Object);
-    }
-    Err(refuse(
-        field,
-        format!("a {} has no JSON form", value.type_name()),
-    ))
+fn to_json(field: &str, value: &Dynamic) -> Result<Value, ProfileError> {
+    convert::to_json(value).map_err(|rule| refuse(field, rule))
 }
 
 #[cfg(test)]
@@ -250,7 +234,7 @@ mod tests {
         normalize(map(pairs), 10240, &mut Vec::new())
     }
     fn ok(pairs: Vec<(&str, Dynamic)>) -> Value {
-        Value::Object(norm(pairs).unwrap().0)
+        Value::Object(norm(pairs).unwrap().into_fields())
     }
     fn refused(pairs: Vec<(&str, Dynamic)>) -> ProfileError {
         norm(pairs).unwrap_err()
@@ -372,7 +356,7 @@ mod tests {
             &mut dropped,
         )
         .unwrap()
-        .0;
+        .into_fields();
         assert!(p.get("password").is_none() && p.get("pass_hash").is_none());
         assert!(p.get("nickname").is_none());
         assert_eq!(p["note"], "$2y$ is bcrypt");

@@ -1,4 +1,4 @@
-//! Settings: the layered configuration of config.md (defaults file, `--config`
+//! Settings: the layered configuration of docs/configuration.md (defaults file, `--config`
 //! file, `CUSTOMDB__A__B` environment variables), checked and typed once at start.
 //! Every connection inherits `[defaults]` and may override any of its keys.
 
@@ -485,7 +485,7 @@ fn check_tunables(t: &Tunables, place: &str) -> Result<(), SettingsError> {
 }
 
 /// Environment keys arrive lowercased: a lowercase key that matches a file key
-/// without regard to case replaces that key's value (config.md).
+/// without regard to case replaces that key's value.
 fn fold_configuration_case(mut map: BTreeMap<String, Secret>) -> BTreeMap<String, Secret> {
     let lowered: Vec<String> = map
         .keys()

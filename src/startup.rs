@@ -74,7 +74,7 @@ impl Application {
         let addr = settings.http.listen_addr()?;
         let acceptor = match (&settings.http.tls_cert, &settings.http.tls_key) {
             (Some(cert), Some(key)) => {
-                Some(crate::tls::acceptor(cert, key).map_err(StartError::Tls)?)
+                Some(crate::http::tls::acceptor(cert, key).map_err(StartError::Tls)?)
             }
             _ => None,
         };
@@ -187,7 +187,7 @@ fn serve_thread(
         };
         let served = match acceptor {
             Some(acceptor) => {
-                let tls = crate::tls::TlsListener::new(listener, acceptor)?;
+                let tls = crate::http::tls::TlsListener::new(listener, acceptor)?;
                 axum::serve(tls, router)
                     .with_graceful_shutdown(shutdown)
                     .await

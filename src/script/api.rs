@@ -1,6 +1,6 @@
-//! What the host gives a script (scripts.md, "What the host gives a
-//! script"): the `db`, `password`, `json`, `configuration` and `request`
-//! modules, `merge_metadata`, and the three error constructors.
+//! What the host gives a script: the `db`, `password`, `json`, `crypto`,
+//! `configuration` and `request` modules, `merge_metadata`, and the error
+//! constructors (from [`super::errors`]).
 
 use std::collections::BTreeMap;
 
@@ -9,10 +9,10 @@ use rhai::{
     Position,
 };
 
-use super::{call, fiber};
+use super::{call, convert, errors, fiber};
 use crate::password::{self, HashError, HashPolicy};
 use crate::settings::Secret;
-use crate::store::{self, Session, StoreError};
+use crate::store::{Session, StoreError};
 
 type Fallible<T> = Result<T, Box<EvalAltResult>>;
 type Ctx<'a> = NativeCallContext<'a>;
@@ -31,26 +31,8 @@ fn at_call(ctx: &NativeCallContext, mut error: Box<EvalAltResult>) -> Box<EvalAl
     error
 }
 
-/// The `kind` of the maps the error constructors build.
-pub const WRONG_USERNAME_OR_PASSWORD: &str = "WrongUsernameOrPasswordError";
-pub const VALIDATION: &str = "ValidationError";
-pub const UNAUTHORIZED: &str = "UnauthorizedError";
-
 fn runtime(message: impl Into<String>) -> Box<EvalAltResult> {
     EvalAltResult::ErrorRuntime(message.into().into(), Position::NONE).into()
-}
-
-fn thrown(map: RhaiMap) -> Box<EvalAltResult> {
-    EvalAltResult::ErrorRuntime(Dynamic::from_map(map), Position::NONE).into()
-}
-
-fn error_map(kind: &str, pairs: &[(&str, Dynamic)]) -> RhaiMap {
-    let mut m = RhaiMap::new();
-    m.insert("kind".into(), kind.into());
-    for (k, v) in pairs {
-        m.insert((*k).into(), v.clone());
-    }
-    m
 }
 
 /// Registers everything on `engine`.
@@ -67,30 +49,7 @@ pub fn register(engine: &mut Engine, policy: HashPolicy, configuration: &BTreeMa
     }
     engine.register_static_module("configuration", conf.into());
 
-    engine.register_fn(WRONG_USERNAME_OR_PASSWORD, |user: Dynamic| {
-        Dynamic::from_map(error_map(WRONG_USERNAME_OR_PASSWORD, &[("user", user)]))
-    });
-    engine.register_fn(WRONG_USERNAME_OR_PASSWORD, |user: Dynamic, why: Dynamic| {
-        Dynamic::from_map(error_map(
-            WRONG_USERNAME_OR_PASSWORD,
-            &[("user", user), ("message", why)],
-        ))
-    });
-    engine.register_fn(VALIDATION, |code: Dynamic, message: Dynamic| {
-        Dynamic::from_map(error_map(
-            VALIDATION,
-            &[("code", code), ("message", message)],
-        ))
-    });
-    engine.register_fn(VALIDATION, |code: Dynamic| {
-        Dynamic::from_map(error_map(
-            VALIDATION,
-            &[("code", code), ("message", Dynamic::UNIT)],
-        ))
-    });
-    engine.register_fn(UNAUTHORIZED, |message: Dynamic| {
-        Dynamic::from_map(error_map(UNAUTHORIZED, &[("message", message)]))
-    });
+    errors::register_constructors(engine);
     engine.register_fn("merge_metadata", merge_metadata);
 }
 
@@ -100,7 +59,7 @@ fn merge_metadata(current: Dynamic, patch: Dynamic) -> Fallible<Dynamic> {
             if v.is_unit() {
                 return Ok(Default::default());
             }
-            match crate::profile::to_json(what, v) {
+            match convert::to_json(v) {
                 Ok(serde_json::Value::Object(m)) => Ok(m),
                 _ => Err(runtime(format!(
                     "merge_metadata: {what} must be a map or (), not {}",
@@ -116,7 +75,7 @@ fn merge_metadata(current: Dynamic, patch: Dynamic) -> Fallible<Dynamic> {
 }
 
 /// Runs `f` on the call's store session, turning a store failure into the
-/// catchable map of scripts.md.
+/// catchable map a script sees.
 fn with_session<T>(f: impl FnOnce(&mut Session) -> Result<T, StoreError>) -> Fallible<T> {
     // Out of the call's state while the statement runs: it suspends the
     // fiber, and the state leaves the thread meanwhile.
@@ -131,7 +90,7 @@ fn with_session<T>(f: impl FnOnce(&mut Session) -> Result<T, StoreError>) -> Fal
         StoreError::Cancelled => {
             EvalAltResult::ErrorTerminated("cancelled".into(), Position::NONE).into()
         }
-        other => thrown(other.to_map()),
+        other => errors::thrown(errors::store_error_map(&other)),
     })
 }
 
@@ -139,7 +98,7 @@ fn params(list: Array) -> Fallible<Vec<mysql_async::Value>> {
     list.iter()
         .enumerate()
         .map(|(i, v)| {
-            store::to_param(v).map_err(|why| runtime(format!("parameter {}: {why}", i + 1)))
+            convert::to_param(v).map_err(|why| runtime(format!("parameter {}: {why}", i + 1)))
         })
         .collect()
 }
@@ -147,7 +106,10 @@ fn params(list: Array) -> Fallible<Vec<mysql_async::Value>> {
 fn query(sql: &str, list: Array) -> Fallible<Array> {
     let params = params(list)?;
     let rows = with_session(|s| s.query(sql, params))?;
-    Ok(rows.into_iter().map(Dynamic::from_map).collect())
+    Ok(rows
+        .into_iter()
+        .map(|row| Dynamic::from_map(convert::row_to_map(row)))
+        .collect())
 }
 
 fn query_one(sql: &str, list: Array) -> Fallible<Dynamic> {
@@ -218,15 +180,9 @@ fn db_module() -> Module {
 
 fn hash_error(e: HashError) -> Box<EvalAltResult> {
     match e {
-        HashError::TooLong => thrown(error_map(
-            VALIDATION,
-            &[
-                ("code", "password_too_long".into()),
-                (
-                    "message",
-                    "The password is too long: bcrypt uses at most 72 bytes.".into(),
-                ),
-            ],
+        HashError::TooLong => errors::thrown(errors::validation(
+            "password_too_long",
+            "The password is too long: bcrypt uses at most 72 bytes.",
         )),
         other => runtime(format!("password: {other}")),
     }
@@ -346,9 +302,9 @@ fn json_parse(value: Dynamic) -> Fallible<Dynamic> {
 }
 
 fn json_stringify(value: &Dynamic) -> Fallible<String> {
-    crate::profile::to_json("value", value)
+    convert::to_json(value)
         .map(|v| v.to_string())
-        .map_err(|e| runtime(format!("json::stringify: {}", e.rule)))
+        .map_err(|rule| runtime(format!("json::stringify: {rule}")))
 }
 
 fn request_module() -> Module {

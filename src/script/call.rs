@@ -151,15 +151,28 @@ thread_local! {
     static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
 }
 
+/// Proof that code runs inside a script call: on the call's fiber, with
+/// its state in this thread's slot. Only [`run`] makes one and lends it to
+/// its body; it cannot leave the thread. What needs a running call (running
+/// a script: [`super::ScriptSet::call`]) asks for it, so the rule is the
+/// compiler's to check.
+pub struct InCall {
+    _on_this_thread: std::marker::PhantomData<*const ()>,
+}
+
 /// Runs `body` as a fiber on this thread with `state` as its call state,
 /// and hands the state back afterwards. Waits inside `body` are given up
 /// a little after the deadline (each is bounded by it already).
 pub async fn run<R: 'static>(
     state: CallState,
-    body: impl FnOnce() -> R + 'static,
+    body: impl FnOnce(&InCall) -> R + 'static,
 ) -> std::io::Result<(R, CallState)> {
     let give_up = state.deadline + GRACE;
-    let fiber = Fiber::new(body)?;
+    let fiber = Fiber::new(move || {
+        body(&InCall {
+            _on_this_thread: std::marker::PhantomData,
+        })
+    })?;
     let mut kept = Some(state);
     let out = fiber
         .run(give_up, |entering| {

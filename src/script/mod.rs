@@ -1,11 +1,13 @@
 //! The script engine: one sandboxed Rhai engine per connection with every
-//! limit of scripts.md set from config, the connection's scripts compiled
+//! sandbox limit set from the settings, the connection's scripts compiled
 //! once at load (problems reported as `path:line:col: message`), imports
 //! confined to `scripts_dir`, and the mapping of a script's failure to the
 //! host's errors.
 
 pub mod api;
 pub mod call;
+pub mod convert;
+mod errors;
 pub mod fiber;
 pub mod scan;
 
@@ -19,9 +21,9 @@ use rhai::{
     CallFnOptions, Dynamic, Engine, EvalAltResult, FuncArgs, Module, Position, Scope, Shared, AST,
 };
 
-use crate::error::{Error, HOST_CODES};
+use crate::error::Error;
 use crate::settings::ConnectionSettings;
-use crate::store::ER_DUP_ENTRY;
+use call::InCall;
 
 /// The scripts a connection may have, each with its parameter count.
 pub const SCRIPTS: &[(&str, usize)] = &[
@@ -164,8 +166,9 @@ impl ScriptSet {
     }
 
     /// Calls the function `name` of the script `name`, with a fresh scope.
-    /// Must run inside a call ([`call::run`]), whose fiber it may suspend.
-    pub fn call(&self, name: &str, args: impl FuncArgs) -> Result<Dynamic, Error> {
+    /// Runs inside a call (the [`InCall`] proves it), whose fiber it may
+    /// suspend.
+    pub fn call(&self, _: &InCall, name: &str, args: impl FuncArgs) -> Result<Dynamic, Error> {
         let ast = self.scripts.get(name).ok_or(Error::ActionNotConfigured)?;
         let mut scope = Scope::new();
         // The top level holds only imports (checked at load); running it on
@@ -419,7 +422,7 @@ fn classify(err: EvalAltResult, file: &Path) -> Error {
                 .read_lock::<rhai::Map>()
                 .map(|m| m.clone())
                 .unwrap_or_default();
-            thrown_map(&map, file, &place).unwrap_or_else(|| Error::Script(cause()))
+            errors::meaning(&map, file, &place).unwrap_or_else(|| Error::Script(cause()))
         }
         EvalAltResult::ErrorTerminated(..) => Error::ScriptTimeout,
         EvalAltResult::ErrorTooManyOperations(_)
@@ -430,92 +433,5 @@ fn classify(err: EvalAltResult, file: &Path) -> Error {
             Error::Script(format!("limit hit: {}", cause()))
         }
         _ => Error::Script(cause()),
-    }
-}
-
-fn text_of(map: &rhai::Map, key: &str) -> Option<String> {
-    map.get(key).filter(|v| !v.is_unit()).map(|v| v.to_string())
-}
-
-/// The meaning of a thrown map: one of the error constructors, or a store
-/// failure thrown on. `place` is where it was thrown, for the log.
-fn thrown_map(map: &rhai::Map, file: &Path, place: &str) -> Option<Error> {
-    let kind = map.get("kind")?.clone().into_immutable_string().ok()?;
-    match kind.as_str() {
-        api::WRONG_USERNAME_OR_PASSWORD => {
-            if let Some(why) = text_of(map, "message") {
-                tracing::info!(script = %file.display(), why = %call::mask(&why), "wrong username or password");
-            }
-            Some(Error::WrongUsernameOrPassword)
-        }
-        // Messages go to the caller: masked like the log, so that no answer
-        // carries a password or a configuration value.
-        api::UNAUTHORIZED => Some(Error::Unauthorized(call::mask(
-            &text_of(map, "message").unwrap_or_else(|| "unauthorized".into()),
-        ))),
-        api::VALIDATION => {
-            let code = text_of(map, "code").unwrap_or_default();
-            let message =
-                call::mask(&text_of(map, "message").unwrap_or_else(|| code.replace('_', " ")));
-            if code == "user_exists" {
-                return Some(Error::UserExists(message));
-            }
-            if !valid_code(&code) {
-                return Some(Error::Script(format!(
-                    "{place}: ValidationError code `{}` is not [a-z][a-z0-9_]{{0,63}} or is one of the host's own codes",
-                    call::mask(&code)
-                )));
-            }
-            Some(Error::Validation { code, message })
-        }
-        "store" => {
-            if map.get("timeout").and_then(|v| v.as_bool().ok()) == Some(true) {
-                return Some(Error::ScriptTimeout);
-            }
-            let message = call::mask(&text_of(map, "message").unwrap_or_default());
-            match map.get("code").map(|c| c.as_int()) {
-                Some(Ok(code)) if code == i64::from(ER_DUP_ENTRY) => {
-                    tracing::info!(script = %file.display(), cause = %message, "duplicate key");
-                    Some(Error::UserExists("the user already exists".into()))
-                }
-                Some(Ok(code)) => Some(Error::Script(format!(
-                    "{place}: store error {code}: {message}"
-                ))),
-                _ => Some(Error::StoreUnavailable(message)),
-            }
-        }
-        _ => None,
-    }
-}
-
-fn valid_code(code: &str) -> bool {
-    let mut chars = code.chars();
-    chars.next().is_some_and(|c| c.is_ascii_lowercase())
-        && code.len() <= 64
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-        && !HOST_CODES.contains(&code)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn validation_codes() {
-        for ok in ["email_too_long", "a", "x9_"] {
-            assert!(valid_code(ok), "{ok}");
-        }
-        for bad in [
-            "",
-            "Email",
-            "9a",
-            "email-too-long",
-            "script_error",
-            "invalid_request",
-            &"a".repeat(65),
-        ] {
-            assert!(!valid_code(bad), "{bad}");
-        }
-        assert!(valid_code(&"a".repeat(64)));
     }
 }

@@ -2,7 +2,11 @@
 //! password against it in constant time, making new hashes in the
 //! connection's configured algorithm, and telling when a hash should be
 //! upgraded. Costs that would hold a thread for long are refused, not
-//! computed. The formats are those of scripts.md, "Legacy hashes".
+//! computed. Where the work runs is [`gate`]'s business.
+
+mod gate;
+
+pub use gate::gated;
 
 use argon2::password_hash::phc::PasswordHash;
 use argon2::{Argon2, PasswordHasher, PasswordVerifier};
@@ -11,8 +15,6 @@ use base64::Engine as _;
 use hmac::{Hmac, KeyInit, Mac};
 use md5::{Digest, Md5};
 use subtle::ConstantTimeEq;
-
-use std::time::Instant;
 
 use crate::settings::PasswordAlgorithm;
 
@@ -478,35 +480,6 @@ fn verify_passlib_pbkdf2(pw: &[u8], stored: &str) -> Result<bool, HashError> {
     ))
 }
 
-/// Password hashing is pure CPU: it runs on the blocking pool, at most one
-/// computation per core at once, so that a burst of logins can neither
-/// stall the runtime threads nor starve them (and `/healthz`) of CPU.
-static HASH_SLOTS: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
-    tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(1, |n| n.get()))
-});
-
-/// Runs `f` on the blocking pool once a hash slot is free, waiting for the
-/// slot no later than `deadline`; `None` when the deadline passed first.
-pub async fn gated<T: Send + 'static>(
-    deadline: Option<Instant>,
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Option<T> {
-    let slot = match deadline {
-        Some(d) => tokio::time::timeout_at(d.into(), HASH_SLOTS.acquire())
-            .await
-            .ok()?
-            .ok()?,
-        None => HASH_SLOTS.acquire().await.ok()?,
-    };
-    tokio::task::spawn_blocking(move || {
-        // The slot is held until the work is done, even if the waiter left.
-        let _slot = slot;
-        f()
-    })
-    .await
-    .ok()
-}
-
 /// A hash of a random password in the policy's algorithm and cost: what a
 /// login that found no user verifies, so that its answer takes as long as
 /// one that verified a wrong password.
@@ -652,7 +625,7 @@ mod tests {
     }
 
     /// Made by PHP and passlib (tests/vectors/generate), never by us.
-    const VECTORS: &str = include_str!("../tests/vectors/hashes.tsv");
+    const VECTORS: &str = include_str!("../../tests/vectors/hashes.tsv");
 
     #[test]
     fn every_reference_vector_verifies_and_a_wrong_password_does_not() {

@@ -73,12 +73,8 @@ impl Metrics {
                 .or_default()
                 .observe(t.script);
             let queries = f.queries.entry(connection.into()).or_default();
-            // One observation per statement, at the statements' mean time.
-            if t.queries > 0 {
-                let each = t.query_time / t.queries;
-                for _ in 0..t.queries {
-                    queries.observe(each);
-                }
+            for took in &t.queries {
+                queries.observe(*took);
             }
         }
     }

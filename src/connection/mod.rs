@@ -44,13 +44,19 @@ impl Drop for Waiting<'_> {
     }
 }
 
-/// How long one action took: the script call (queries included) and the
-/// statements it ran.
-#[derive(Debug, Clone, Copy, Default)]
+/// How long one action took: the script call (queries included) and each
+/// statement it ran.
+#[derive(Debug, Clone, Default)]
 pub struct Timings {
     pub script: Duration,
-    pub queries: u32,
-    pub query_time: Duration,
+    pub queries: Vec<Duration>,
+}
+
+impl Timings {
+    /// The time spent waiting for statements.
+    pub fn query_time(&self) -> Duration {
+        self.queries.iter().sum()
+    }
 }
 
 pub struct Connection {
@@ -243,6 +249,22 @@ impl Connection {
             .map_err(|_| Error::Overloaded)
     }
 
+    /// Whether the connection serves `action` now: it has the script, and
+    /// sign-up is allowed. The one place these rules live.
+    pub fn offers(&self, action: Action) -> Result<()> {
+        self.offers_with(&self.scripts(), action)
+    }
+
+    fn offers_with(&self, scripts: &ScriptSet, action: Action) -> Result<()> {
+        if !scripts.has(action.script()) {
+            return Err(Error::ActionNotConfigured);
+        }
+        if action == Action::Signup && !self.settings.tunables.signup {
+            return Err(Error::SignupDisabled);
+        }
+        Ok(())
+    }
+
     /// Runs a validated request through the connection's script.
     pub async fn perform(self: &Arc<Self>, request: Request) -> Result<Outcome> {
         self.perform_timed(request).await.0
@@ -276,8 +298,8 @@ impl Connection {
         };
         tracing::debug!(
             script_ms = timings.script.as_secs_f64() * 1000.0,
-            queries = timings.queries,
-            query_ms = timings.query_time.as_secs_f64() * 1000.0,
+            queries = timings.queries.len(),
+            query_ms = timings.query_time().as_secs_f64() * 1000.0,
             "script finished"
         );
         if let Err(e) = &result {
@@ -291,13 +313,7 @@ impl Connection {
 
     async fn run(&self, request: Request, timings: &mut Timings) -> Result<Outcome> {
         let scripts = self.scripts();
-        let script = request.action.script();
-        if !scripts.has(script) {
-            return Err(Error::ActionNotConfigured);
-        }
-        if request.action == Action::Signup && !self.settings.tunables.signup {
-            return Err(Error::SignupDisabled);
-        }
+        self.offers_with(&scripts, request.action)?;
         let _permit = self.admit().await?;
         let t = &self.settings.tunables;
         let deadline = Instant::now() + Duration::from_millis(t.script_timeout_ms);
@@ -316,17 +332,18 @@ impl Connection {
             deadline,
         };
         let started = Instant::now();
-        let (result, state) = call::run(state, move || request.run(&scripts, &name, max_profile))
-            .await
-            .map_err(|e| Error::Script(format!("the script could not start: {e}")))?;
+        let (result, state) = call::run(state, move |call| {
+            request.run(call, &scripts, &name, max_profile)
+        })
+        .await
+        .map_err(|e| Error::Script(format!("the script could not start: {e}")))?;
         *timings = Timings {
             script: started.elapsed(),
             ..Timings::default()
         };
         // The connection goes back before any dummy verification.
-        if let Some(session) = state.session {
-            timings.queries = session.queries;
-            timings.query_time = session.query_time;
+        if let Some(mut session) = state.session {
+            timings.queries = std::mem::take(&mut session.query_times);
             session.finish().await;
         }
         if is_login && matches!(result, Err(Error::WrongUsernameOrPassword)) && !state.verified {

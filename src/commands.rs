@@ -1,4 +1,4 @@
-//! Operator tooling (config.md, "Command line"): `check` loads every
+//! Operator tooling (docs/operations.md): `check` loads every
 //! connection's scripts without a store, `try` runs one action as the HTTP
 //! path would, and `test` runs the operator's script test cases, each file
 //! on a fresh database of the configured server.

@@ -1,0 +1,319 @@
+//! The HTTP layer: the routes, bearer tokens checked first ([`auth`]),
+//! request ids and access lines ([`request_id`]), JSON in and out, body
+//! limits, and the one place where an action's outcome or error becomes a
+//! status and a body ([`error`]).
+
+pub mod auth;
+pub mod error;
+pub mod metrics;
+pub mod request_id;
+pub mod tls;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use crate::actions::{Action, Outcome, Request as ActionRequest};
+use crate::connection::Connection;
+use crate::error::Error;
+use crate::settings::Secret;
+use error::ApiError;
+use metrics::Metrics;
+pub use request_id::new_request_id;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+struct Inner {
+    connections: BTreeMap<String, Arc<Connection>>,
+    metrics: Option<Metrics>,
+    /// Swapped whole by a reload, so that a token can be rotated.
+    tokens: RwLock<Arc<Vec<Secret>>>,
+}
+
+impl AppState {
+    /// `metrics`: whether `/metrics` is served (http.metrics).
+    pub fn new(
+        connections: BTreeMap<String, Arc<Connection>>,
+        tokens: Vec<Secret>,
+        metrics: bool,
+    ) -> Self {
+        AppState(Arc::new(Inner {
+            connections,
+            metrics: metrics.then(Metrics::default),
+            tokens: RwLock::new(Arc::new(tokens)),
+        }))
+    }
+
+    pub fn set_tokens(&self, tokens: Vec<Secret>) {
+        *self.0.tokens.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(tokens);
+    }
+
+    fn tokens(&self) -> Arc<Vec<Secret>> {
+        self.0
+            .tokens
+            .read()
+            .map(|t| t.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    pub fn connections(&self) -> impl Iterator<Item = &Arc<Connection>> {
+        self.0.connections.values()
+    }
+}
+
+pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+    let v1 = Router::new()
+        .route(
+            "/connections",
+            get(list_connections).fallback(method_not_allowed),
+        )
+        .route(
+            "/connections/{connection}/{action}",
+            post(run_action).fallback(method_not_allowed),
+        )
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ));
+    let mut router = Router::new()
+        .route("/healthz", get(healthz).fallback(method_not_allowed))
+        .route("/readyz", get(readyz).fallback(method_not_allowed));
+    if state.0.metrics.is_some() {
+        router = router.route("/metrics", get(metrics).fallback(method_not_allowed));
+    }
+    router
+        .nest("/v1", v1)
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(middleware::from_fn(request_id::request_id))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+async fn healthz() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// Ready when every connection's store answers a ping within a second.
+async fn readyz(State(state): State<AppState>) -> Response {
+    let mut checks = tokio::task::JoinSet::new();
+    for c in state.connections() {
+        let c = Arc::clone(c);
+        checks.spawn(async move {
+            let word = match c.store().ping(Duration::from_secs(1)).await {
+                Ok(()) if c.scripts_ok() => "ok",
+                Ok(()) => "scripts_failed",
+                Err(e) => {
+                    tracing::warn!(connection = c.name(), cause = %e, "store unreachable");
+                    "store_unreachable"
+                }
+            };
+            (c.name().to_string(), word)
+        });
+    }
+    let mut results = BTreeMap::new();
+    while let Some(Ok((name, word))) = checks.join_next().await {
+        results.insert(name, word);
+    }
+    let ready = results.values().all(|w| *w == "ok");
+    let body = json!({
+        "status": if ready { "ready" } else { "not_ready" },
+        "connections": results,
+    });
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body)).into_response()
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    let text = state
+        .0
+        .metrics
+        .as_ref()
+        .map(|m| m.render(state.connections()))
+        .unwrap_or_default();
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
+}
+
+async fn list_connections(State(state): State<AppState>) -> Json<Value> {
+    let list: Vec<Value> = state
+        .connections()
+        .map(|c| {
+            let actions: Vec<&str> = Action::ALL
+                .into_iter()
+                .filter(|a| c.offers(*a).is_ok())
+                .map(Action::name)
+                .collect();
+            json!({ "name": c.name(), "actions": actions })
+        })
+        .collect();
+    Json(json!({ "connections": list }))
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+}
+
+async fn run_action(
+    State(state): State<AppState>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let Path((connection, action)) = path.map_err(|_| ApiError::UnknownConnection)?;
+    let span = tracing::Span::current();
+    span.record("connection", tracing::field::display(&connection));
+    span.record("action", tracing::field::display(&action));
+    let conn = state
+        .0
+        .connections
+        .get(&connection)
+        .ok_or(ApiError::UnknownConnection)?;
+    let action = Action::parse(&action).ok_or(ApiError::UnknownAction)?;
+    if !is_json(&headers) {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge
+        } else {
+            Error::invalid_request("the body could not be read").into()
+        }
+    })?;
+    let (result, timings) = match ActionRequest::parse(action, &body) {
+        Ok(request) => {
+            let (result, timings) = conn.perform_timed(request).await;
+            (result, Some(timings))
+        }
+        Err(e) => (Err(e), None),
+    };
+    if let Some(metrics) = &state.0.metrics {
+        let status = match &result {
+            Ok(outcome) => status_of_outcome(outcome),
+            Err(e) => error::status_of(e),
+        };
+        metrics.record(
+            conn.name(),
+            action.name(),
+            status.as_u16(),
+            timings.as_ref(),
+        );
+    }
+    let (status, body) = outcome_body(&result?);
+    let mut response = (status, Body::from(body)).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Ok(response)
+}
+
+fn status_of_outcome(outcome: &Outcome) -> StatusCode {
+    match outcome {
+        Outcome::Created(_) => StatusCode::CREATED,
+        _ => StatusCode::OK,
+    }
+}
+
+/// The status and JSON body of an action's outcome. The profile was
+/// serialized once, when it was normalized; it is not serialized again.
+fn outcome_body(outcome: &Outcome) -> (StatusCode, Vec<u8>) {
+    let body = match outcome {
+        Outcome::User(p) | Outcome::Created(p) => {
+            let json = p.json();
+            let mut body = Vec::with_capacity(json.len() + 9);
+            body.extend_from_slice(b"{\"user\":");
+            body.extend_from_slice(json.as_bytes());
+            body.push(b'}');
+            body
+        }
+        Outcome::Verified => br#"{"verified":true}"#.to_vec(),
+        Outcome::Changed => br#"{"changed":true}"#.to_vec(),
+        Outcome::Deleted => br#"{"deleted":true}"#.to_vec(),
+    };
+    (status_of_outcome(outcome), body)
+}
+
+/// What the API answers for the result of an action: status and JSON body,
+/// as `customdb try` and `customdb test` show it.
+pub fn answer(result: Result<Outcome, Error>, request_id: &str) -> (StatusCode, Value) {
+    match result {
+        Ok(outcome) => {
+            let (status, body) = outcome_body(&outcome);
+            let value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            (status, value)
+        }
+        Err(e) => {
+            let e = ApiError::from(e);
+            (e.status(), e.body(request_id))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::Profile;
+
+    #[test]
+    fn outcomes_answer_their_status_and_body() {
+        let mut fields = serde_json::Map::new();
+        fields.insert("user_id".into(), json!("7"));
+        let profile = Profile::from_fields(fields);
+        let cases = [
+            (
+                Outcome::User(profile.clone()),
+                200,
+                json!({"user": {"user_id": "7"}}),
+            ),
+            (
+                Outcome::Created(profile),
+                201,
+                json!({"user": {"user_id": "7"}}),
+            ),
+            (Outcome::Verified, 200, json!({"verified": true})),
+            (Outcome::Changed, 200, json!({"changed": true})),
+            (Outcome::Deleted, 200, json!({"deleted": true})),
+        ];
+        for (outcome, status, body) in cases {
+            assert_eq!(
+                answer(Ok(outcome), "r"),
+                (StatusCode::from_u16(status).unwrap(), body)
+            );
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! Values across the script's edge: a MySQL row as a script map, a script
+//! value as a statement parameter, and any script value as JSON.
+
+use mysql_async::consts::{ColumnFlags, ColumnType};
+use mysql_async::{Column, Row, Value};
+use rhai::{Dynamic, Map as RhaiMap};
+use serde_json::{Map, Value as Json};
+
+/// MySQL's character set number for binary data.
+const BINARY_CHARSET: u16 = 63;
+
+pub fn row_to_map(row: Row) -> RhaiMap {
+    let columns = row.columns();
+    columns
+        .iter()
+        .zip(row.unwrap())
+        .map(|(col, value)| (col.name_str().as_ref().into(), to_dynamic(value, col)))
+        .collect()
+}
+
+/// A MySQL value as a script sees it.
+pub fn to_dynamic(value: Value, col: &Column) -> Dynamic {
+    let ty = col.column_type();
+    match value {
+        Value::NULL => Dynamic::UNIT,
+        Value::Int(i) => i.into(),
+        Value::UInt(u) => match i64::try_from(u) {
+            Ok(i) => i.into(),
+            Err(_) => u.to_string().into(),
+        },
+        // Through its shortest text, so that FLOAT 0.1 reads as 0.1.
+        Value::Float(f) => f.to_string().parse::<f64>().unwrap_or(f as f64).into(),
+        Value::Double(d) => d.into(),
+        Value::Date(y, mo, d, h, mi, s, us) => {
+            if matches!(
+                ty,
+                ColumnType::MYSQL_TYPE_DATE | ColumnType::MYSQL_TYPE_NEWDATE
+            ) {
+                format!("{y:04}-{mo:02}-{d:02}").into()
+            } else if us > 0 {
+                format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{us:06}").into()
+            } else {
+                format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}").into()
+            }
+        }
+        Value::Time(neg, days, h, mi, s, us) => {
+            let sign = if neg { "-" } else { "" };
+            let hours = days * 24 + u32::from(h);
+            if us > 0 {
+                format!("{sign}{hours:02}:{mi:02}:{s:02}.{us:06}").into()
+            } else {
+                format!("{sign}{hours:02}:{mi:02}:{s:02}").into()
+            }
+        }
+        Value::Bytes(bytes) => match ty {
+            ColumnType::MYSQL_TYPE_DECIMAL | ColumnType::MYSQL_TYPE_NEWDECIMAL => {
+                String::from_utf8_lossy(&bytes).into_owned().into()
+            }
+            ColumnType::MYSQL_TYPE_JSON => serde_json::from_slice::<Dynamic>(&bytes)
+                .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned().into()),
+            ColumnType::MYSQL_TYPE_BIT | ColumnType::MYSQL_TYPE_GEOMETRY => {
+                Dynamic::from_blob(bytes)
+            }
+            _ if col.character_set() == BINARY_CHARSET
+                && !col.flags().contains(ColumnFlags::ENUM_FLAG)
+                && !col.flags().contains(ColumnFlags::SET_FLAG) =>
+            {
+                Dynamic::from_blob(bytes)
+            }
+            _ => match String::from_utf8(bytes) {
+                Ok(s) => s.into(),
+                Err(e) => Dynamic::from_blob(e.into_bytes()),
+            },
+        },
+    }
+}
+
+/// A script value as a statement parameter: `()` is NULL, a bool 1 or 0, a
+/// map or array its JSON text.
+pub fn to_param(value: &Dynamic) -> Result<Value, String> {
+    if value.is_unit() {
+        return Ok(Value::NULL);
+    }
+    if let Ok(b) = value.as_bool() {
+        return Ok(Value::Int(i64::from(b)));
+    }
+    if let Ok(i) = value.as_int() {
+        return Ok(Value::Int(i));
+    }
+    if let Ok(f) = value.as_float() {
+        return Ok(Value::Double(f));
+    }
+    if let Ok(c) = value.as_char() {
+        return Ok(Value::Bytes(c.to_string().into_bytes()));
+    }
+    if let Some(s) = value.read_lock::<rhai::ImmutableString>() {
+        return Ok(Value::Bytes(s.as_bytes().to_vec()));
+    }
+    if value.is_blob() {
+        let blob = value.clone().into_blob().unwrap_or_default();
+        return Ok(Value::Bytes(blob));
+    }
+    if value.is_map() || value.is_array() {
+        let json = to_json(value)?;
+        return Ok(Value::Bytes(json.to_string().into_bytes()));
+    }
+    Err(format!(
+        "a {} cannot be a statement parameter",
+        value.type_name()
+    ))
+}
+
+/// Any value as JSON: `()` is null, a blob an array of its bytes. Floats
+/// that JSON cannot hold (NaN, infinities) and values with no JSON form
+/// (function pointers, timestamps, custom types) are refused.
+pub fn to_json(value: &Dynamic) -> Result<Json, String> {
+    if value.is_unit() {
+        return Ok(Json::Null);
+    }
+    if let Ok(b) = value.as_bool() {
+        return Ok(Json::Bool(b));
+    }
+    if let Ok(i) = value.as_int() {
+        return Ok(Json::from(i));
+    }
+    if let Ok(f) = value.as_float() {
+        return serde_json::Number::from_f64(f)
+            .map(Json::Number)
+            .ok_or_else(|| "a float that is not finite has no JSON form".to_string());
+    }
+    if let Ok(c) = value.as_char() {
+        return Ok(Json::String(c.to_string()));
+    }
+    if let Some(s) = value.read_lock::<rhai::ImmutableString>() {
+        return Ok(Json::String(s.to_string()));
+    }
+    if let Some(blob) = value.read_lock::<rhai::Blob>() {
+        return Ok(Json::Array(blob.iter().map(|b| Json::from(*b)).collect()));
+    }
+    if let Some(items) = value.read_lock::<rhai::Array>() {
+        return items
+            .iter()
+            .map(to_json)
+            .collect::<Result<_, _>>()
+            .map(Json::Array);
+    }
+    if let Some(map) = value.read_lock::<RhaiMap>() {
+        return map
+            .iter()
+            .map(|(k, v)| Ok((k.to_string(), to_json(v)?)))
+            .collect::<Result<Map<_, _>, _>>()
+            .map(Json::Object);
+    }
+    Err(format!("a {} has no JSON form", value.type_name()))
+}

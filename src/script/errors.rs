@@ -1,0 +1,179 @@
+//! The maps scripts throw, built and read in one place: the error
+//! constructors (`WrongUsernameOrPasswordError`, `ValidationError`,
+//! `UnauthorizedError`) and the store's failures build them; [`meaning`]
+//! reads a thrown map back as the host's error.
+
+use std::path::Path;
+
+use rhai::{Dynamic, Engine, EvalAltResult, Map as RhaiMap, Position};
+
+use super::call;
+use crate::error::{Error, RESERVED_CODES};
+use crate::store::{StoreError, ER_DUP_ENTRY};
+
+/// The `kind` of the maps the error constructors build.
+pub const WRONG_USERNAME_OR_PASSWORD: &str = "WrongUsernameOrPasswordError";
+pub const VALIDATION: &str = "ValidationError";
+pub const UNAUTHORIZED: &str = "UnauthorizedError";
+
+/// The `kind` of a store failure's map.
+const STORE: &str = "store";
+
+/// A thrown value, as Rhai carries it.
+pub fn thrown(map: RhaiMap) -> Box<EvalAltResult> {
+    EvalAltResult::ErrorRuntime(Dynamic::from_map(map), Position::NONE).into()
+}
+
+fn error_map(kind: &str, pairs: &[(&str, Dynamic)]) -> RhaiMap {
+    let mut m = RhaiMap::new();
+    m.insert("kind".into(), kind.into());
+    for (k, v) in pairs {
+        m.insert((*k).into(), v.clone());
+    }
+    m
+}
+
+/// What `ValidationError(code, message)` builds.
+pub fn validation(code: &str, message: &str) -> RhaiMap {
+    error_map(
+        VALIDATION,
+        &[("code", code.into()), ("message", message.into())],
+    )
+}
+
+/// Registers the error constructors on `engine`.
+pub fn register_constructors(engine: &mut Engine) {
+    engine.register_fn(WRONG_USERNAME_OR_PASSWORD, |user: Dynamic| {
+        Dynamic::from_map(error_map(WRONG_USERNAME_OR_PASSWORD, &[("user", user)]))
+    });
+    engine.register_fn(WRONG_USERNAME_OR_PASSWORD, |user: Dynamic, why: Dynamic| {
+        Dynamic::from_map(error_map(
+            WRONG_USERNAME_OR_PASSWORD,
+            &[("user", user), ("message", why)],
+        ))
+    });
+    engine.register_fn(VALIDATION, |code: Dynamic, message: Dynamic| {
+        Dynamic::from_map(error_map(
+            VALIDATION,
+            &[("code", code), ("message", message)],
+        ))
+    });
+    engine.register_fn(VALIDATION, |code: Dynamic| {
+        Dynamic::from_map(error_map(
+            VALIDATION,
+            &[("code", code), ("message", Dynamic::UNIT)],
+        ))
+    });
+    engine.register_fn(UNAUTHORIZED, |message: Dynamic| {
+        Dynamic::from_map(error_map(UNAUTHORIZED, &[("message", message)]))
+    });
+}
+
+/// `#{ kind: "store", code, message }`, plus `timeout: true` for a query
+/// stopped at its time limit (so that a rethrow still means 504).
+pub fn store_error_map(error: &StoreError) -> RhaiMap {
+    let mut m = RhaiMap::new();
+    m.insert("kind".into(), STORE.into());
+    let code: Dynamic = match error {
+        StoreError::Server { code, .. } => i64::from(*code).into(),
+        StoreError::Unavailable(_) => Dynamic::UNIT,
+        StoreError::Timeout | StoreError::Cancelled => {
+            m.insert("timeout".into(), true.into());
+            Dynamic::UNIT
+        }
+    };
+    let message = match error {
+        StoreError::Server { message, .. } => message.clone(),
+        other => other.to_string(),
+    };
+    m.insert("code".into(), code);
+    m.insert("message".into(), message.into());
+    m
+}
+
+fn text_of(map: &RhaiMap, key: &str) -> Option<String> {
+    map.get(key).filter(|v| !v.is_unit()).map(|v| v.to_string())
+}
+
+/// The meaning of a thrown map: one of the error constructors, or a store
+/// failure thrown on. `place` is where it was thrown, for the log.
+pub(super) fn meaning(map: &RhaiMap, file: &Path, place: &str) -> Option<Error> {
+    let kind = map.get("kind")?.clone().into_immutable_string().ok()?;
+    match kind.as_str() {
+        WRONG_USERNAME_OR_PASSWORD => {
+            if let Some(why) = text_of(map, "message") {
+                tracing::info!(script = %file.display(), why = %call::mask(&why), "wrong username or password");
+            }
+            Some(Error::WrongUsernameOrPassword)
+        }
+        // Messages go to the caller: masked like the log, so that no answer
+        // carries a password or a configuration value.
+        UNAUTHORIZED => Some(Error::Unauthorized(call::mask(
+            &text_of(map, "message").unwrap_or_else(|| "unauthorized".into()),
+        ))),
+        VALIDATION => {
+            let code = text_of(map, "code").unwrap_or_default();
+            let message =
+                call::mask(&text_of(map, "message").unwrap_or_else(|| code.replace('_', " ")));
+            if code == "user_exists" {
+                return Some(Error::UserExists(message));
+            }
+            if !valid_code(&code) {
+                return Some(Error::Script(format!(
+                    "{place}: ValidationError code `{}` is not [a-z][a-z0-9_]{{0,63}} or is one of the host's own codes",
+                    call::mask(&code)
+                )));
+            }
+            Some(Error::Validation { code, message })
+        }
+        STORE => {
+            if map.get("timeout").and_then(|v| v.as_bool().ok()) == Some(true) {
+                return Some(Error::ScriptTimeout);
+            }
+            let message = call::mask(&text_of(map, "message").unwrap_or_default());
+            match map.get("code").map(|c| c.as_int()) {
+                Some(Ok(code)) if code == i64::from(ER_DUP_ENTRY) => {
+                    tracing::info!(script = %file.display(), cause = %message, "duplicate key");
+                    Some(Error::UserExists("the user already exists".into()))
+                }
+                Some(Ok(code)) => Some(Error::Script(format!(
+                    "{place}: store error {code}: {message}"
+                ))),
+                _ => Some(Error::StoreUnavailable(message)),
+            }
+        }
+        _ => None,
+    }
+}
+
+fn valid_code(code: &str) -> bool {
+    let mut chars = code.chars();
+    chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && code.len() <= 64
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && !RESERVED_CODES.contains(&code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_codes() {
+        for ok in ["email_too_long", "a", "x9_"] {
+            assert!(valid_code(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "Email",
+            "9a",
+            "email-too-long",
+            "script_error",
+            "invalid_request",
+            &"a".repeat(65),
+        ] {
+            assert!(!valid_code(bad), "{bad}");
+        }
+        assert!(valid_code(&"a".repeat(64)));
+    }
+}

@@ -1,0 +1,267 @@
+//! The operator's MySQL/MariaDB: a pool per connection on each runtime
+//! thread, the per-call [`Session`] that scripts' statements run in, and
+//! the killing of statements that ran past their time. Nothing here knows
+//! of scripts: values come in and go out as the driver's (the script layer
+//! converts them, in `script::convert`).
+
+mod session;
+mod statement;
+
+pub use session::Session;
+use statement::Held;
+pub use statement::{is_stateless_read, Executed};
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::settings::ConnectionSettings;
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts};
+/// How long an idle connection above `pool.min` is kept.
+pub const IDLE_TTL: Duration = Duration::from_secs(60);
+
+/// MySQL's error number for a duplicate key.
+pub const ER_DUP_ENTRY: u16 = 1062;
+
+/// One connection's pool and its time limits.
+pub struct Store {
+    pool: Pool,
+    /// Whether the server's default time zone is UTC, asked once: when it
+    /// is, a session needs no `SET time_zone` (a round trip per request).
+    default_utc: std::sync::OnceLock<bool>,
+    /// Connections taken by sessions and not yet given back.
+    in_use: Arc<std::sync::atomic::AtomicUsize>,
+    /// For the connection that kills a timed-out statement: outside the
+    /// pool, so that a full pool cannot hold up the kill.
+    opts: Opts,
+    query_timeout: Duration,
+    acquire_timeout: Duration,
+}
+
+/// A failed store call (a script sees it as a catchable map).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The server refused the statement: MySQL's error number and text.
+    #[error("store error {code}: {message}")]
+    Server { code: u16, message: String },
+    /// The store could not be reached, or no connection came free in time.
+    #[error("user store unavailable: {0}")]
+    Unavailable(String),
+    /// The statement ran past its time and was stopped.
+    #[error("query timed out")]
+    Timeout,
+    /// The call is being cancelled (it outlived its deadline): the script
+    /// must end, so this is not for it to catch.
+    #[error("the call was cancelled")]
+    Cancelled,
+}
+
+impl Store {
+    /// Builds a pool of at most `max` connections, keeping `min` (it
+    /// connects lazily, so a store that is down does not stop the start:
+    /// readiness reports it). Must be called on the runtime that will use
+    /// it: each runtime thread has pools of its own.
+    pub fn new(settings: &ConnectionSettings, min: usize, max: usize) -> Self {
+        let t = &settings.tunables;
+        let max = max.max(1);
+        let constraints = PoolConstraints::new(min.min(max), max)
+            .unwrap_or_else(|| PoolConstraints::new(0, max).unwrap_or_default());
+        let opts: Opts = OptsBuilder::from_opts(connect_opts(settings))
+            .pool_opts(
+                PoolOpts::default()
+                    .with_constraints(constraints)
+                    // Idle connections above `pool.min` stay a minute before
+                    // they are closed (the driver's default closes them at its
+                    // next 30 s check), so that bursts do not reconnect.
+                    .with_inactive_connection_ttl(IDLE_TTL),
+            )
+            .into();
+        Store {
+            pool: Pool::new(opts.clone()),
+            default_utc: std::sync::OnceLock::new(),
+            in_use: Arc::default(),
+            opts,
+            query_timeout: Duration::from_millis(t.query_timeout_ms),
+            acquire_timeout: Duration::from_millis(t.pool.acquire_timeout_ms),
+        }
+    }
+
+    /// Answers whether the store takes a `SELECT 1` within `limit`.
+    pub async fn ping(&self, limit: Duration) -> Result<(), StoreError> {
+        let work = async {
+            let mut conn = self.pool.get_conn().await.map_err(unavailable)?;
+            conn.ping().await.map_err(unavailable)
+        };
+        tokio::time::timeout(limit, work)
+            .await
+            .map_err(|_| StoreError::Unavailable("no answer in time".into()))?
+    }
+
+    /// Gives a connection fresh from the pool (so in the server's default
+    /// time zone) the UTC session scripts are promised.
+    async fn make_utc(&self, conn: &mut Conn) -> Result<(), mysql_async::Error> {
+        let utc = match self.default_utc.get() {
+            Some(utc) => *utc,
+            None => {
+                let zones: Option<(String, String)> = conn
+                    .query_first("SELECT @@session.time_zone, @@system_time_zone")
+                    .await?;
+                let utc = zones.is_some_and(|(session, system)| is_utc(&session, &system));
+                *self.default_utc.get_or_init(|| utc)
+            }
+        };
+        if !utc {
+            conn.query_drop(SET_UTC).await?;
+        }
+        Ok(())
+    }
+
+    /// Connections held by scripts now.
+    pub fn in_use(&self) -> usize {
+        self.in_use.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    pub async fn close(&self) {
+        let _ = self.pool.clone().disconnect().await;
+    }
+}
+
+/// How to reach the connection's store: its URL, TLS against `tls_ca` when
+/// set, and the session settings every connection gets.
+pub fn connect_opts(settings: &ConnectionSettings) -> Opts {
+    // Checked when the settings were loaded.
+    let opts = Opts::from_url(settings.database_url.expose()).unwrap_or_default();
+    // TLS comes from the URL (`require_ssl=true`, `verify_ca`, ...); a
+    // `tls_ca` requires it and verifies the server against that CA.
+    let ssl = match &settings.tls_ca {
+        Some(ca) => Some(
+            opts.ssl_opts()
+                .cloned()
+                .unwrap_or_default()
+                .with_root_certs(vec![ca.clone().into()]),
+        ),
+        None => opts.ssl_opts().cloned(),
+    };
+    OptsBuilder::from_opts(opts)
+        .ssl_opts(ssl)
+        // `affected_rows` counts the rows matched, as Node's mysql driver
+        // (and so every Auth0 template) has it.
+        .client_found_rows(true)
+        .into()
+}
+
+/// Sets a session's time zone to UTC, as scripts are promised.
+const SET_UTC: &str = "SET time_zone = '+00:00'";
+
+/// Whether a server's default time zone, as `@@session.time_zone` and
+/// `@@system_time_zone` of a fresh session show it, is UTC.
+fn is_utc(session: &str, system: &str) -> bool {
+    let utc = |z: &str| {
+        matches!(
+            z.to_ascii_uppercase().as_str(),
+            "+00:00"
+                | "UTC"
+                | "ETC/UTC"
+                | "GMT"
+                | "ETC/GMT"
+                | "UNIVERSAL"
+                | "ZULU"
+                | "COORDINATED UNIVERSAL TIME"
+        )
+    };
+    utc(session) || (session.eq_ignore_ascii_case("SYSTEM") && utc(system))
+}
+
+fn unavailable(e: mysql_async::Error) -> StoreError {
+    match e {
+        mysql_async::Error::Server(s) => StoreError::Server {
+            code: s.code,
+            message: s.message,
+        },
+        other => StoreError::Unavailable(other.to_string()),
+    }
+}
+
+impl Store {
+    /// Kills the connection's running statement on the server and throws the
+    /// connection away, without waiting for either. The kill goes through a
+    /// connection outside the pool, so that a full pool cannot hold it up.
+    fn abandon(&self, held: Held) {
+        self.kill(held.conn.id(), Some(held));
+    }
+
+    /// Kills the statement running on connection `id`, then drops `held`
+    /// (that connection, when the caller still has it).
+    fn kill(&self, id: u32, held: Option<Held>) {
+        let opts = self.opts.clone();
+        let working = crate::inflight::Working::start();
+        let task = async move {
+            let _working = working;
+            let kill = async {
+                let mut other = Conn::new(opts).await?;
+                other.query_drop(format!("KILL {id}")).await?;
+                other.disconnect().await
+            };
+            match tokio::time::timeout(Duration::from_secs(5), kill).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "could not kill a timed-out query"),
+                Err(_) => tracing::warn!("could not kill a timed-out query in time"),
+            }
+            drop(held);
+        };
+        // Called from a drop too, perhaps as the runtime goes away: a kill
+        // that cannot be spawned any more is logged, never a panic.
+        let spawned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            tokio::task::spawn_local(task);
+        }));
+        if spawned.is_err() {
+            tracing::warn!("the runtime is gone: a timed-out query was not killed");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_plain_reads_skip_the_reset() {
+        for sql in [
+            "SELECT id, email FROM members WHERE email = ?",
+            "  select 1",
+            "SELECT a FROM t WHERE b = ? OR c = ? LIMIT 1",
+            "SELECT is_blocked, last_update, into_date FROM t",
+        ] {
+            assert!(super::is_stateless_read(sql), "{sql}");
+        }
+        for sql in [
+            "SET @a = 1",
+            "SELECT @a := 5",
+            "SELECT x INTO @v FROM t",
+            "SELECT * FROM t FOR UPDATE",
+            "SELECT * FROM t LOCK IN SHARE MODE",
+            "SELECT GET_LOCK('x', 1)",
+            "SELECT LAST_INSERT_ID(7)",
+            "SELECT NEXTVAL(s)",
+            "SELECT SQL_CALC_FOUND_ROWS * FROM t",
+            "/* hint */ SELECT 1",
+            "INSERT INTO t VALUES (1)",
+            "SELECT 1; SET @x = 1",
+        ] {
+            assert!(!super::is_stateless_read(sql), "{sql}");
+        }
+    }
+
+    #[test]
+    fn utc_defaults() {
+        for (session, system, utc) in [
+            ("SYSTEM", "UTC", true),
+            ("SYSTEM", "Etc/UTC", true),
+            ("+00:00", "CET", true),
+            ("UTC", "PST", true),
+            ("SYSTEM", "CET", false),
+            ("+01:00", "UTC", false),
+            ("Europe/Paris", "UTC", false),
+        ] {
+            assert_eq!(super::is_utc(session, system), utc, "{session} {system}");
+        }
+    }
+}
