@@ -149,3 +149,26 @@ impl Metrics {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_statement_is_observed_at_its_own_duration() {
+        let metrics = Metrics::default();
+        let timings = Timings {
+            script: Duration::from_secs(4),
+            queries: vec![Duration::from_micros(500), Duration::from_secs(3)],
+        };
+        metrics.record("main", "login", 200, Some(&timings));
+        let f = metrics.figures.lock().unwrap();
+        let h = &f.queries["main"];
+        assert_eq!(h.count, 2);
+        // one at or under 1 ms, the other only under 5 s
+        assert_eq!(h.counts[0], 1, "le=0.001");
+        assert_eq!(h.counts[BUCKETS.len() - 4], 1, "le=2.5");
+        assert_eq!(h.counts[BUCKETS.len() - 3], 2, "le=5");
+        assert!((h.sum - 3.0005).abs() < 1e-9, "{}", h.sum);
+    }
+}

@@ -308,6 +308,39 @@ pub struct Prepared {
 }
 
 impl Prepared {
+    /// The connection's `database_url`.
+    pub fn database_url(&self) -> String {
+        let text = std::fs::read_to_string(&self.config).expect("settings");
+        text.lines()
+            .find_map(|l| l.strip_prefix("database_url = "))
+            .map(|v| v.trim_matches('"').to_string())
+            .expect("a database_url line")
+    }
+
+    /// Points the connection at another database URL.
+    pub fn set_database_url(&self, url: &str) {
+        let text = std::fs::read_to_string(&self.config).expect("settings");
+        let changed: Vec<String> = text
+            .lines()
+            .map(|l| {
+                if l.starts_with("database_url = ") {
+                    format!("database_url = \"{url}\"")
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect();
+        std::fs::write(&self.config, changed.join("\n") + "\n").expect("settings");
+    }
+
+    /// Points the connection at the same database on another server.
+    pub fn set_database_port(&self, port: u16) {
+        let url = self.database_url();
+        let shared = format!(":{}/", mariadb().port);
+        assert!(url.contains(&shared), "{url}");
+        self.set_database_url(&url.replace(&shared, &format!(":{port}/")));
+    }
+
     pub async fn spawn(self) -> TestApp {
         let settings = customdb::Settings::load(Some(&self.config)).expect("test settings load");
         let app = customdb::Application::build(settings)
@@ -423,6 +456,59 @@ pub struct Process {
     child: Child,
     log: PathBuf,
     pub addr: SocketAddr,
+}
+
+/// Polls `found` every 50 ms until it gives a value, for at most 30 s (a
+/// generous bound: a loaded CI machine is slow, and a passing test does not
+/// wait for it).
+pub fn eventually<T>(what: &str, mut found: impl FnMut() -> Option<T>) -> T {
+    let started = Instant::now();
+    loop {
+        if let Some(v) = found() {
+            return v;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{what}: not within 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// As [`eventually`], in async code.
+pub async fn eventually_async<T, F: std::future::Future<Output = Option<T>>>(
+    what: &str,
+    mut found: impl FnMut() -> F,
+) -> T {
+    let started = Instant::now();
+    loop {
+        if let Some(v) = found().await {
+            return v;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{what}: not within 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+impl Process {
+    /// The log, once it holds `needle` (30 s at most).
+    pub fn log_with(&self, needle: &str) -> String {
+        let started = Instant::now();
+        loop {
+            let last = self.log();
+            if last.contains(needle) {
+                return last;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "the log never held {needle:?}: {last}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
 }
 
 impl Process {

@@ -2,8 +2,6 @@
 //! appear, short ones only as whole tokens, public configuration never; a
 //! short secret configuration value is warned about at start-up.
 
-use std::time::{Duration, Instant};
-
 use serde_json::{json, Value};
 
 use crate::helpers::{builder, raw_post, Process, TOKEN};
@@ -12,18 +10,6 @@ use crate::helpers::{builder, raw_post, Process, TOKEN};
 fn body(answer: &str) -> Value {
     let text = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
     serde_json::from_str(text).unwrap_or(Value::Null)
-}
-
-/// Polls the server's log until it holds `needle`, for at most 10 s.
-fn log_with(server: &Process, needle: &str) -> String {
-    let started = Instant::now();
-    loop {
-        let log = server.log();
-        if log.contains(needle) || started.elapsed() > Duration::from_secs(10) {
-            return log;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]
@@ -80,7 +66,7 @@ fn short_secrets_are_masked_only_as_whole_tokens_and_public_values_never() {
 
     // The log: the division error keeps its words with the password `y`.
     login("divide", "y");
-    let log = log_with(&server, "Division by zero");
+    let log = server.log_with("Division by zero");
     assert!(log.contains("Division by zero"), "{log}");
     assert!(!log.contains("b[redacted]"), "{log}");
     // The start-up warning names the short secret's key, not its value,

@@ -1,10 +1,8 @@
 //! /metrics, graceful shutdown.
 
-use std::time::Duration;
-
 use serde_json::json;
 
-use crate::helpers::{builder, TestApp};
+use crate::helpers::{builder, mariadb, TestApp};
 
 fn metric(text: &str, line_start: &str) -> Option<f64> {
     text.lines()
@@ -60,20 +58,17 @@ async fn metrics_count_known_traffic() {
                 .await
         })
     };
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let body = scrape(&app).await;
-    assert_eq!(
-        metric(&body, "customdb_scripts_running{connection=\"main\"}"),
-        Some(1.0),
-        "{body}"
-    );
-    assert_eq!(
-        metric(
+    // (the slow script holds both for a second: polled, not slept for)
+    crate::helpers::eventually_async("one script running, one connection held", || async {
+        let body = scrape(&app).await;
+        let running = metric(&body, "customdb_scripts_running{connection=\"main\"}");
+        let held = metric(
             &body,
-            "customdb_pool_connections_in_use{connection=\"main\"}"
-        ),
-        Some(1.0)
-    );
+            "customdb_pool_connections_in_use{connection=\"main\"}",
+        );
+        (running == Some(1.0) && held == Some(1.0)).then_some(())
+    })
+    .await;
     assert_eq!(slow.await.unwrap().status, 200);
 
     let body = scrape(&app).await;
@@ -164,7 +159,17 @@ fn sigterm_finishes_the_request_in_flight_then_exits() {
             r#"{"username_or_email":"a","password":"b"}"#,
         )
     });
-    std::thread::sleep(Duration::from_millis(300));
+    // the script has its store connection: the request is in flight
+    crate::helpers::eventually("the login in flight", || {
+        (mariadb().sql(
+            None,
+            &format!(
+                "SELECT COUNT(*) FROM information_schema.processlist WHERE db = '{}' AND info LIKE 'SELECT SLEEP%'",
+                prepared.database
+            ),
+        ) == "1")
+            .then_some(())
+    });
     let status = std::process::Command::new("kill")
         .args(["-TERM", &server.pid().to_string()])
         .status()

@@ -87,9 +87,7 @@ fn check_lists_every_problem_with_path_and_line() {
 #[test]
 fn check_needs_no_database() {
     let prepared = builder().prepare();
-    let settings = std::fs::read_to_string(&prepared.config).unwrap();
-    let nowhere = settings.replace(&format!(":{}/", mariadb().port), ":1/");
-    std::fs::write(&prepared.config, nowhere).unwrap();
+    prepared.set_database_port(1);
     let out = customdb(&prepared.config, &["check"], None);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }
@@ -320,38 +318,44 @@ async fn watched_scripts_reload_under_load_and_a_bad_set_is_refused() {
     let body = json!({"username_or_email": "a", "password": "b"});
 
     // a steady stream of logins while the script changes
+    // a steady stream of logins while the script changes; each stream
+    // records the versions it was answered, in order
+    const STREAMS: usize = 4;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let seen: std::sync::Arc<Vec<std::sync::Mutex<Vec<i64>>>> =
+        std::sync::Arc::new((0..STREAMS).map(|_| Default::default()).collect());
     let mut streams = Vec::new();
-    for _ in 0..4 {
-        let (app, stop, body) = (app.clone(), stop.clone(), body.clone());
+    for n in 0..STREAMS {
+        let (app, stop, body, seen) = (app.clone(), stop.clone(), body.clone(), seen.clone());
         streams.push(tokio::spawn(async move {
-            let mut seen = Vec::new();
             while !stop.load(std::sync::atomic::Ordering::SeqCst) {
                 let a = app.action("login", body.clone()).await;
                 assert_eq!(a.status, 200, "a request failed during reload: {}", a.body);
-                seen.push(a.body["user"]["version"].as_i64().unwrap());
+                let version = a.body["user"]["version"].as_i64().unwrap();
+                seen[n].lock().unwrap().push(version);
             }
-            seen
         }));
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let every_stream = |version: i64| {
+        seen.iter()
+            .all(|s| s.lock().unwrap().contains(&version))
+            .then_some(())
+    };
+    crate::helpers::eventually_async("every stream answered", || async { every_stream(1) }).await;
     replace_file(&login, &v1.replace("version: 1", "version: 2"));
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let a = app.action("login", body.clone()).await;
-        if a.body["user"]["version"] == 2 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the change was not taken");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    crate::helpers::eventually_async("every stream answered by the new script", || async {
+        every_stream(2)
+    })
+    .await;
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     for s in streams {
-        let seen = s.await.unwrap();
-        assert!(!seen.is_empty());
-        // once a stream saw version 2 it never went back
-        let first_new = seen.iter().position(|v| *v == 2).unwrap_or(seen.len());
+        s.await.unwrap();
+    }
+    for s in seen.iter() {
+        let seen = s.lock().unwrap();
+        // each saw the change, and once it had, it never went back
+        let first_new = seen.iter().position(|v| *v == 2).expect("the new version");
+        assert!(first_new > 0, "{seen:?}");
         assert!(seen[first_new..].iter().all(|v| *v == 2), "{seen:?}");
     }
 

@@ -156,13 +156,7 @@ async fn sessions_are_utc_on_a_server_whose_default_is_not() {
         Some(&prepared.database),
         "CREATE TABLE t (stamp TIMESTAMP NULL); INSERT INTO t VALUES ('2020-01-01 12:00:00');",
     );
-    let shared = format!(":{}/", crate::helpers::mariadb().port);
-    let config = std::fs::read_to_string(&prepared.config).unwrap();
-    std::fs::write(
-        &prepared.config,
-        config.replace(&shared, &format!(":{}/", server.port)),
-    )
-    .unwrap();
+    prepared.set_database_port(server.port);
     let app = prepared.spawn().await;
     for _ in 0..3 {
         let a = app
