@@ -14,13 +14,13 @@ use crate::password::{self, HashError, HashPolicy};
 use crate::settings::Secret;
 use crate::store::{Session, StoreError};
 
-type Fallible<T> = Result<T, Box<EvalAltResult>>;
-type Ctx<'a> = NativeCallContext<'a>;
+pub(super) type Fallible<T> = Result<T, Box<EvalAltResult>>;
+pub(super) type Ctx<'a> = NativeCallContext<'a>;
 
 /// Gives a host function's error the place of the script's call to it:
 /// Rhai leaves an error from a namespaced native function (`db::query`,
 /// `password::verify`, ...) without a position.
-fn at<T>(ctx: &NativeCallContext, result: Fallible<T>) -> Fallible<T> {
+pub(super) fn at<T>(ctx: &NativeCallContext, result: Fallible<T>) -> Fallible<T> {
     result.map_err(|e| at_call(ctx, e))
 }
 
@@ -31,7 +31,7 @@ fn at_call(ctx: &NativeCallContext, mut error: Box<EvalAltResult>) -> Box<EvalAl
     error
 }
 
-fn runtime(message: impl Into<String>) -> Box<EvalAltResult> {
+pub(super) fn runtime(message: impl Into<String>) -> Box<EvalAltResult> {
     EvalAltResult::ErrorRuntime(message.into().into(), Position::NONE).into()
 }
 
@@ -40,7 +40,7 @@ pub fn register(engine: &mut Engine, policy: HashPolicy, configuration: &BTreeMa
     engine.register_static_module("db", db_module().into());
     engine.register_static_module("password", password_module(policy).into());
     engine.register_static_module("json", json_module().into());
-    engine.register_static_module("crypto", crypto_module().into());
+    engine.register_static_module("crypto", super::crypto::module().into());
     engine.register_static_module("request", request_module().into());
 
     let mut conf = Module::new();
@@ -190,7 +190,7 @@ fn hash_error(e: HashError) -> Box<EvalAltResult> {
 
 /// Runs `f` through the hash gate, waiting no longer than the call's
 /// deadline; the script is suspended meanwhile and holds no thread.
-fn gated<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Fallible<T> {
+pub(super) fn gated<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Fallible<T> {
     fiber::wait(password::gated(call::deadline(), f))
         .ok()
         .flatten()
@@ -213,11 +213,23 @@ fn password_module(policy: HashPolicy) -> Module {
     m.set_native_fn("verify", |ctx: Ctx, plain: &str, stored: Dynamic| {
         at(&ctx, verify(plain, stored))
     });
-    m.set_native_fn("needs_rehash", move |ctx: Ctx, stored: &str| {
-        at(
-            &ctx,
-            password::needs_rehash(stored, policy).map_err(hash_error),
-        )
+    m.set_native_fn(
+        "verify_as",
+        |ctx: Ctx, format: &str, plain: &str, stored: Dynamic| {
+            at(&ctx, verify_as(format, plain, stored))
+        },
+    );
+    m.set_native_fn(
+        "verify_keycloak",
+        |ctx: Ctx, plain: &str, secret: Dynamic, credential: Dynamic| {
+            at(&ctx, verify_keycloak(plain, secret, credential))
+        },
+    );
+    // Never throws: `()`, a number, anything not a hash wants a new one.
+    m.set_native_fn("needs_rehash", move |stored: Dynamic| {
+        Ok(stored
+            .into_immutable_string()
+            .map_or(true, |s| password::needs_rehash(&s, policy)))
     });
     m
 }
@@ -243,37 +255,61 @@ fn verify(plain: &str, stored: Dynamic) -> Fallible<bool> {
     Ok(verified)
 }
 
-fn digest_hex<D: sha2::Digest>(data: &str) -> String {
-    password::hex(&D::digest(data.as_bytes()))
+/// `password::verify_as(format, plain, stored)`: `()` and `""` are false.
+fn verify_as(format: &str, plain: &str, stored: Dynamic) -> Fallible<bool> {
+    if !password::VERIFY_AS_FORMATS.contains(&format) {
+        return Err(hash_error(HashError::UnknownName(
+            format.chars().take(40).collect(),
+        )));
+    }
+    if stored.is_unit() {
+        return Ok(false);
+    }
+    let stored = stored.into_immutable_string().map_err(|t| {
+        runtime(format!(
+            "password::verify_as: the stored hash must be a string, not {t}"
+        ))
+    })?;
+    if stored.is_empty() {
+        return Ok(false);
+    }
+    let (format, plain) = (format.to_string(), plain.to_string());
+    let verified =
+        gated(move || password::verify_as(&format, &plain, &stored))?.map_err(hash_error)?;
+    note_verified();
+    Ok(verified)
 }
 
-/// Building blocks for home-made legacy schemes, such as
-/// `crypto::sha1_hex(salt + password)`.
-fn crypto_module() -> Module {
-    use hmac::{KeyInit, Mac};
-    let mut m = Module::new();
-    m.set_native_fn("md5_hex", |data: &str| Ok(digest_hex::<md5::Md5>(data)));
-    m.set_native_fn("sha1_hex", |data: &str| Ok(digest_hex::<sha1::Sha1>(data)));
-    m.set_native_fn("sha256_hex", |data: &str| {
-        Ok(digest_hex::<sha2::Sha256>(data))
-    });
-    m.set_native_fn("sha512_hex", |data: &str| {
-        Ok(digest_hex::<sha2::Sha512>(data))
-    });
-    m.set_native_fn(
-        "hmac_sha256_hex",
-        |ctx: Ctx, key: &str, data: &str| -> Fallible<String> {
-            let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key.as_bytes())
-                .map_err(|_| at_call(&ctx, runtime("crypto::hmac_sha256_hex: unusable key")))?;
-            mac.update(data.as_bytes());
-            Ok(password::hex(&mac.finalize().into_bytes()))
-        },
-    );
-    m.set_native_fn("constant_time_eq", |a: &str, b: &str| {
-        use subtle::ConstantTimeEq;
-        Ok(bool::from(a.as_bytes().ct_eq(b.as_bytes())))
-    });
-    m
+/// A Keycloak column: JSON text or an already decoded map.
+fn keycloak_column(what: &str, value: Dynamic) -> Fallible<serde_json::Value> {
+    if value.is_map() {
+        return convert::to_json(&value)
+            .map_err(|rule| runtime(format!("password::verify_keycloak: {what}: {rule}")));
+    }
+    let text = value.into_immutable_string().map_err(|t| {
+        runtime(format!(
+            "password::verify_keycloak: {what} must be JSON text or a map, not {t}"
+        ))
+    })?;
+    serde_json::from_str(&text).map_err(|_| {
+        runtime(format!(
+            "password::verify_keycloak: {what} is not valid JSON"
+        ))
+    })
+}
+
+/// `password::verify_keycloak(plain, secret_data, credential_data)`.
+fn verify_keycloak(plain: &str, secret: Dynamic, credential: Dynamic) -> Fallible<bool> {
+    if secret.is_unit() {
+        return Ok(false);
+    }
+    let secret = keycloak_column("secret_data", secret)?;
+    let credential = keycloak_column("credential_data", credential)?;
+    let plain = plain.to_string();
+    let verified = gated(move || password::verify_keycloak(&plain, &secret, &credential))?
+        .map_err(hash_error)?;
+    note_verified();
+    Ok(verified)
 }
 
 fn json_module() -> Module {

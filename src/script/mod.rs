@@ -7,6 +7,7 @@
 pub mod api;
 pub mod call;
 pub mod convert;
+mod crypto;
 mod errors;
 pub mod fiber;
 pub mod scan;

@@ -1,0 +1,91 @@
+//! `password::verify_keycloak`: a row of Keycloak's `CREDENTIAL` table of
+//! type `password`, its `SECRET_DATA` and `CREDENTIAL_DATA` columns.
+
+use serde_json::Value;
+use subtle::ConstantTimeEq;
+
+use super::kdf::{self, Digest};
+use super::HashError;
+
+const F: &str = "Keycloak credential";
+
+fn missing(field: &str) -> HashError {
+    HashError::MissingField(field.to_string())
+}
+
+/// An Argon2 parameter as Keycloak writes it: a one-string array
+/// (`"memory": ["7168"]`), or a bare string or number.
+fn parameter(params: &Value, name: &str) -> Result<String, HashError> {
+    let v = params
+        .get(name)
+        .ok_or_else(|| missing(&format!("additionalParameters.{name}")))?;
+    let v = match v {
+        Value::Array(items) if items.len() == 1 => &items[0],
+        other => other,
+    };
+    match v {
+        Value::String(s) => Ok(s.clone()),
+        Value::Number(n) => Ok(n.to_string()),
+        _ => Err(missing(&format!("additionalParameters.{name}"))),
+    }
+}
+
+fn number<T: std::str::FromStr>(text: &str) -> Result<T, HashError> {
+    text.parse().map_err(|_| HashError::Malformed(F))
+}
+
+/// Is `plain` the password of this credential row?
+pub fn verify_keycloak(plain: &str, secret: &Value, credential: &Value) -> Result<bool, HashError> {
+    let b64 = |field: &str| -> Result<Vec<u8>, HashError> {
+        let text = secret
+            .get(field)
+            .and_then(Value::as_str)
+            .ok_or_else(|| missing(field))?;
+        kdf::base64_decode(text).ok_or(HashError::Malformed(F))
+    };
+    let expected = b64("value")?;
+    let salt = b64("salt")?;
+    let algorithm = credential
+        .get("algorithm")
+        .and_then(Value::as_str)
+        .ok_or_else(|| missing("algorithm"))?;
+    let iterations = credential
+        .get("hashIterations")
+        .and_then(Value::as_u64)
+        .ok_or_else(|| missing("hashIterations"))?;
+    let pw = plain.as_bytes();
+    let computed = match algorithm {
+        "pbkdf2" | "pbkdf2-sha256" | "pbkdf2-sha512" => {
+            let prf = match algorithm {
+                "pbkdf2" => Digest::Sha1,
+                "pbkdf2-sha256" => Digest::Sha256,
+                _ => Digest::Sha512,
+            };
+            kdf::pbkdf2(F, prf, pw, &salt, iterations, expected.len())?
+        }
+        "argon2" => {
+            let params = credential
+                .get("additionalParameters")
+                .ok_or_else(|| missing("additionalParameters"))?;
+            let variant =
+                kdf::argon2_variant(&parameter(params, "type")?).ok_or(HashError::Malformed(F))?;
+            let version = match parameter(params, "version")?.as_str() {
+                "1.3" => argon2::Version::V0x13,
+                "1.0" => argon2::Version::V0x10,
+                _ => return Err(HashError::Malformed(F)),
+            };
+            let length: usize = number(&parameter(params, "hashLength")?)?;
+            let memory: u32 = number(&parameter(params, "memory")?)?;
+            let lanes: u32 = number(&parameter(params, "parallelism")?)?;
+            let t = u32::try_from(iterations).map_err(|_| HashError::Malformed(F))?;
+            kdf::argon2(F, variant, version, pw, &salt, t, memory, lanes, length)?
+        }
+        other => {
+            return Err(HashError::UnknownName(format!(
+                "Keycloak algorithm {}",
+                other.chars().take(40).collect::<String>()
+            )))
+        }
+    };
+    Ok(computed.ct_eq(&expected).into())
+}
