@@ -260,3 +260,293 @@ fn unknown_formats_and_costly_hashes_fail_the_request_not_the_process() {
     assert!(!log.contains("opaque-hash-body"), "{log}");
     assert!(log.contains("asks for cost 17"), "{log}");
 }
+
+const LEGACY: &str = include_str!("../vectors/legacy.tsv");
+
+/// The stored value of a second-round vector, by label, for the first
+/// password ("correct horse battery staple").
+fn legacy(label: &str) -> String {
+    LEGACY
+        .lines()
+        .map(|l| l.split('\t').collect::<Vec<_>>())
+        .find(|f| f[0] == label)
+        .map(|f| f[3].to_string())
+        .unwrap_or_else(|| panic!("no vector {label}"))
+}
+
+const PW: &str = "correct horse battery staple";
+
+#[test]
+fn the_second_round_examples_own_test_cases_pass() {
+    for (name, connection, cases) in [
+        (
+            "drupal7",
+            "public_configuration = [\"REHASH\"]\n[connections.main.configuration]\nREHASH = \"yes\"",
+            9,
+        ),
+        (
+            "magento2",
+            "public_configuration = [\"REHASH\", \"WEBSITE_ID\"]\n[connections.main.configuration]\nREHASH = \"no\"\nWEBSITE_ID = \"1\"",
+            8,
+        ),
+        ("joomla3", "", 9),
+        ("ldap", "", 8),
+    ] {
+        let prepared = builder().bare().connection(connection).prepare();
+        prepared.set_scripts_dir(&crate::helpers::repo().join("scripts/examples").join(name));
+        let out = crate::tooling::customdb(&prepared.config, &["test"], None);
+        let report = String::from_utf8_lossy(&out.stdout).to_string();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{name}: {report}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            report.ends_with(&format!("{cases} passed, 0 failed\n")),
+            "{name}: {report}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drupal7_hashes_are_upgraded_only_when_the_connection_says_so() {
+    for rehash in ["yes", "no"] {
+        let app = builder()
+            .example("drupal7")
+            .connection(&format!(
+                "bcrypt_cost = 4\npublic_configuration = [\"REHASH\"]\n[connections.main.configuration]\nREHASH = \"{rehash}\""
+            ))
+            .spawn()
+            .await;
+        let (s, u) = (legacy("drupal7_S"), legacy("drupal7_U_S"));
+        app.sql(&format!(
+            "INSERT INTO users (uid, name, pass, mail, status, data) VALUES
+               (1, 'jane', '{s}', 'jane@example.com', 1, 'a:1:{{s:5:\"theme\";s:4:\"dark\";}}'),
+               (2, 'bob', '{u}', 'bob@example.com', 1, NULL);"
+        ));
+        let stored = |uid: u32| app.sql(&format!("SELECT pass FROM users WHERE uid = {uid}"));
+        login(&app, "jane", "wrong")
+            .await
+            .expect(401, "wrong_username_or_password");
+        for (uid, who, before) in [(1, "jane", &s), (2, "bob@example.com", &u)] {
+            let a = login(&app, who, PW).await;
+            assert_eq!(a.status, 200, "{}", a.body);
+            assert_eq!(a.body["user"]["user_id"], uid.to_string());
+            if rehash == "yes" {
+                assert!(stored(uid).starts_with("$2b$04$"), "{}", stored(uid));
+            } else {
+                assert_eq!(&stored(uid), before, "Drupal 7 must still read it");
+            }
+            // and it still logs in
+            assert_eq!(login(&app, who, PW).await.status, 200);
+        }
+        let a = login(&app, "jane", PW).await;
+        assert_eq!(a.body["user"]["user_metadata"]["theme"], "dark");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn magento2_customers_log_in_per_website_and_failures_are_counted() {
+    let app = builder()
+        .example("magento2")
+        .connection("public_configuration = [\"REHASH\", \"WEBSITE_ID\"]\n[connections.main.configuration]\nREHASH = \"no\"\nWEBSITE_ID = \"2\"")
+        .spawn()
+        .await;
+    let (a2, s1) = (legacy("magento2_argon2"), legacy("magento2_sha256"));
+    app.sql(&format!(
+        "INSERT INTO customer_entity (entity_id, website_id, email, firstname, lastname, password_hash) VALUES
+           (1, 1, 'ann@example.com', 'Ann', 'One', '{s1}'),
+           (2, 2, 'ann@example.com', 'Ann', 'Two', '{a2}');"
+    ));
+    // website 2's Ann, with website 2's hash
+    let a = login(&app, "ann@example.com", PW).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.body["user"]["user_id"], "2");
+    assert_eq!(a.body["user"]["family_name"], "Two");
+    login(&app, "ann@example.com", "nope")
+        .await
+        .expect(401, "wrong_username_or_password");
+    assert_eq!(
+        app.sql("SELECT failures_num FROM customer_entity WHERE entity_id = 2"),
+        "1"
+    );
+    // REHASH = "no": Magento can still read its hash
+    assert_eq!(
+        app.sql("SELECT password_hash FROM customer_entity WHERE entity_id = 2"),
+        a2
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn joomla3_and_ldap_hashes_are_upgraded_to_forms_the_old_systems_read() {
+    let app = builder()
+        .example("joomla3")
+        .connection("bcrypt_cost = 4")
+        .spawn()
+        .await;
+    let md5 = legacy("joomla_md5_salt");
+    app.sql(&format!(
+        "INSERT INTO jos_users (id, name, username, email, password, params) VALUES (7, 'Old', 'old', 'old@example.com', '{md5}', '');"
+    ));
+    assert_eq!(login(&app, "old", PW).await.status, 200);
+    let now = app.sql("SELECT password FROM jos_users WHERE id = 7");
+    assert!(now.starts_with("$2b$04$"), "{now}");
+    assert_eq!(login(&app, "old", PW).await.status, 200);
+
+    let app = builder()
+        .example("ldap")
+        .connection("bcrypt_cost = 4")
+        .spawn()
+        .await;
+    let ssha = legacy("passlib_ldap_salted_sha256");
+    app.sql(&format!(
+        "INSERT INTO ldap_people (dn, uid, mail, cn, userPassword) VALUES ('uid=a,dc=x', 'a', 'a@example.com', 'A', '{ssha}');"
+    ));
+    assert_eq!(login(&app, "a", PW).await.status, 200);
+    let now = app.sql("SELECT userPassword FROM ldap_people WHERE uid = 'a'");
+    assert!(now.starts_with("{CRYPT}$2b$04$"), "{now}");
+    assert_eq!(login(&app, "a", PW).await.status, 200);
+    // already current: left alone
+    assert_eq!(
+        app.sql("SELECT userPassword FROM ldap_people WHERE uid = 'a'"),
+        now
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scripts_reach_verify_as_keycloak_and_the_crypto_blocks() {
+    let script = r#"
+fn login(u, p) {
+    let out = #{ id: 1 };
+    // a Drupal $S$ check written with the blocks, as if it were not built in
+    let stored = configuration::DRUPAL;
+    let salt = stored.sub_string(4, 8);
+    let h = crypto::sha512(salt + p);
+    for i in 0..(1 << 15) { h = crypto::sha512(h + p.to_blob()); }
+    out.drupal = crypto::crypt64_encode(h).sub_string(0, 43) == stored.sub_string(12);
+    out.blocks = crypto::crypt64_encode(crypto::sha512("abc")).len();
+    // digests on strings and blobs agree; codecs round-trip
+    out.same = crypto::constant_time_eq(crypto::sha256("abc"), crypto::sha256("abc".to_blob()));
+    out.hex = crypto::hex_encode(crypto::sha1("abc"));
+    out.b64 = crypto::base64_encode(crypto::hex_decode("00ff10"));
+    out.b64url = crypto::base64url_encode(crypto::base64_decode("AP8Q"));
+    out.nopad = crypto::base64_encode_nopad("ab".to_blob());
+    out.hmac = crypto::hex_encode(crypto::hmac("sha256", "key", "The quick brown fox jumps over the lazy dog"));
+    out.pbkdf2 = crypto::hex_encode(crypto::pbkdf2("sha1", "password", "salt", 2, 20));
+    out.scrypt = crypto::hex_encode(crypto::scrypt("password", "NaCl", 1024, 8, 16, 64)).sub_string(0, 16);
+    out.argon2 = crypto::argon2("argon2id", "password", "somesalt", 2, 64, 1, 32).len();
+    let sum = 0;
+    for b in crypto::hex_decode("0102ff") { sum += b; }
+    out.sum = sum;
+    out.mixed = crypto::constant_time_eq("abc", "abc".to_blob());
+    // the explicit formats and Keycloak
+    out.magento = password::verify_as("magento2", p, configuration::MAGENTO);
+    out.mysql = password::verify_as("mysql41", p, configuration::MYSQL41);
+    out.nothing = password::verify_as("md5", p, ());
+    out.keycloak = password::verify_keycloak(p, configuration::KC_SECRET, configuration::KC_CRED);
+    out.keycloak_map = password::verify_keycloak(p, json::parse(configuration::KC_SECRET), json::parse(configuration::KC_CRED));
+    out.rehash_unit = password::needs_rehash(());
+    out.rehash_junk = password::needs_rehash("{MD4}x");
+    // refusals are catchable and name the function or the limit, never the value
+    try { crypto::hex_decode("zz-secret-zz"); } catch (e) { out.bad_hex = e; }
+    try { crypto::pbkdf2("sha256", "p", "s", 5000001, 32); } catch (e) { out.too_costly = e; }
+    try { password::verify_as("md4", p, "x"); } catch (e) { out.unknown = e; }
+    out
+}
+"#;
+    let kc = LEGACY
+        .lines()
+        .map(|l| l.split('\t').collect::<Vec<_>>())
+        .find(|f| f[0] == "keycloak_argon2")
+        .unwrap();
+    let toml_str = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
+    let app = builder()
+        .bare()
+        .script("login", script)
+        .connection(&format!(
+            "public_configuration = [\"DRUPAL\", \"MAGENTO\", \"MYSQL41\", \"KC_SECRET\", \"KC_CRED\"]\n[connections.main.configuration]\nDRUPAL = \"{}\"\nMAGENTO = \"{}\"\nMYSQL41 = \"{}\"\nKC_SECRET = \"{}\"\nKC_CRED = \"{}\"",
+            legacy("drupal7_S"),
+            legacy("magento2_argon2_custom"),
+            legacy("mysql41"),
+            toml_str(kc[3]),
+            toml_str(kc[4]),
+        ))
+        .spawn()
+        .await;
+    let a = login(&app, "x", PW).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let u = &a.body["user"];
+    assert_eq!(u["drupal"], true);
+    assert_eq!(u["blocks"], 86);
+    assert_eq!(u["same"], true);
+    // RFC 3174 / FIPS 180 "abc"
+    assert_eq!(u["hex"], "a9993e364706816aba3e25717850c26c9cd0d89d");
+    assert_eq!(u["b64"], "AP8Q");
+    assert_eq!(u["b64url"], "AP8Q");
+    assert_eq!(u["nopad"], "YWI");
+    // RFC 4231-style well-known HMAC-SHA256 of the fox sentence
+    assert_eq!(
+        u["hmac"],
+        "f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8"
+    );
+    // RFC 6070 PBKDF2-HMAC-SHA1, 2 iterations
+    assert_eq!(u["pbkdf2"], "ea6c014dc72d6f8ccd1ed92ace1d41f0d8de8957");
+    // RFC 7914 scrypt test vector 2
+    assert_eq!(u["scrypt"], "fdbabe1c9d347200");
+    assert_eq!(u["argon2"], 32);
+    assert_eq!(u["sum"], 1 + 2 + 255);
+    assert_eq!(u["mixed"], true);
+    assert_eq!(u["magento"], true);
+    assert_eq!(u["mysql"], true);
+    assert_eq!(u["nothing"], false);
+    assert_eq!(u["keycloak"], true);
+    assert_eq!(u["keycloak_map"], true);
+    assert_eq!(u["rehash_unit"], true);
+    assert_eq!(u["rehash_junk"], true);
+    let bad_hex = u["bad_hex"].as_str().unwrap();
+    assert!(bad_hex.contains("crypto::hex_decode"), "{bad_hex}");
+    assert!(!bad_hex.contains("secret"), "{bad_hex}");
+    assert!(
+        u["too_costly"].as_str().unwrap().contains("5000000"),
+        "{}",
+        u["too_costly"]
+    );
+    assert!(
+        u["unknown"].as_str().unwrap().contains("md4"),
+        "{}",
+        u["unknown"]
+    );
+    // and a wrong password is refused by each
+    let a = login(&app, "x", "wrong").await;
+    assert_eq!(a.body["user"]["drupal"], false);
+    assert_eq!(a.body["user"]["magento"], false);
+    assert_eq!(a.body["user"]["keycloak"], false);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_costly_hash_fails_its_request_at_once_and_the_server_goes_on() {
+    let app = builder()
+        .bare()
+        .script(
+            "login",
+            "fn login(u, p) { if password::verify(p, u) { #{ id: 1 } } else { throw WrongUsernameOrPasswordError(u); } }",
+        )
+        .spawn()
+        .await;
+    for costly in [
+        "$S$NabcdefghABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopq",
+        "$y$jGT$F5Jx5fExrKuPp53xLKQ..1$U4SOHmDd8SvW5vCUKSMR6N835VPwFAtgYNhQ9mFFeL5",
+        "{PBKDF2-SHA512}9000000$c2FsdA$aGFzaA",
+    ] {
+        let started = std::time::Instant::now();
+        let a = login(&app, costly, "x").await;
+        a.expect(500, "script_error");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "{costly}"
+        );
+    }
+    let a = login(&app, &legacy("drupal7_S"), PW).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+}

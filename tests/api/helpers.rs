@@ -230,6 +230,10 @@ impl Builder {
             "django" => "scripts/examples/django",
             "laravel" => "scripts/examples/laravel",
             "salted_sha1" => "scripts/examples/salted_sha1",
+            "drupal7" => "scripts/examples/drupal7",
+            "magento2" => "scripts/examples/magento2",
+            "joomla3" => "scripts/examples/joomla3",
+            "ldap" => "scripts/examples/ldap",
             other => panic!("no example {other}"),
         });
         self
@@ -325,6 +329,22 @@ impl Prepared {
             .map(|l| {
                 if l.starts_with("database_url = ") {
                     format!("database_url = \"{url}\"")
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect();
+        std::fs::write(&self.config, changed.join("\n") + "\n").expect("settings");
+    }
+
+    /// Serves the connection's scripts from `dir` instead.
+    pub fn set_scripts_dir(&self, dir: &Path) {
+        let text = std::fs::read_to_string(&self.config).expect("settings");
+        let changed: Vec<String> = text
+            .lines()
+            .map(|l| {
+                if l.starts_with("scripts_dir = ") {
+                    format!("scripts_dir = \"{}\"", dir.display())
                 } else {
                     l.to_string()
                 }

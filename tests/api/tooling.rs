@@ -229,12 +229,7 @@ fn try_reads_stdin_prints_script_lines_and_times_and_exits_by_kind() {
 #[test]
 fn the_demo_connections_own_test_cases_pass() {
     let prepared = builder().prepare();
-    let settings = std::fs::read_to_string(&prepared.config).unwrap();
-    let demo = settings.replace(
-        &prepared.scripts.path().display().to_string(),
-        &repo().join("scripts/demo").display().to_string(),
-    );
-    std::fs::write(&prepared.config, demo).unwrap();
+    prepared.set_scripts_dir(&repo().join("scripts/demo"));
     let out = customdb(&prepared.config, &["test"], None);
     let report = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{report}{}", text(&out.stderr));
