@@ -777,6 +777,60 @@ mod tests {
     }
 
     #[test]
+    fn malformed_second_round_values_name_their_format_and_never_the_value() {
+        let marker = "SECRETMARKER";
+        let cases: Vec<(&str, String)> = vec![
+            (
+                "verify",
+                format!("$S$!{marker}aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
+            ),
+            (
+                "verify",
+                format!("$S$4abcdefgh{marker}aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
+            ),
+            ("verify", format!("$y$j9T${marker}")),
+            ("verify", format!("{{SSHA256}}{marker}*")),
+            ("verify", format!("{{PBKDF2-SHA256}}1000${marker}")),
+            (
+                "verify",
+                format!("{{PBKDF2-SHA256}}0$c2FsdA$aGFzaA{marker}"),
+            ),
+            ("verify", format!("{{scrypt}}$zz${marker}$x")),
+            ("verify", format!("{{scrypt}}$e0801$c2FsdA==${marker}!")),
+            ("verify", format!("{{bcrypt}}{marker}")),
+            ("verify", format!("{{argon2}}{marker}")),
+            ("verify", format!("{{ldap}}{marker}")),
+            ("verify", format!("{{SHA-256}}{{salt{marker}")),
+            ("verify", format!("U$S${marker}")),
+            ("magento2", format!("{marker}")),
+            ("magento2", format!("ab:cd:9{marker}")),
+            ("aspnet_identity", format!("{marker}!!")),
+            ("aspnet_identity", kdf::base64_encode(&[2u8; 40])),
+            ("mysql41", format!("*{marker}")),
+            ("sha256", marker.to_string()),
+            ("joomla", format!("zz:{marker}")),
+        ];
+        for (how, stored) in cases {
+            let e = match how {
+                "verify" => verify("pw", &stored),
+                name => verify_as(name, "pw", &stored),
+            }
+            .expect_err(&stored);
+            assert!(
+                matches!(e, HashError::Malformed(_) | HashError::UnknownFormat(_)),
+                "{stored}: {e:?}"
+            );
+            assert!(!e.to_string().contains(marker), "{stored}: {e}");
+        }
+        let secret = serde_json::json!({"value": "not base64!", "salt": "c2FsdA=="});
+        let cred = serde_json::json!({"hashIterations": 5, "algorithm": "pbkdf2"});
+        assert_eq!(
+            verify_keycloak("pw", &secret, &cred),
+            Err(HashError::Malformed("Keycloak credential"))
+        );
+    }
+
+    #[test]
     fn needs_rehash_never_fails() {
         for stored in [
             "",

@@ -550,3 +550,29 @@ async fn a_costly_hash_fails_its_request_at_once_and_the_server_goes_on() {
     let a = login(&app, &legacy("drupal7_S"), PW).await;
     assert_eq!(a.status, 200, "{}", a.body);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_crypto_blocks_give_what_pythons_hashlib_hmac_and_base64_give() {
+    let cases: Vec<(&str, &str)> = include_str!("../vectors/crypto.tsv")
+        .lines()
+        .map(|l| l.split_once('\t').expect("expression and value"))
+        .collect();
+    let list: Vec<&str> = cases.iter().map(|(e, _)| *e).collect();
+    let script = format!(
+        "fn login(u, p) {{ #{{ id: 1, results: [\n{}\n] }} }}",
+        list.join(",\n")
+    );
+    let app = builder()
+        .bare()
+        .script("login", &script)
+        .connection("max_profile_bytes = 1000000")
+        .spawn()
+        .await;
+    let a = login(&app, "x", "y").await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let results = a.body["user"]["results"].as_array().unwrap();
+    assert_eq!(results.len(), cases.len());
+    for ((expression, expected), got) in cases.iter().zip(results) {
+        assert_eq!(got, expected, "{expression}");
+    }
+}

@@ -9,7 +9,9 @@ Each line: label, how customdb must read it, password, stored value, and
 for Keycloak the credential data. `how` is `verify`, `verify_as:FORMAT` or
 `keycloak`.
 
-    legacy.py generate   writes legacy.tsv anew
+    legacy.py generate   writes legacy.tsv and crypto.tsv anew (the worked
+                         examples' test files under scripts/examples/*/tests
+                         copy some hashes from legacy.tsv: update them too)
     legacy.py check      re-verifies every line (right password true, a
                          wrong one false); prints `legacy: N passed, M failed`
 """
@@ -139,7 +141,7 @@ def spring_sha256(pw):
 
 def spring_scrypt(pw, salt=None, ln=14, r=8, p=1):
     salt = salt or os.urandom(16)
-    key = hashlib.scrypt(pw.encode(), salt=salt, n=1 << ln, r=r, p=p, dklen=32)
+    key = hashlib.scrypt(pw.encode(), salt=salt, n=1 << ln, r=r, p=p, dklen=32, maxmem=1 << 30)
     params = "%x" % ((ln << 16) | (r << 8) | p)
     return "{scrypt}$%s$%s$%s" % (params, base64.b64encode(salt).decode(), base64.b64encode(key).decode())
 
@@ -336,7 +338,48 @@ def check(label, pw, stored, extra):
     raise SystemExit(f"no reference check for {label}")
 
 
+def crypto_rows():
+    """(Rhai expression, what Python's hashlib, hmac and base64 give): the
+    `crypto::` blocks. Inputs are fixed, so `check` recomputes them."""
+    import hmac as hm
+    data = ["", "abc", "pässwörd 🚀", "The quick brown fox jumps over the lazy dog"]
+    blob = bytes(range(0, 256, 7))
+    for name in ["md5", "sha1", "sha256", "sha384", "sha512"]:
+        for d in data:
+            yield f'crypto::hex_encode(crypto::{name}("{d}"))', hashlib.new(name, d.encode()).hexdigest()
+        yield f'crypto::hex_encode(crypto::{name}(crypto::hex_decode("{blob.hex()}")))', hashlib.new(name, blob).hexdigest()
+        yield f'crypto::hex_encode(crypto::hmac("{name}", "key", "{data[3]}"))', hm.new(b"key", data[3].encode(), name).hexdigest()
+        yield f'crypto::hex_encode(crypto::hmac("{name}", crypto::hex_decode("{blob.hex()}"), "abc"))', hm.new(blob, b"abc", name).hexdigest()
+    for prf in ["sha1", "sha256", "sha384", "sha512"]:
+        yield f'crypto::hex_encode(crypto::pbkdf2("{prf}", "password", "salt", 4096, 32))', hashlib.pbkdf2_hmac(prf, b"password", b"salt", 4096, 32).hex()
+    yield 'crypto::hex_encode(crypto::pbkdf2("sha256", crypto::hex_decode("00ff"), crypto::hex_decode("0102"), 3, 64))', hashlib.pbkdf2_hmac("sha256", b"\x00\xff", b"\x01\x02", 3, 64).hex()
+    yield 'crypto::hex_encode(crypto::scrypt("password", "NaCl", 1024, 8, 16, 64))', hashlib.scrypt(b"password", salt=b"NaCl", n=1024, r=8, p=16, dklen=64).hex()
+    yield 'crypto::hex_encode(crypto::scrypt("pässwörd", "salt", 16384, 8, 1, 32))', hashlib.scrypt("pässwörd".encode(), salt=b"salt", n=16384, r=8, p=1, dklen=32).hex()
+    for d in [b"", b"a", b"ab", b"abc", blob]:
+        yield f'crypto::base64_encode(crypto::hex_decode("{d.hex()}"))', base64.b64encode(d).decode()
+        yield f'crypto::base64_encode_nopad(crypto::hex_decode("{d.hex()}"))', base64.b64encode(d).decode().rstrip("=")
+        yield f'crypto::base64url_encode(crypto::hex_decode("{d.hex()}"))', base64.urlsafe_b64encode(d).decode().rstrip("=")
+        yield f'crypto::hex_encode(crypto::base64_decode("{base64.b64encode(d).decode()}"))', d.hex()
+        yield f'crypto::hex_encode(crypto::base64_decode("{base64.b64encode(d).decode().rstrip("=")}"))', d.hex()
+        yield f'crypto::hex_encode(crypto::base64url_decode("{base64.urlsafe_b64encode(d).decode()}"))', d.hex()
+        yield f'crypto::hex_encode(crypto::hex_decode("{d.hex().upper()}"))', d.hex()
+    # crypt64 as Drupal's _password_base64_encode writes it (PHP)
+    for d in [b"a", b"ab", b"abc", blob]:
+        enc = php(DRUPAL + 'echo _password_base64_encode(hex2bin($argv[1]), strlen(hex2bin($argv[1])));', d.hex())
+        yield f'crypto::crypt64_encode(crypto::hex_decode("{d.hex()}"))', enc
+        yield f'crypto::hex_encode(crypto::crypt64_decode("{enc}"))', d.hex()
+    # Argon2 through libsodium (PHP): argon2id, t = 2, 64 KiB... libsodium's floor is 8 KiB
+    for t, m in [(2, 64), (3, 256)]:
+        key = php('echo bin2hex(sodium_crypto_pwhash(32, "password", "somesaltsomesalt", $argv[1], $argv[2] * 1024, SODIUM_CRYPTO_PWHASH_ALG_ARGON2ID13));', str(t), str(m))
+        yield f'crypto::hex_encode(crypto::argon2("argon2id", "password", "somesaltsomesalt", {t}, {m}, 1, 32))', key
+
+
 def main():
+    crypto_path = os.path.join(HERE, "crypto.tsv")
+    if sys.argv[1:] == ["generate"]:
+        with open(crypto_path, "w", encoding="utf-8") as out:
+            for expression, expected in crypto_rows():
+                out.write(f"{expression}\t{expected}\n")
     path = os.path.join(HERE, "legacy.tsv")
     if sys.argv[1:] == ["generate"]:
         with open(path, "w", encoding="utf-8") as out:
@@ -347,6 +390,14 @@ def main():
         print(f"legacy.tsv: {sum(1 for _ in open(path, encoding='utf-8'))} vectors")
         return
     passed = failed = 0
+    # the crypto:: expectations: recomputed, they must be what is committed
+    fresh = list(crypto_rows())
+    committed = [tuple(l.split("\t")) for l in open(crypto_path, encoding="utf-8").read().splitlines()]
+    if fresh == committed:
+        passed += len(fresh)
+    else:
+        failed += 1
+        print("legacy: crypto.tsv is not what Python's hashlib, hmac and base64 give")
     for line in open(path, encoding="utf-8").read().splitlines():
         label, how, pw, stored, *extra = line.split("\t")
         extra = extra[0] if extra else None
