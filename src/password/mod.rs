@@ -802,7 +802,7 @@ mod tests {
             ("verify", format!("{{ldap}}{marker}")),
             ("verify", format!("{{SHA-256}}{{salt{marker}")),
             ("verify", format!("U$S${marker}")),
-            ("magento2", format!("{marker}")),
+            ("magento2", marker.to_string()),
             ("magento2", format!("ab:cd:9{marker}")),
             ("aspnet_identity", format!("{marker}!!")),
             ("aspnet_identity", kdf::base64_encode(&[2u8; 40])),
