@@ -830,6 +830,39 @@ mod tests {
         );
     }
 
+    /// ASP.NET Core Identity's own test vectors (PasswordHasherTest.cs):
+    /// the password "my password".
+    #[test]
+    fn aspnet_identitys_published_vectors() {
+        for ok in [
+            "AAABAgMEBQYHCAkKCwwNDg+ukCEMDf0yyQ29NYubggHIVY0sdEUfdyeM+E1LtH1uJg==",
+            "ANXrDknc7fGPpigibZXXZFMX4aoqz44JveK6jQuwY3eH/UyPhvr5xTPeGYEckLxz9A==",
+            "AQAAAAEAACcQAAAAEAABAgMEBQYHCAkKCwwNDg+yWU7rLgUwPZb1Itsmra7cbxw2EFpwpVFIEtP+JIuUEw==",
+            "AQAAAAIAAAAyAAAAEOMwvh3+FZxqkdMBz2ekgGhwQ4B6pZWND6zgESBuWiHw",
+            "AQAAAAIAAAD6AAAAIJbVi5wbMR+htSfFp8fTw8N8GOS/Sje+S/4YZcgBfU7EQuqv4OkVYmc4VJl9AGZzmRTxSkP7LtVi9IWyUxX8IAAfZ8v+ZfhjCcudtC1YERSqE1OEdXLW9VukPuJWBBjLuw==",
+            "AQAAAAAAAAD6AAAAEAhftMyfTJylOlZT+eEotFXd1elee8ih5WsjXaR3PA9M",
+            "AQAAAAEAA9CQAAAAIESkQuj2Du8Y+kbc5lcN/W/3NiAZFEm11P27nrSN5/tId+bR1SwV8CO1Jd72r4C08OLvplNlCDc3oQZ8efcW+jQ=",
+        ] {
+            assert_eq!(verify_as("aspnet_identity", "my password", ok), Ok(true), "{ok}");
+            assert_eq!(verify_as("aspnet_identity", "my password!", ok), Ok(false), "{ok}");
+        }
+        // the failure cases: a wrong key, too short, extra data at the end
+        for bad in [
+            "AAABAgMEBQYHCAkKCwwNDg+uAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAALtH1uJg==",
+            "AAABAgMEBQYHCAkKCwwNDg+ukCEMDf0yyQ29NYubggE=",
+            "AAABAgMEBQYHCAkKCwwNDg+ukCEMDf0yyQ29NYubggHIVY0sdEUfdyeM+E1LtH1uJgAAAAAAAAAAAAA=",
+            "AQAAAAAAAAD6AAAAEAhftMyfTJyAAAAAAAAAAAAAAAAAAAih5WsjXaR3PA9M",
+            "AQAAAAIAAAAyAAAAEOMwvh3+FZxqkdMBz2ekgGhwQ4A=",
+            "AQAAAAIAAAAyAAAAEOMwvh3+FZxqkdMBz2ekgGhwQ4B6pZWND6zgESBuWiHwAAAAAAAAAAAA",
+        ] {
+            assert_ne!(
+                verify_as("aspnet_identity", "my password", bad),
+                Ok(true),
+                "{bad}"
+            );
+        }
+    }
+
     #[test]
     fn needs_rehash_never_fails() {
         for stored in [
