@@ -1,8 +1,8 @@
-//! The script engine: one sandboxed Rhai engine per connection with every
-//! sandbox limit set from the settings, the connection's scripts compiled
-//! once at load (problems reported as `path:line:col: message`), imports
-//! confined to `scripts_dir`, and the mapping of a script's failure to the
-//! host's errors.
+//! A connection's scripts: compiled once at load on the connection's
+//! sandboxed engine ([`sandbox`]), problems reported as
+//! `path:line:col: message`, imports confined to `scripts_dir`
+//! ([`resolver`]), each call run with a fresh scope, and a script's failure
+//! mapped to the host's errors.
 
 pub mod api;
 pub mod call;
@@ -10,21 +10,21 @@ pub mod convert;
 mod crypto;
 mod errors;
 pub mod fiber;
+mod resolver;
+mod sandbox;
 pub mod scan;
 
 use std::collections::HashMap;
 use std::fmt;
-use std::path::{Component, Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use rhai::module_resolvers::ModuleResolver;
-use rhai::{
-    CallFnOptions, Dynamic, Engine, EvalAltResult, FuncArgs, Module, Position, Scope, Shared, AST,
-};
+use rhai::{CallFnOptions, Dynamic, Engine, EvalAltResult, FuncArgs, Position, Scope, AST};
 
 use crate::error::Error;
 use crate::settings::ConnectionSettings;
 use call::InCall;
+use resolver::ScriptsResolver;
 
 /// The scripts a connection may have, each with its parameter count.
 pub const SCRIPTS: &[(&str, usize)] = &[
@@ -37,9 +37,6 @@ pub const SCRIPTS: &[(&str, usize)] = &[
     ("delete", 1),
     ("update_metadata", 2),
 ];
-
-/// How often (in operations) the deadline and the turn are looked at.
-const DEADLINE_CHECK_EVERY: u64 = 64;
 
 /// A problem with a script, at a place in a file; `line` 0 is a problem
 /// with no place in a file (such as a missing folder), shown as its message.
@@ -109,12 +106,8 @@ impl ScriptSet {
                 ),
             }]
         })?;
-        let resolver = Arc::new(ScriptsResolver {
-            root,
-            shown_dir: dir.clone(),
-            cache: RwLock::default(),
-        });
-        let engine = build_engine(settings, resolver.clone());
+        let resolver = Arc::new(ScriptsResolver::new(root, dir.clone()));
+        let engine = sandbox::build_engine(settings, resolver.clone());
 
         let mut problems = Vec::new();
         let mut scripts = HashMap::new();
@@ -240,156 +233,6 @@ fn load_script(
         Ok(ast)
     } else {
         Err(problems)
-    }
-}
-
-fn build_engine(settings: &ConnectionSettings, resolver: Arc<ScriptsResolver>) -> Engine {
-    let t = &settings.tunables;
-    let mut engine = Engine::new();
-    // Rhai's defaults are unlimited (or low in debug builds): set each one.
-    engine.set_max_operations(t.max_operations);
-    engine.set_max_call_levels(t.max_call_depth);
-    engine.set_max_expr_depths(64, 64);
-    engine.set_max_string_size(t.max_string_bytes);
-    engine.set_max_array_size(t.max_array_items);
-    engine.set_max_map_size(t.max_map_entries);
-    engine.set_max_modules(t.max_modules);
-    engine.disable_symbol("eval");
-    // A blob's bytes iterate as integers, which arithmetic takes (Rhai's own
-    // iterator yields a byte type that `+` refuses); indexing already does.
-    let mut blobs = Module::new();
-    blobs.set_iter(std::any::TypeId::of::<rhai::Blob>(), |blob| {
-        Box::new(
-            blob.cast::<rhai::Blob>()
-                .into_iter()
-                .map(|b| Dynamic::from_int(b.into())),
-        )
-    });
-    engine.register_global_module(blobs.into());
-    engine.set_module_resolver(SharedResolver(resolver));
-    engine.on_progress(|ops| {
-        if ops % DEADLINE_CHECK_EVERY != 0 {
-            return None;
-        }
-        if call::past_deadline() {
-            return Some("deadline".into());
-        }
-        // A script busy on the CPU shares its thread: after a turn, the
-        // thread's other requests (and `/healthz`) get theirs.
-        if fiber::should_yield() && fiber::yield_now().is_err() {
-            return Some("cancelled".into());
-        }
-        None
-    });
-    engine.on_print(|text| {
-        tracing::info!(target: "customdb::script", "{}", call::mask(text));
-    });
-    engine.on_debug(|text, source, pos| {
-        let place = format!(
-            "{}:{}",
-            source.unwrap_or("?"),
-            pos.line().map_or_else(|| "?".into(), |l| l.to_string())
-        );
-        tracing::info!(target: "customdb::script", at = %place, "{}", call::mask(text));
-    });
-    api::register(&mut engine, settings.hash_policy(), &settings.configuration);
-    engine
-}
-
-/// Resolves `import "NAME"` to `NAME.rhai` inside `scripts_dir` and nowhere
-/// else, compiling each module once.
-struct ScriptsResolver {
-    root: PathBuf,
-    shown_dir: PathBuf,
-    /// By import name: a name always resolves to the same file within one
-    /// script set (a reload makes a new resolver), so a hit needs no
-    /// file-system look-up.
-    cache: RwLock<HashMap<String, Shared<Module>>>,
-}
-
-impl ScriptsResolver {
-    /// A module's file as messages show it.
-    fn shown(&self, name: &str) -> PathBuf {
-        self.shown_dir.join(format!("{name}.rhai"))
-    }
-
-    fn locate(&self, name: &str) -> Result<PathBuf, String> {
-        let rel = Path::new(name);
-        let plain = !name.is_empty() && rel.components().all(|c| matches!(c, Component::Normal(_)));
-        if !plain {
-            return Err(format!(
-                "import \"{name}\": a module is a name inside scripts_dir (no `..`, no absolute path)"
-            ));
-        }
-        let file = self.root.join(format!("{name}.rhai"));
-        let real = file
-            .canonicalize()
-            .map_err(|_| format!("import \"{name}\": no {name}.rhai in scripts_dir"))?;
-        if !real.starts_with(&self.root) {
-            return Err(format!("import \"{name}\": it leads out of scripts_dir"));
-        }
-        Ok(real)
-    }
-
-    fn compile(&self, engine: &Engine, name: &str) -> Result<Shared<Module>, Box<EvalAltResult>> {
-        let err = |m: String| -> Box<EvalAltResult> {
-            EvalAltResult::ErrorModuleNotFound(m, Position::NONE).into()
-        };
-        if let Some(m) = self.cache.read().ok().and_then(|c| c.get(name).cloned()) {
-            return Ok(m);
-        }
-        let file = self.locate(name).map_err(err)?;
-        let text = std::fs::read_to_string(&file).map_err(|e| err(format!("{name}: {e}")))?;
-        let mut ast = engine.compile(&text).map_err(|e| {
-            err(format!(
-                "{}:{}:{}: {}",
-                self.shown(name).display(),
-                e.1.line().unwrap_or(1),
-                e.1.position().unwrap_or(1),
-                e.0
-            ))
-        })?;
-        // Failures and `debug` lines inside the module name its own file.
-        ast.set_source(self.shown(name).to_string_lossy().as_ref());
-        let module: Shared<Module> = Module::eval_ast_as_new(Scope::new(), &ast, engine)?.into();
-        if let Ok(mut cache) = self.cache.write() {
-            cache.insert(name.to_string(), module.clone());
-        }
-        Ok(module)
-    }
-
-    /// Checks and compiles a literal import at load time.
-    fn preload(&self, engine: &Engine, name: &str) -> Result<(), String> {
-        self.compile(engine, name)
-            .map(|_| ())
-            .map_err(|e| match *e {
-                EvalAltResult::ErrorModuleNotFound(m, _) => m,
-                other => format!("import \"{name}\": {other}"),
-            })
-    }
-}
-
-struct SharedResolver(Arc<ScriptsResolver>);
-
-impl ModuleResolver for SharedResolver {
-    fn resolve(
-        &self,
-        engine: &Engine,
-        _source: Option<&str>,
-        path: &str,
-        pos: Position,
-    ) -> Result<Shared<Module>, Box<EvalAltResult>> {
-        self.0.compile(engine, path).map_err(|e| match *e {
-            EvalAltResult::ErrorModuleNotFound(m, _) => {
-                EvalAltResult::ErrorModuleNotFound(m, pos).into()
-            }
-            other => EvalAltResult::ErrorInModule(
-                self.0.shown(path).to_string_lossy().into_owned(),
-                other.into(),
-                pos,
-            )
-            .into(),
-        })
     }
 }
 
