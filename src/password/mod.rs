@@ -30,10 +30,6 @@ pub const MAX_BCRYPT_COST: u32 = 16;
 pub const MAX_ARGON2_KIB: u32 = 256 * 1024;
 /// The most rounds of SHA-crypt or PBKDF2 that are computed.
 pub const MAX_ROUNDS: u32 = 5_000_000;
-/// The highest scrypt log2(N) that is computed (N = 2^20).
-pub const MAX_SCRYPT_LN: u8 = 20;
-/// The most memory (128·r·N bytes) an scrypt hash may ask for: 1 GiB.
-pub const MAX_SCRYPT_BYTES: u64 = 1 << 30;
 /// The highest phpass log2(rounds) that is computed (2^24 MD5 rounds; the
 /// format allows up to 2^30, minutes of work).
 pub const MAX_PHPASS_LOG2: u32 = 24;
@@ -255,13 +251,14 @@ fn argon2_params(stored: &str) -> Result<(PasswordHash, argon2::Params), HashErr
 
 fn verify_argon2(pw: &[u8], stored: &str) -> Result<bool, HashError> {
     let (hash, params) = argon2_params(stored)?;
-    if params.m_cost() > MAX_ARGON2_KIB {
-        return Err(too_costly(
-            "Argon2",
-            format!("{} KiB", params.m_cost()),
-            format!("{MAX_ARGON2_KIB} KiB"),
-        ));
-    }
+    let output = hash.hash.as_ref().map_or(0, |h| h.len());
+    kdf::argon2_costs(
+        "Argon2",
+        params.t_cost(),
+        params.m_cost(),
+        params.p_cost(),
+        output,
+    )?;
     match Argon2::default().verify_password(pw, &hash) {
         Ok(()) => Ok(true),
         Err(argon2::password_hash::Error::PasswordInvalid) => Ok(false),
@@ -291,30 +288,14 @@ fn verify_scrypt(pw: &[u8], stored: &str) -> Result<bool, HashError> {
             _ => return Err(HashError::Malformed(F)),
         }
     }
-    let ln = ln.ok_or(HashError::Malformed(F))?;
-    if ln > MAX_SCRYPT_LN {
-        return Err(too_costly(
-            F,
-            format!("N = 2^{ln}"),
-            format!("2^{MAX_SCRYPT_LN}"),
-        ));
-    }
-    let memory = 128u64 * u64::from(r) * (1u64 << ln);
-    if memory > MAX_SCRYPT_BYTES || p > 16 {
-        return Err(too_costly(
-            F,
-            format!("r = {r}, p = {p}"),
-            "1 GiB of memory and p = 16",
-        ));
-    }
+    // The caps are kdf::scrypt's, checked before any work.
+    let ln = ln.filter(|ln| *ln < 64).ok_or(HashError::Malformed(F))?;
     let salt = b64(salt, F)?;
     let expected = b64(hash, F)?;
     if expected.is_empty() {
         return Err(HashError::Malformed(F));
     }
-    let params = scrypt::Params::new(ln, r, p).map_err(|_| HashError::Malformed(F))?;
-    let mut out = vec![0u8; expected.len()];
-    scrypt::scrypt(pw, &salt, &params, &mut out).map_err(|_| HashError::Malformed(F))?;
+    let out = kdf::scrypt(F, pw, &salt, 1u64 << ln, r, p, expected.len())?;
     Ok(out.ct_eq(&expected).into())
 }
 
@@ -447,14 +428,21 @@ fn pbkdf2_rounds(text: &str, format: &'static str) -> Result<u32, HashError> {
     Ok(rounds as u32)
 }
 
-fn pbkdf2_matches(digest: &str, pw: &[u8], salt: &[u8], rounds: u32, expected: &[u8]) -> bool {
-    let mut out = vec![0u8; expected.len()];
-    match digest {
-        "sha1" => pbkdf2::pbkdf2_hmac::<sha1::Sha1>(pw, salt, rounds, &mut out),
-        "sha256" => pbkdf2::pbkdf2_hmac::<sha2::Sha256>(pw, salt, rounds, &mut out),
-        _ => pbkdf2::pbkdf2_hmac::<sha2::Sha512>(pw, salt, rounds, &mut out),
-    }
-    out.ct_eq(expected).into()
+fn pbkdf2_matches(
+    format: &'static str,
+    digest: &str,
+    pw: &[u8],
+    salt: &[u8],
+    rounds: u32,
+    expected: &[u8],
+) -> Result<bool, HashError> {
+    let prf = match digest {
+        "sha1" => kdf::Digest::Sha1,
+        "sha256" => kdf::Digest::Sha256,
+        _ => kdf::Digest::Sha512,
+    };
+    let out = kdf::pbkdf2(format, prf, pw, salt, u64::from(rounds), expected.len())?;
+    Ok(out.ct_eq(expected).into())
 }
 
 /// `pbkdf2_sha256$rounds$salt$base64`: the salt is used as text.
@@ -474,13 +462,7 @@ fn verify_django_pbkdf2(pw: &[u8], stored: &str) -> Result<bool, HashError> {
     if expected.is_empty() {
         return Err(HashError::Malformed(F));
     }
-    Ok(pbkdf2_matches(
-        digest,
-        pw,
-        salt.as_bytes(),
-        rounds,
-        &expected,
-    ))
+    pbkdf2_matches(F, digest, pw, salt.as_bytes(), rounds, &expected)
 }
 
 /// `$pbkdf2-sha256$rounds$salt$hash`, salt and hash in passlib's base64.
@@ -500,13 +482,7 @@ fn verify_passlib_pbkdf2(pw: &[u8], stored: &str) -> Result<bool, HashError> {
     if expected.is_empty() {
         return Err(HashError::Malformed(F));
     }
-    Ok(pbkdf2_matches(
-        digest,
-        pw,
-        &b64(salt, F)?,
-        rounds,
-        &expected,
-    ))
+    pbkdf2_matches(F, digest, pw, &b64(salt, F)?, rounds, &expected)
 }
 
 /// A hash of a random password in the policy's algorithm and cost: what a
@@ -861,6 +837,37 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn first_round_formats_are_held_to_the_second_rounds_caps() {
+        let costly = |r: Result<bool, HashError>| matches!(r, Err(HashError::TooCostly { .. }));
+        let long = kdf::base64_encode_nopad(&[7u8; 65]);
+        // a PBKDF2 key over 64 bytes, in Django's and passlib's forms
+        assert!(costly(verify(
+            "x",
+            &format!("pbkdf2_sha256$1000$salt${long}")
+        )));
+        assert!(costly(verify(
+            "x",
+            &format!("$pbkdf2-sha256$1000$c2FsdA${long}")
+        )));
+        // Argon2 past t = 16 or p = 16
+        let h = "c29tZXNhbHQ$MTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTI";
+        assert!(costly(verify(
+            "x",
+            &format!("$argon2id$v=19$m=64,t=17,p=1${h}")
+        )));
+        assert!(costly(verify(
+            "x",
+            &format!("$argon2id$v=19$m=1024,t=1,p=17${h}")
+        )));
+        // an scrypt output over 1024 bytes
+        let out = kdf::base64_encode_nopad(&[7u8; 1025]);
+        assert!(costly(verify(
+            "x",
+            &format!("$scrypt$ln=4,r=8,p=1$c2FsdA${out}")
+        )));
     }
 
     #[test]
