@@ -103,6 +103,7 @@ pub const RESERVED_CODES: &[&str] = &[
     "invalid_user_metadata",
     "invalid_app_metadata",
     "invalid_api_token",
+    "invalid_adapter_credentials",
     "wrong_username_or_password",
     "unauthorized",
     "signup_disabled",

@@ -115,6 +115,127 @@ struct ConnectionOwn {
     configuration: BTreeMap<String, Secret>,
     #[serde(default)]
     public_configuration: Vec<String>,
+    #[serde(default)]
+    adapters: Adapters,
+}
+
+/// The other identity servers' protocols a connection answers, each
+/// enabled by its table (`[connections.NAME.adapters.okta]`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Adapters {
+    pub fusionauth: Option<AdapterSettings>,
+    pub okta: Option<AdapterSettings>,
+    pub kratos: Option<AdapterSettings>,
+    pub keycloak: Option<AdapterSettings>,
+}
+
+impl Adapters {
+    /// The adapter of a name, when its table is there.
+    pub fn get(&self, name: &str) -> Option<&AdapterSettings> {
+        match name {
+            "fusionauth" => self.fusionauth.as_ref(),
+            "okta" => self.okta.as_ref(),
+            "kratos" => self.kratos.as_ref(),
+            "keycloak" => self.keycloak.as_ref(),
+            _ => None,
+        }
+    }
+
+    fn all(&self) -> [(&'static str, Option<&AdapterSettings>); 4] {
+        [
+            ("fusionauth", self.fusionauth.as_ref()),
+            ("okta", self.okta.as_ref()),
+            ("kratos", self.kratos.as_ref()),
+            ("keycloak", self.keycloak.as_ref()),
+        ]
+    }
+
+    /// Every adapter secret, for masking.
+    pub fn secrets(&self) -> impl Iterator<Item = &Secret> {
+        self.all().into_iter().flat_map(|(_, a)| {
+            a.into_iter()
+                .flat_map(|a| a.basic_password.iter().chain(a.header_value.iter()))
+        })
+    }
+}
+
+/// One adapter: its credentials and time limit.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdapterSettings {
+    #[serde(default = "enabled_by_default")]
+    pub enabled: bool,
+    pub basic_user: Option<String>,
+    pub basic_password: Option<Secret>,
+    pub header_name: Option<String>,
+    pub header_value: Option<Secret>,
+    pub timeout_ms: Option<u64>,
+}
+
+fn enabled_by_default() -> bool {
+    true
+}
+
+/// The shortest adapter secret.
+const MIN_ADAPTER_SECRET_CHARS: usize = 16;
+
+impl AdapterSettings {
+    /// The header that carries the header credential.
+    pub fn header_name(&self) -> &str {
+        self.header_name.as_deref().unwrap_or("authorization")
+    }
+
+    fn check(&self, place: &str) -> Result<(), SettingsError> {
+        if self.basic_user.is_some() != self.basic_password.is_some() {
+            return Err(err(format!(
+                "{place}: basic_user and basic_password go together; set both or neither"
+            )));
+        }
+        if self.header_name.is_some() && self.header_value.is_none() {
+            return Err(err(format!(
+                "{place}.header_value: missing beside header_name"
+            )));
+        }
+        for (key, value) in [
+            ("basic_password", &self.basic_password),
+            ("header_value", &self.header_value),
+        ] {
+            if value
+                .as_ref()
+                .is_some_and(|v| v.expose().chars().count() < MIN_ADAPTER_SECRET_CHARS)
+            {
+                return Err(err(format!(
+                    "{place}.{key}: must be at least {MIN_ADAPTER_SECRET_CHARS} characters"
+                )));
+            }
+        }
+        if self.basic_user.as_deref() == Some("") {
+            return Err(err(format!("{place}.basic_user: must not be empty")));
+        }
+        if self.header_name.as_deref().is_some_and(|n| {
+            n.is_empty() || axum::http::HeaderName::from_bytes(n.as_bytes()).is_err()
+        }) {
+            return Err(err(format!("{place}.header_name: not a valid header name")));
+        }
+        if self.timeout_ms == Some(0) {
+            return Err(err(format!("{place}.timeout_ms: must be at least 1")));
+        }
+        if self.enabled && self.basic_user.is_none() && self.header_value.is_none() {
+            return Err(err(format!(
+                "{place}: an enabled adapter needs a credential: basic_user and basic_password, or header_value"
+            )));
+        }
+        if self.basic_user.is_some()
+            && self.header_value.is_some()
+            && self.header_name().eq_ignore_ascii_case("authorization")
+        {
+            return Err(err(format!(
+                "{place}.header_name: the header credential cannot use Authorization beside basic_user, which needs that header; name another header"
+            )));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -131,6 +252,8 @@ pub struct ConnectionSettings {
     /// The `configuration` keys whose values are not secrets (ids, table
     /// prefixes, flags): never masked.
     pub public_configuration: Vec<String>,
+    /// The other identity servers' protocols it answers.
+    pub adapters: Adapters,
     pub tunables: Tunables,
 }
 
@@ -162,7 +285,8 @@ fn err(message: impl Into<String>) -> SettingsError {
     SettingsError(message.into())
 }
 
-const OWN_KEYS: [&str; 5] = [
+const OWN_KEYS: [&str; 6] = [
+    "adapters",
     "database_url",
     "scripts_dir",
     "tls_ca",
@@ -396,6 +520,11 @@ fn connection(
         )));
     }
     must_be_file(&format!("{place}.tls_ca"), own.tls_ca.as_deref())?;
+    for (adapter, settings) in own.adapters.all() {
+        if let Some(settings) = settings {
+            settings.check(&format!("{place}.adapters.{adapter}"))?;
+        }
+    }
     let configuration = fold_configuration_case(own.configuration);
     // Matched without regard to case, as configuration keys from the
     // environment are (they arrive lowercased).
@@ -443,6 +572,7 @@ fn connection(
         tls_ca: own.tls_ca,
         configuration,
         public_configuration,
+        adapters: own.adapters,
         tunables,
     })
 }
@@ -641,6 +771,56 @@ mod tests {
                 "{given}"
             );
         }
+    }
+
+    #[test]
+    fn adapter_tables_are_checked_naming_the_key_never_the_value() {
+        let with = |table: &str| load(&format!("{BASE}\n{table}"));
+        let secret = "s3cret-value-0123456789";
+        let ok = with(&format!(
+            "[connections.legacy.adapters.okta]\nheader_value = \"{secret}\"\n\
+             [connections.legacy.adapters.fusionauth]\nbasic_user = \"fa\"\nbasic_password = \"{secret}\"\n\
+             header_name = \"X-Connector-Secret\"\nheader_value = \"{secret}\"\ntimeout_ms = 900"
+        ))
+        .unwrap();
+        let adapters = &ok.connections["legacy"].adapters;
+        assert_eq!(adapters.get("okta").unwrap().header_name(), "authorization");
+        assert_eq!(adapters.get("fusionauth").unwrap().timeout_ms, Some(900));
+        assert!(adapters.get("kratos").is_none());
+        assert_eq!(adapters.secrets().count(), 3);
+        for (table, names) in [
+            ("[connections.legacy.adapters.auth0]\nheader_value = \"X\"", "auth0"),
+            ("[connections.legacy.adapters.okta]\nbasic_user = \"u\"", "basic_password"),
+            (
+                &format!("[connections.legacy.adapters.okta]\nbasic_password = \"{secret}\""),
+                "basic_user",
+            ),
+            ("[connections.legacy.adapters.okta]\nheader_name = \"X-A\"", "header_value"),
+            ("[connections.legacy.adapters.okta]\nheader_value = \"short\"", "header_value"),
+            (
+                "[connections.legacy.adapters.okta]\nbasic_user = \"u\"\nbasic_password = \"short-one\"",
+                "basic_password",
+            ),
+            ("[connections.legacy.adapters.kratos]\ntimeout_ms = 5", "credential"),
+            (
+                &format!("[connections.legacy.adapters.kratos]\nheader_value = \"{secret}\"\ntimeout_ms = 0"),
+                "timeout_ms",
+            ),
+            (
+                &format!("[connections.legacy.adapters.keycloak]\nbasic_user = \"u\"\nbasic_password = \"{secret}\"\nheader_value = \"{secret}\""),
+                "header_name",
+            ),
+            (
+                &format!("[connections.legacy.adapters.keycloak]\nheader_value = \"{secret}\"\nbogus = 1"),
+                "bogus",
+            ),
+        ] {
+            let e = with(table).unwrap_err().to_string();
+            assert!(e.contains(names), "{table}: {e}");
+            assert!(!e.contains(secret) && !e.contains("short"), "{table}: {e}");
+        }
+        // a disabled adapter needs no credential
+        assert!(with("[connections.legacy.adapters.okta]\nenabled = false").is_ok());
     }
 
     #[test]

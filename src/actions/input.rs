@@ -61,6 +61,15 @@ impl Fields {
     }
 }
 
+fn non_empty(name: &str, value: String) -> Result<String> {
+    if value.is_empty() {
+        return Err(Error::invalid_request(format!(
+            "`{name}` must not be an empty string"
+        )));
+    }
+    Ok(value)
+}
+
 fn max_chars(name: &str, value: &str, max: usize) -> Result<()> {
     if value.chars().count() > max {
         return Err(Error::invalid_request(format!(
@@ -205,6 +214,42 @@ impl Request {
             action,
             input,
             context,
+            time_limit: None,
+        })
+    }
+
+    /// A login with its two values given apart (another identity server's
+    /// protocol), held to the same rules as our own API's body.
+    pub fn login(
+        username_or_email: String,
+        password: String,
+        context: Map<String, Value>,
+    ) -> Result<Request> {
+        Ok(Request {
+            action: Action::Login,
+            input: Input::Login {
+                username_or_email: identifier(
+                    "username_or_email",
+                    non_empty("username_or_email", username_or_email)?,
+                )?,
+                password: self::password("password", non_empty("password", password)?)?,
+            },
+            context,
+            time_limit: None,
+        })
+    }
+
+    /// A get_user by username or email (Keycloak's provider asks for
+    /// either): an identifier, not necessarily an email address.
+    pub fn lookup(identifier_given: String, context: Map<String, Value>) -> Result<Request> {
+        Ok(Request {
+            action: Action::GetUser,
+            input: Input::GetUser(identifier(
+                "username_or_email",
+                non_empty("username_or_email", identifier_given)?,
+            )?),
+            context,
+            time_limit: None,
         })
     }
 

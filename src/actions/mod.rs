@@ -126,4 +126,7 @@ pub struct Request {
     input: Input,
     /// The caller's `context`, handed to scripts as `request::context()`.
     pub context: Map<String, Value>,
+    /// A time limit shorter than the connection's `script_timeout_ms`, set
+    /// by the caller (an adapter's `timeout_ms`).
+    pub time_limit: Option<std::time::Duration>,
 }

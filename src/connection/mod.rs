@@ -108,7 +108,9 @@ impl Connection {
         let masker = Masker::new(
             settings
                 .secret_configuration()
-                .map(|(_, v)| v.expose().to_string()),
+                .map(|(_, v)| v)
+                .chain(settings.adapters.secrets())
+                .map(|v| v.expose().to_string()),
         );
         Ok(Connection {
             masker,
@@ -316,7 +318,8 @@ impl Connection {
         self.offers_with(&scripts, request.action)?;
         let _permit = self.admit().await?;
         let t = &self.settings.tunables;
-        let deadline = Instant::now() + Duration::from_millis(t.script_timeout_ms);
+        let limit = Duration::from_millis(t.script_timeout_ms);
+        let deadline = Instant::now() + request.time_limit.map_or(limit, |l| l.min(limit));
         let max_profile = t.max_profile_bytes;
         let name = self.settings.name.clone();
         let is_login = request.action == Action::Login;

@@ -19,6 +19,10 @@ pub enum ApiError {
     Action(#[from] Error),
     #[error("missing or invalid API token")]
     InvalidApiToken,
+    /// An adapter's credential is missing or wrong, or its connection or
+    /// the adapter is not there: all look the same.
+    #[error("missing or invalid adapter credentials")]
+    InvalidAdapterCredentials,
     #[error("no connection of that name")]
     UnknownConnection,
     #[error("no such action")]
@@ -38,6 +42,7 @@ impl ApiError {
         match self {
             ApiError::Action(e) => e.code(),
             ApiError::InvalidApiToken => "invalid_api_token",
+            ApiError::InvalidAdapterCredentials => "invalid_adapter_credentials",
             ApiError::UnknownConnection => "unknown_connection",
             ApiError::UnknownAction => "unknown_action",
             ApiError::MethodNotAllowed => "method_not_allowed",
@@ -50,7 +55,9 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::Action(e) => status_of(e),
-            ApiError::InvalidApiToken => StatusCode::UNAUTHORIZED,
+            ApiError::InvalidApiToken | ApiError::InvalidAdapterCredentials => {
+                StatusCode::UNAUTHORIZED
+            }
             ApiError::UnknownConnection | ApiError::UnknownAction | ApiError::NotFound => {
                 StatusCode::NOT_FOUND
             }
@@ -146,6 +153,7 @@ mod tests {
         let mut all: Vec<ApiError> = domain.into_iter().map(ApiError::from).collect();
         all.extend([
             ApiError::InvalidApiToken,
+            ApiError::InvalidAdapterCredentials,
             ApiError::UnknownConnection,
             ApiError::UnknownAction,
             ApiError::MethodNotAllowed,

@@ -3,6 +3,7 @@
 //! limits, and the one place where an action's outcome or error becomes a
 //! status and a body ([`error`]).
 
+mod adapters;
 pub mod auth;
 pub mod error;
 pub mod metrics;
@@ -87,7 +88,10 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .layer(middleware::from_fn_with_state(
             state.clone(),
             auth::authenticate,
-        ));
+        ))
+        // After the token's layer: on these, an adapter's credential takes
+        // the token's place.
+        .merge(adapters::routes());
     let mut router = Router::new()
         .route("/healthz", get(healthz).fallback(method_not_allowed))
         .route("/readyz", get(readyz).fallback(method_not_allowed));
@@ -106,7 +110,7 @@ async fn not_found() -> ApiError {
     ApiError::NotFound
 }
 
-async fn method_not_allowed() -> ApiError {
+pub(crate) async fn method_not_allowed() -> ApiError {
     ApiError::MethodNotAllowed
 }
 
@@ -180,7 +184,7 @@ async fn list_connections(State(state): State<AppState>) -> Json<Value> {
     Json(json!({ "connections": list }))
 }
 
-fn is_json(headers: &HeaderMap) -> bool {
+pub(crate) fn is_json(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod adapters;
 mod diagnostics;
 mod execution;
 mod hardening;

@@ -1,0 +1,161 @@
+//! The Keycloak user-migration REST provider (daniel-frak/keycloak-user-
+//! migration): `GET .../keycloak/users/{username_or_email}` answers the
+//! user, `POST .../keycloak/users/{username}` with `{"password"}` checks the
+//! password. Any status but 200 is "not found" to the GET and "invalid
+//! credentials" to the POST.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde_json::{json, Map, Value};
+
+use super::{
+    admit, context, error_at, json, json_body, not_for, our_status, required, stable_id, text,
+    AppState, STANDARD,
+};
+use crate::actions::{Outcome, Request as ActionRequest};
+use crate::error::Error;
+use crate::http::error::ApiError;
+use crate::profile::Profile;
+
+fn lookup_status(result: &Result<Outcome, Error>) -> StatusCode {
+    match result {
+        Ok(_) => StatusCode::OK,
+        Err(e) => our_status(e),
+    }
+}
+
+fn verify_status(result: &Result<Outcome, Error>) -> StatusCode {
+    match result {
+        Ok(_) => StatusCode::OK,
+        Err(Error::WrongUsernameOrPassword) => StatusCode::UNAUTHORIZED,
+        Err(Error::Unauthorized(_)) => StatusCode::FORBIDDEN,
+        Err(e) => our_status(e),
+    }
+}
+
+pub(super) async fn lookup(
+    State(state): State<AppState>,
+    Path((connection, user)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let admitted = admit(&state, &connection, "keycloak", &headers)?;
+    let request = ActionRequest::lookup(user, context("keycloak", None, None))?;
+    let result = admitted.run(&state, request, lookup_status).await;
+    Ok(match result {
+        Ok(Outcome::User(profile)) => match kc_user(&connection, &profile) {
+            Ok(user) => json(StatusCode::OK, &user),
+            Err(e) => error_at(our_status(&e), e),
+        },
+        Ok(_) => error_at(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Error::Script("get_user answered no user".into()),
+        ),
+        Err(e) => error_at(our_status(&e), e),
+    })
+}
+
+pub(super) async fn verify(
+    State(state): State<AppState>,
+    Path((connection, user)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let admitted = admit(&state, &connection, "keycloak", &headers)?;
+    let body = json_body(&headers, body)?;
+    let password = required(&body, "/password", "password")?;
+    let request = ActionRequest::login(user, password, context("keycloak", None, None))?;
+    let result = admitted.run(&state, request, verify_status).await;
+    let code = verify_status(&result);
+    Ok(match result {
+        Ok(_) => json(StatusCode::OK, &json!({})),
+        Err(e) => error_at(code, e),
+    })
+}
+
+/// An attribute value as the provider takes it: a list of strings.
+fn strings(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Null => {}
+        Value::String(s) => out.push(s.clone()),
+        Value::Array(items) => {
+            for item in items {
+                match item {
+                    Value::Array(_) => out.push(item.to_string()),
+                    other => strings(other, out),
+                }
+            }
+        }
+        other => out.push(other.to_string()),
+    }
+}
+
+fn attribute(attributes: &mut Map<String, Value>, name: String, value: &Value) {
+    if value.is_null() || attributes.contains_key(&name) {
+        return;
+    }
+    let mut list = Vec::new();
+    strings(value, &mut list);
+    attributes.insert(name, json!(list));
+}
+
+/// The provider's user: exactly its keys, no other (its JSON reader refuses
+/// unknown properties).
+fn kc_user(connection: &str, profile: &Profile) -> Result<Value, Error> {
+    let fields = profile.fields();
+    let username = text(profile, "username")
+        .or_else(|| text(profile, "email"))
+        .ok_or_else(|| not_for("Keycloak", "Keycloak needs a username or an email"))?;
+    let user_id = text(profile, "user_id").unwrap_or_default();
+    let mut u = Map::new();
+    u.insert("id".into(), stable_id(connection, user_id).into());
+    u.insert("username".into(), username.into());
+    for (theirs, ours) in [
+        ("email", "email"),
+        ("firstName", "given_name"),
+        ("lastName", "family_name"),
+    ] {
+        if let Some(v) = text(profile, ours) {
+            u.insert(theirs.into(), v.into());
+        }
+    }
+    u.insert("enabled".into(), true.into());
+    u.insert(
+        "emailVerified".into(),
+        fields
+            .get("email_verified")
+            .cloned()
+            .unwrap_or(false.into()),
+    );
+    // The host's names first: they win a clash.
+    let mut attributes = Map::new();
+    attribute(&mut attributes, "user_id".into(), &user_id.into());
+    attribute(&mut attributes, "connection".into(), &connection.into());
+    for which in ["user_metadata", "app_metadata"] {
+        if let Some(Value::Object(m)) = fields.get(which) {
+            for (k, v) in m {
+                attribute(&mut attributes, format!("{which}.{k}"), v);
+            }
+        }
+    }
+    for (k, v) in fields
+        .iter()
+        .filter(|(k, _)| !STANDARD.contains(&k.as_str()))
+    {
+        attribute(&mut attributes, k.clone(), v);
+    }
+    u.insert("attributes".into(), Value::Object(attributes));
+    for key in ["roles", "groups"] {
+        let list: Vec<&str> = fields
+            .get("app_metadata")
+            .and_then(|m| m.get(key))
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        u.insert(key.into(), json!(list));
+    }
+    u.insert("requiredActions".into(), json!([]));
+    Ok(Value::Object(u))
+}

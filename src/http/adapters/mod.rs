@@ -1,0 +1,329 @@
+//! Other identity servers' legacy-user protocols, each a small module that
+//! maps the platform's request to an action of ours and the outcome to the
+//! platform's answer, and nothing else: the connection, its scripts and
+//! its rules are the same as for our own API.
+//!
+//! Common to all four: the adapter's credential (Basic and/or a header,
+//! compared in constant time) takes the place of the API token and is
+//! checked first; a missing or wrong credential, an unknown connection and
+//! an absent or disabled adapter all answer the same 401. The `action` of
+//! log lines and metrics is `ADAPTER.SCRIPT`.
+
+mod fusionauth;
+mod keycloak;
+mod kratos;
+mod okta;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::BytesRejection;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde_json::{Map, Value};
+use subtle::ConstantTimeEq;
+
+use super::error::ApiError;
+use super::request_id::CURRENT_REQUEST_ID;
+use super::{is_json, method_not_allowed, AppState};
+use crate::actions::{Outcome, Request as ActionRequest};
+use crate::connection::Connection;
+use crate::error::Error;
+use crate::password::kdf;
+use crate::profile::Profile;
+use crate::settings::AdapterSettings;
+
+/// Okta waits 3 s: our answer, a 504 included, comes before.
+const OKTA_TIMEOUT: Duration = Duration::from_millis(2500);
+
+/// The adapters' routes, under `/v1`. They carry no API token.
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/connections/{connection}/fusionauth/login",
+            post(fusionauth::login).fallback(method_not_allowed),
+        )
+        .route(
+            "/connections/{connection}/okta/password_import",
+            post(okta::password_import).fallback(method_not_allowed),
+        )
+        .route(
+            "/connections/{connection}/kratos/password_migration",
+            post(kratos::password_migration).fallback(method_not_allowed),
+        )
+        .route(
+            "/connections/{connection}/keycloak/users/{user}",
+            get(keycloak::lookup)
+                .post(keycloak::verify)
+                .fallback(method_not_allowed),
+        )
+}
+
+/// A call whose credential was accepted.
+struct Admitted {
+    conn: Arc<Connection>,
+    adapter: &'static str,
+    timeout: Duration,
+}
+
+/// Checks the adapter's credential before anything else. Every failure is
+/// the same 401, whether the credential, the connection or the adapter is
+/// what is missing.
+fn admit(
+    state: &AppState,
+    connection: &str,
+    adapter: &'static str,
+    headers: &HeaderMap,
+) -> Result<Admitted, ApiError> {
+    let found = state
+        .0
+        .connections
+        .get(connection)
+        .and_then(|c| Some((c, c.settings.adapters.get(adapter)?)))
+        .filter(|(_, a)| a.enabled);
+    let Some((conn, settings)) = found else {
+        // The same work as a real check, so that the time tells nothing.
+        let _ = credential_matches(&DUMMY, headers);
+        return Err(ApiError::InvalidAdapterCredentials);
+    };
+    if !credential_matches(settings, headers) {
+        return Err(ApiError::InvalidAdapterCredentials);
+    }
+    let script_timeout = Duration::from_millis(conn.settings.tunables.script_timeout_ms);
+    let configured = settings.timeout_ms.map(Duration::from_millis);
+    let timeout = match (adapter, configured) {
+        (_, Some(t)) => t,
+        ("okta", None) => OKTA_TIMEOUT,
+        _ => script_timeout,
+    };
+    Ok(Admitted {
+        conn: conn.clone(),
+        adapter,
+        timeout: timeout.min(script_timeout),
+    })
+}
+
+static DUMMY: std::sync::LazyLock<AdapterSettings> = std::sync::LazyLock::new(|| AdapterSettings {
+    enabled: true,
+    basic_user: None,
+    basic_password: None,
+    header_name: None,
+    header_value: Some(crate::settings::Secret::new(kdf::hex_encode(
+        &rand::random::<[u8; 16]>(),
+    ))),
+    timeout_ms: None,
+});
+
+/// Both kinds of credential, when both are set; compared in constant time.
+fn credential_matches(settings: &AdapterSettings, headers: &HeaderMap) -> bool {
+    let given = |name: &str| -> &[u8] {
+        headers
+            .get(name)
+            .map(HeaderValue::as_bytes)
+            .unwrap_or_default()
+    };
+    let mut ok = 1u8;
+    if let (Some(user), Some(password)) = (&settings.basic_user, &settings.basic_password) {
+        let expected = format!(
+            "Basic {}",
+            kdf::base64_encode(format!("{user}:{}", password.expose()).as_bytes())
+        );
+        ok &= expected
+            .as_bytes()
+            .ct_eq(given(header::AUTHORIZATION.as_str()))
+            .unwrap_u8();
+    }
+    if let Some(value) = &settings.header_value {
+        ok &= value
+            .expose()
+            .as_bytes()
+            .ct_eq(given(settings.header_name()))
+            .unwrap_u8();
+    }
+    ok == 1
+}
+
+/// A POST body, read as JSON: 415, 413 and 400 as our own API answers them.
+fn json_body(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Value, ApiError> {
+    if !is_json(headers) {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge
+        } else {
+            Error::invalid_request("the body could not be read").into()
+        }
+    })?;
+    let value: Value = serde_json::from_slice(&body)
+        .map_err(|e| Error::invalid_request(format!("malformed JSON: {e}")))?;
+    if !value.is_object() {
+        return Err(Error::invalid_request("the body must be a JSON object").into());
+    }
+    Ok(value)
+}
+
+/// A required string at a JSON pointer: present, a string, not empty.
+fn required(body: &Value, pointer: &str, name: &str) -> Result<String, ApiError> {
+    match body.pointer(pointer) {
+        Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+        Some(Value::String(_)) => {
+            Err(Error::invalid_request(format!("`{name}` must not be an empty string")).into())
+        }
+        Some(_) => Err(Error::invalid_request(format!("`{name}` must be a string")).into()),
+        None => Err(Error::invalid_request(format!("`{name}` is required")).into()),
+    }
+}
+
+/// An optional string at a JSON pointer.
+fn optional(body: &Value, pointer: &str) -> Option<String> {
+    body.pointer(pointer)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+/// `request::context()` for a call: the platform, and what it told of the
+/// end user.
+fn context(adapter: &str, ip: Option<String>, user_agent: Option<String>) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("platform".into(), adapter.into());
+    if let Some(ip) = ip {
+        m.insert("ip".into(), ip.into());
+    }
+    if let Some(agent) = user_agent {
+        m.insert("user_agent".into(), agent.into());
+    }
+    m
+}
+
+impl Admitted {
+    /// Runs the action, with the adapter's time limit, under the label
+    /// `ADAPTER.SCRIPT` in logs and metrics. `status` is what the platform
+    /// gets, for the metrics.
+    async fn run(
+        &self,
+        state: &AppState,
+        mut request: ActionRequest,
+        status: impl FnOnce(&Result<Outcome, Error>) -> StatusCode,
+    ) -> Result<Outcome, Error> {
+        let label = format!("{}.{}", self.adapter, request.action.script());
+        tracing::Span::current().record("action", tracing::field::display(&label));
+        request.time_limit = Some(self.timeout);
+        let (result, timings) = self.conn.perform_timed(request).await;
+        if let Some(metrics) = &state.0.metrics {
+            metrics.record(
+                self.conn.name(),
+                &label,
+                status(&result).as_u16(),
+                Some(&timings),
+            );
+        }
+        result
+    }
+}
+
+/// The request id of the call being answered.
+fn request_id() -> String {
+    CURRENT_REQUEST_ID
+        .try_with(Clone::clone)
+        .unwrap_or_default()
+}
+
+/// Our error body, at the status the platform needs.
+fn error_at(status: StatusCode, error: Error) -> Response {
+    let e = ApiError::from(error);
+    let mut response = (status, axum::Json(e.body(&request_id()))).into_response();
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    response
+}
+
+/// The status our own API gives an error.
+fn our_status(error: &Error) -> StatusCode {
+    super::error::status_of(error)
+}
+
+/// A JSON answer.
+fn json(status: StatusCode, value: &Value) -> Response {
+    let mut response = (status, Body::from(value.to_string())).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// The user's stable id for a platform: the UUID version 5 of
+/// `customdb:{connection}:{user_id}` in RFC 4122's URL namespace.
+fn stable_id(connection: &str, user_id: &str) -> String {
+    const URL_NAMESPACE: [u8; 16] = [
+        0x6b, 0xa7, 0xb8, 0x11, 0x9d, 0xad, 0x11, 0xd1, 0x80, 0xb4, 0x00, 0xc0, 0x4f, 0xd4, 0x30,
+        0xc8,
+    ];
+    let name = format!("customdb:{connection}:{user_id}");
+    let digest = kdf::Digest::Sha1.of(&[&URL_NAMESPACE, name.as_bytes()]);
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&digest[..16]);
+    b[6] = (b[6] & 0x0f) | 0x50;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = kdf::hex_encode(&b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}
+
+/// The PROFILE's standard fields; every other is a pass-through attribute.
+const STANDARD: &[&str] = &[
+    "user_id",
+    "email",
+    "email_verified",
+    "username",
+    "name",
+    "given_name",
+    "family_name",
+    "nickname",
+    "picture",
+    "phone_number",
+    "user_metadata",
+    "app_metadata",
+];
+
+/// A profile field as a string, when it is one.
+fn text<'a>(profile: &'a Profile, field: &str) -> Option<&'a str> {
+    profile.fields().get(field).and_then(Value::as_str)
+}
+
+/// A profile the platform cannot take: 500 `invalid_profile`.
+fn not_for(platform: &str, rule: &str) -> Error {
+    let e = Error::InvalidProfile(crate::profile::ProfileError {
+        field: format!("{platform} user"),
+        rule: rule.into(),
+    });
+    tracing::error!(error = e.code(), cause = %e, "the profile cannot be answered");
+    e
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn stable_ids_are_uuid_v5_of_the_connection_and_user() {
+        // the example of the contract
+        assert_eq!(
+            super::stable_id("shop", "1"),
+            "beec0ba2-b644-5fe6-aab4-9ac3fc2a79a3"
+        );
+        assert_ne!(super::stable_id("shop", "2"), super::stable_id("shop", "1"));
+    }
+}
