@@ -9,6 +9,7 @@ pub mod actions;
 pub mod commands;
 pub mod connection;
 pub mod error;
+pub mod export;
 pub mod http;
 pub mod inflight;
 pub mod metadata;

@@ -5,6 +5,7 @@
 use rhai::{Dynamic, Map as RhaiMap};
 use serde_json::{Map, Value};
 
+use crate::password::kdf;
 use crate::script::convert;
 
 /// The standard string fields: a string, or `()` and then absent.
@@ -219,6 +220,31 @@ fn to_json(field: &str, value: &Dynamic) -> Result<Value, ProfileError> {
     convert::to_json(value).map_err(|rule| refuse(field, rule))
 }
 
+/// A user's stable id on another platform (the adapters' and the
+/// export's alike): the UUID version 5 of
+/// `customdb:{connection}:{user_id}` in RFC 4122's URL namespace.
+pub fn stable_id(connection: &str, user_id: &str) -> String {
+    const URL_NAMESPACE: [u8; 16] = [
+        0x6b, 0xa7, 0xb8, 0x11, 0x9d, 0xad, 0x11, 0xd1, 0x80, 0xb4, 0x00, 0xc0, 0x4f, 0xd4, 0x30,
+        0xc8,
+    ];
+    let name = format!("customdb:{connection}:{user_id}");
+    let digest = kdf::Digest::Sha1.of(&[&URL_NAMESPACE, name.as_bytes()]);
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&digest[..16]);
+    b[6] = (b[6] & 0x0f) | 0x50;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = kdf::hex_encode(&b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,6 +264,16 @@ mod tests {
     }
     fn refused(pairs: Vec<(&str, Dynamic)>) -> ProfileError {
         norm(pairs).unwrap_err()
+    }
+
+    #[test]
+    fn stable_ids_are_uuid_v5_of_the_connection_and_user() {
+        // RFC 4122's URL namespace; checked with Python's uuid.uuid5
+        assert_eq!(
+            stable_id("shop", "1"),
+            "beec0ba2-b644-5fe6-aab4-9ac3fc2a79a3"
+        );
+        assert_ne!(stable_id("shop", "2"), stable_id("shop", "1"));
     }
 
     #[test]

@@ -267,6 +267,47 @@ impl Connection {
         Ok(())
     }
 
+    /// Calls `function` of the script `script` outside any request (a
+    /// command's work, such as `export`'s pages), under the connection's
+    /// limits, with its own store session. Answers the result and the time
+    /// spent waiting for the store.
+    pub async fn call_function(
+        self: &Arc<Self>,
+        script: &'static str,
+        function: &'static str,
+        args: Vec<rhai::Dynamic>,
+    ) -> (Result<rhai::Dynamic>, Duration) {
+        let scripts = self.scripts();
+        let deadline =
+            Instant::now() + Duration::from_millis(self.settings.tunables.script_timeout_ms);
+        let state = CallState {
+            session: Some(Session::new(self.store(), deadline)),
+            context: Default::default(),
+            masker: self.masker.clone(),
+            verified: false,
+            deadline,
+        };
+        let ran = call::run(state, move |call| {
+            scripts.call_fn(call, script, function, args)
+        })
+        .await;
+        let (result, state) = match ran {
+            Ok(done) => done,
+            Err(e) => {
+                return (
+                    Err(Error::Script(format!("the script could not start: {e}"))),
+                    Duration::ZERO,
+                )
+            }
+        };
+        let mut waited = Duration::ZERO;
+        if let Some(mut session) = state.session {
+            waited = std::mem::take(&mut session.query_times).iter().sum();
+            session.finish().await;
+        }
+        (result, waited)
+    }
+
     /// Runs a validated request through the connection's script.
     pub async fn perform(self: &Arc<Self>, request: Request) -> Result<Outcome> {
         self.perform_timed(request).await.0

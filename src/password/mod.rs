@@ -691,6 +691,10 @@ mod tests {
                 fields[3],
                 fields.get(4).copied(),
             );
+            if how == "descriptor" {
+                // `customdb export`'s descriptors: no verify of ours reads them
+                continue;
+            }
             if how == "verify" {
                 assert!(detect(stored).is_some(), "{label} not recognised");
                 assert!(needs_rehash(stored, BCRYPT), "{label}");

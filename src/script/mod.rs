@@ -36,6 +36,8 @@ pub const SCRIPTS: &[(&str, usize)] = &[
     ("change_email", 3),
     ("delete", 1),
     ("update_metadata", 2),
+    // `customdb export`'s walk of the table (with an optional `count_users()`)
+    ("list_users", 2),
 ];
 
 /// A problem with a script, at a place in a file; `line` 0 is a problem
@@ -162,14 +164,35 @@ impl ScriptSet {
     /// Calls the function `name` of the script `name`, with a fresh scope.
     /// Runs inside a call (the [`InCall`] proves it), whose fiber it may
     /// suspend.
-    pub fn call(&self, _: &InCall, name: &str, args: impl FuncArgs) -> Result<Dynamic, Error> {
+    pub fn call(&self, call: &InCall, name: &str, args: impl FuncArgs) -> Result<Dynamic, Error> {
+        self.call_fn(call, name, name, args)
+    }
+
+    /// Whether the script `script` defines `function` with `arity` parameters.
+    pub fn has_fn(&self, script: &str, function: &str, arity: usize) -> bool {
+        self.scripts.get(script).is_some_and(|ast| {
+            ast.iter_functions()
+                .any(|f| f.name == function && f.params.len() == arity)
+        })
+    }
+
+    /// Calls `function` of the script `script` (a helper beside the script's
+    /// own function, such as `count_users` in `list_users.rhai`).
+    pub fn call_fn(
+        &self,
+        _: &InCall,
+        script: &str,
+        function: &str,
+        args: impl FuncArgs,
+    ) -> Result<Dynamic, Error> {
+        let name = script;
         let ast = self.scripts.get(name).ok_or(Error::ActionNotConfigured)?;
         let mut scope = Scope::new();
         // The top level holds only imports (checked at load); running it on
         // each call puts them in reach of the functions, from the cache.
         let options = CallFnOptions::new().eval_ast(true).rewind_scope(true);
         self.engine
-            .call_fn_with_options::<Dynamic>(options, &mut scope, ast, name, args)
+            .call_fn_with_options::<Dynamic>(options, &mut scope, ast, function, args)
             .map_err(|e| classify(*e, &self.file_of(name)))
     }
 }
@@ -228,6 +251,18 @@ fn load_script(
             None => format!("no fn {name} with {arity} parameter(s) in this file"),
         };
         problems.push(problem(path, Position::NONE, message));
+    }
+    if name == "list_users" {
+        if let Some(f) = ast
+            .iter_functions()
+            .find(|f| f.name == "count_users" && !f.params.is_empty())
+        {
+            problems.push(problem(
+                path,
+                Position::NONE,
+                format!("fn count_users takes no parameters, not {}", f.params.len()),
+            ));
+        }
     }
     if problems.is_empty() {
         Ok(ast)

@@ -6,6 +6,7 @@ mod helpers;
 mod adapters;
 mod diagnostics;
 mod execution;
+mod export;
 mod hardening;
 mod hashes;
 

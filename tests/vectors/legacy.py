@@ -18,6 +18,7 @@ for Keycloak the credential data. `how` is `verify`, `verify_as:FORMAT` or
 import base64
 import ctypes
 import hashlib
+import hmac as hmac_mod
 import json
 import os
 import subprocess
@@ -265,14 +266,53 @@ def rows(pw):
         yield "hex_" + name, "verify_as:" + name, hashlib.new(name, pw.encode()).hexdigest()
     yield "hex_sha1_upper", "verify_as:sha1", hashlib.sha1(pw.encode()).hexdigest().upper()
     yield "mysql41", "verify_as:mysql41", "*" + hashlib.sha1(hashlib.sha1(pw.encode()).digest()).hexdigest().upper()
+    for row in descriptors(pw):
+        yield row
     yield ("keycloak_pbkdf2_sha256", "keycloak") + keycloak_pbkdf2(pw)
     yield ("keycloak_pbkdf2_sha512", "keycloak") + keycloak_pbkdf2(pw, "pbkdf2-sha512", 1000)
     yield ("keycloak_pbkdf2", "keycloak") + keycloak_pbkdf2(pw, "pbkdf2", 1000)
     yield ("keycloak_argon2", "keycloak") + keycloak_argon2(pw)
 
 
+def descriptors(pw, fixed=None):
+    """`customdb export`'s descriptors of home-made digests: (label,
+    "descriptor", the descriptor's JSON). hashlib and hmac make the digests."""
+    salt = fixed or os.urandom(6).hex()
+    key = fixed or os.urandom(8).hex()
+    p = pw.encode()
+    rows = [
+        ("desc_sha1_prefix", {"algorithm": "sha1", "value": hashlib.sha1(salt.encode() + p).hexdigest(), "encoding": "hex", "salt": salt}),
+        ("desc_sha256_suffix", {"algorithm": "sha256", "value": base64.b64encode(hashlib.sha256(p + salt.encode()).digest()).decode(),
+                                "encoding": "base64", "salt": salt, "salt_position": "suffix"}),
+        ("desc_md5_hexsalt", {"algorithm": "md5", "value": hashlib.md5(bytes.fromhex(salt) + p).hexdigest().upper(), "encoding": "hex",
+                              "salt": salt, "salt_encoding": "hex"}),
+        ("desc_md5_suffix", {"algorithm": "md5", "value": hashlib.md5(p + salt.encode()).hexdigest(), "encoding": "hex",
+                             "salt": salt, "salt_position": "suffix"}),
+        ("desc_sha512", {"algorithm": "sha512", "value": hashlib.sha512(p).hexdigest(), "encoding": "hex"}),
+        ("desc_hmac_sha256", {"algorithm": "hmac-sha256", "value": hmac_mod.new(key.encode(), p, "sha256").hexdigest(), "encoding": "hex", "key": key}),
+        ("desc_hmac_sha1", {"algorithm": "hmac-sha1", "value": base64.b64encode(hmac_mod.new(bytes.fromhex(key), p, "sha1").digest()).decode(),
+                            "encoding": "base64", "key": key, "key_encoding": "hex"}),
+    ]
+    return [(label, "descriptor", json.dumps(d)) for label, d in rows]
+
+
+def descriptor_check(pw, text):
+    d = json.loads(text)
+    raw = lambda v, e: bytes.fromhex(v) if e == "hex" else base64.b64decode(v) if e == "base64" else v.encode()
+    value = raw(d["value"], d.get("encoding", "hex"))
+    a = d["algorithm"]
+    if a.startswith("hmac-"):
+        key = raw(d["key"], d.get("key_encoding", "utf8"))
+        return hmac_mod.new(key, pw.encode(), a[5:]).digest() == value
+    salt = raw(d["salt"], d.get("salt_encoding", "utf8")) if "salt" in d else b""
+    data = pw.encode() + salt if d.get("salt_position") == "suffix" else salt + pw.encode()
+    return hashlib.new(a, data).digest() == value
+
+
 def check(label, pw, stored, extra):
     """The reference's verdict."""
+    if label.startswith("desc_"):
+        return descriptor_check(pw, stored)
     if label.startswith("drupal7"):
         return drupal_check(pw, stored)
     if label.startswith("yescrypt"):

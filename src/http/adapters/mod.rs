@@ -33,6 +33,7 @@ use crate::actions::{Outcome, Request as ActionRequest};
 use crate::connection::Connection;
 use crate::error::Error;
 use crate::password::kdf;
+pub(super) use crate::profile::stable_id;
 use crate::profile::Profile;
 use crate::settings::AdapterSettings;
 
@@ -260,30 +261,6 @@ fn json(status: StatusCode, value: &Value) -> Response {
     response
 }
 
-/// The user's stable id for a platform: the UUID version 5 of
-/// `customdb:{connection}:{user_id}` in RFC 4122's URL namespace.
-fn stable_id(connection: &str, user_id: &str) -> String {
-    const URL_NAMESPACE: [u8; 16] = [
-        0x6b, 0xa7, 0xb8, 0x11, 0x9d, 0xad, 0x11, 0xd1, 0x80, 0xb4, 0x00, 0xc0, 0x4f, 0xd4, 0x30,
-        0xc8,
-    ];
-    let name = format!("customdb:{connection}:{user_id}");
-    let digest = kdf::Digest::Sha1.of(&[&URL_NAMESPACE, name.as_bytes()]);
-    let mut b = [0u8; 16];
-    b.copy_from_slice(&digest[..16]);
-    b[6] = (b[6] & 0x0f) | 0x50;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h = kdf::hex_encode(&b);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..]
-    )
-}
-
 /// The PROFILE's standard fields; every other is a pass-through attribute.
 const STANDARD: &[&str] = &[
     "user_id",
@@ -313,17 +290,4 @@ fn not_for(platform: &str, rule: &str) -> Error {
     });
     tracing::error!(error = e.code(), cause = %e, "the profile cannot be answered");
     e
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn stable_ids_are_uuid_v5_of_the_connection_and_user() {
-        // the example of the contract
-        assert_eq!(
-            super::stable_id("shop", "1"),
-            "beec0ba2-b644-5fe6-aab4-9ac3fc2a79a3"
-        );
-        assert_ne!(super::stable_id("shop", "2"), super::stable_id("shop", "1"));
-    }
 }

@@ -1,0 +1,815 @@
+//! What an exported user's stored hash is, parsed once (`Stored`), and how
+//! each target platform receives it, in its own hash description; or why it
+//! cannot (the report's reason and detail). Values are never part of a
+//! reason.
+
+use serde_json::{json, Value};
+
+use super::Target;
+use crate::password::kdf::{self, Digest};
+
+/// Why a hash is not in the output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotCarried {
+    /// `no_password_hash`
+    None,
+    /// `hash_unknown_format`, with its detail
+    Unknown(String),
+    /// `hash_not_importable`, with its detail
+    NotImportable(String),
+}
+
+/// A stored hash, parsed.
+#[derive(Debug, Clone)]
+pub enum Stored {
+    Bcrypt {
+        full: String,
+        cost: u32,
+        salt: String,
+        hash: String,
+    },
+    Bcrypt2x,
+    Argon2 {
+        /// the PHC string (Django's prefix taken off)
+        phc: String,
+        variant: &'static str,
+        version: u32,
+        m: u32,
+        t: u32,
+        p: u32,
+        salt: Vec<u8>,
+        hash: Vec<u8>,
+        django: bool,
+    },
+    Scrypt {
+        ln: u32,
+        r: u32,
+        p: u32,
+        salt: Vec<u8>,
+        key: Vec<u8>,
+    },
+    Pbkdf2 {
+        digest: Digest,
+        iterations: u64,
+        salt: Vec<u8>,
+        key: Vec<u8>,
+        django: bool,
+    },
+    ShaCrypt {
+        bits: u32,
+        rounds: Option<u64>,
+        salt: String,
+        hash: String,
+    },
+    Md5Crypt {
+        salt: String,
+        hash: String,
+    },
+    Phpass {
+        count: u32,
+        salt: String,
+        digest: Vec<u8>,
+    },
+    /// `{SHA}`, `{SSHA}` and kin: digest of password ‖ salt
+    Ldap {
+        digest: Digest,
+        value: Vec<u8>,
+        salt: Vec<u8>,
+        stored: String,
+        salted: bool,
+    },
+    /// A descriptor of a home-made digest.
+    Descriptor(Descriptor),
+    /// Known by its shape but carried by no target.
+    Other(&'static str),
+}
+
+#[derive(Debug, Clone)]
+pub struct Descriptor {
+    pub algorithm: String,
+    pub digest: Digest,
+    pub hmac: bool,
+    pub value: Vec<u8>,
+    /// the digest as stored, and its encoding (`hex` or `base64`)
+    pub value_text: String,
+    pub encoding: String,
+    pub salt: Option<(Vec<u8>, String, String)>,
+    pub suffix: bool,
+    pub key: Option<(Vec<u8>, String, String)>,
+}
+
+fn ab64(text: &str) -> Option<Vec<u8>> {
+    kdf::base64_decode(&text.replace('.', "+"))
+}
+
+/// Parses a stored hash string.
+pub fn parse(stored: &str) -> Result<Stored, NotCarried> {
+    if stored.is_empty() {
+        return Err(NotCarried::None);
+    }
+    let unknown = || {
+        NotCarried::Unknown(format!(
+            "unrecognized, {} characters",
+            stored.chars().count()
+        ))
+    };
+    let bad = |name: &str| NotCarried::Unknown(format!("{name}: malformed"));
+    if stored.len() == 60
+        && ["$2a$", "$2b$", "$2y$"]
+            .iter()
+            .any(|p| stored.starts_with(p))
+    {
+        let cost = stored[4..6].parse().map_err(|_| bad("bcrypt"))?;
+        return Ok(Stored::Bcrypt {
+            full: stored.to_string(),
+            cost,
+            salt: stored[7..29].to_string(),
+            hash: stored[29..].to_string(),
+        });
+    }
+    if stored.len() == 60 && stored.starts_with("$2x$") {
+        return Ok(Stored::Bcrypt2x);
+    }
+    let (phc, django) = match stored.strip_prefix("argon2$") {
+        Some(rest) if rest.starts_with("argon2") => (format!("${rest}"), true),
+        _ => (stored.to_string(), false),
+    };
+    if ["$argon2id$", "$argon2i$", "$argon2d$"]
+        .iter()
+        .any(|p| phc.starts_with(p))
+    {
+        return argon2(&phc, django).ok_or_else(|| bad("argon2"));
+    }
+    if let Some(rest) = stored.strip_prefix("$scrypt$") {
+        let parts: Vec<&str> = rest.split('$').collect();
+        let [params, salt, key] = parts[..] else {
+            return Err(bad("scrypt"));
+        };
+        let (mut ln, mut r, mut p) = (None, 8, 1);
+        for kv in params.split(',') {
+            match kv.split_once('=') {
+                Some(("ln", v)) => ln = v.parse().ok(),
+                Some(("r", v)) => r = v.parse().map_err(|_| bad("scrypt"))?,
+                Some(("p", v)) => p = v.parse().map_err(|_| bad("scrypt"))?,
+                _ => return Err(bad("scrypt")),
+            }
+        }
+        return Ok(Stored::Scrypt {
+            ln: ln.ok_or_else(|| bad("scrypt"))?,
+            r,
+            p,
+            salt: ab64(salt).ok_or_else(|| bad("scrypt"))?,
+            key: ab64(key).ok_or_else(|| bad("scrypt"))?,
+        });
+    }
+    for (prefix, digest) in [
+        ("$pbkdf2-sha256$", Digest::Sha256),
+        ("$pbkdf2-sha512$", Digest::Sha512),
+        ("$pbkdf2$", Digest::Sha1),
+    ] {
+        if let Some(rest) = stored.strip_prefix(prefix) {
+            let parts: Vec<&str> = rest.split('$').collect();
+            let [rounds, salt, key] = parts[..] else {
+                return Err(bad("pbkdf2"));
+            };
+            return Ok(Stored::Pbkdf2 {
+                digest,
+                iterations: rounds.parse().map_err(|_| bad("pbkdf2"))?,
+                salt: ab64(salt).ok_or_else(|| bad("pbkdf2"))?,
+                key: ab64(key).ok_or_else(|| bad("pbkdf2"))?,
+                django: false,
+            });
+        }
+    }
+    for (prefix, digest) in [
+        ("pbkdf2_sha256$", Digest::Sha256),
+        ("pbkdf2_sha1$", Digest::Sha1),
+    ] {
+        if let Some(rest) = stored.strip_prefix(prefix) {
+            let parts: Vec<&str> = rest.split('$').collect();
+            let [rounds, salt, key] = parts[..] else {
+                return Err(bad("django-pbkdf2"));
+            };
+            return Ok(Stored::Pbkdf2 {
+                digest,
+                iterations: rounds.parse().map_err(|_| bad("django-pbkdf2"))?,
+                salt: salt.as_bytes().to_vec(),
+                key: kdf::base64_decode(key).ok_or_else(|| bad("django-pbkdf2"))?,
+                django: true,
+            });
+        }
+    }
+    if stored.starts_with("bcrypt_sha256$") {
+        return Ok(Stored::Other("django-bcrypt-sha256"));
+    }
+    for (prefix, bits) in [("$5$", 256), ("$6$", 512)] {
+        if let Some(rest) = stored.strip_prefix(prefix) {
+            let parts: Vec<&str> = rest.split('$').collect();
+            let (rounds, salt, hash) = match parts[..] {
+                [r, salt, hash] if r.starts_with("rounds=") => (
+                    Some(r[7..].parse().map_err(|_| bad("sha-crypt"))?),
+                    salt,
+                    hash,
+                ),
+                [salt, hash] => (None, salt, hash),
+                _ => return Err(bad("sha-crypt")),
+            };
+            return Ok(Stored::ShaCrypt {
+                bits,
+                rounds,
+                salt: salt.to_string(),
+                hash: hash.to_string(),
+            });
+        }
+    }
+    if let Some(rest) = stored.strip_prefix("$1$") {
+        let (salt, hash) = rest.split_once('$').ok_or_else(|| bad("md5-crypt"))?;
+        return Ok(Stored::Md5Crypt {
+            salt: salt.to_string(),
+            hash: hash.to_string(),
+        });
+    }
+    if stored.len() == 34 && (stored.starts_with("$P$") || stored.starts_with("$H$")) {
+        let count = kdf::itoa64_index(stored.as_bytes()[3]).ok_or_else(|| bad("phpass"))?;
+        let digest = kdf::crypt64_decode(&stored[12..]).ok_or_else(|| bad("phpass"))?;
+        return Ok(Stored::Phpass {
+            count,
+            salt: stored[4..12].to_string(),
+            digest: digest.into_iter().take(16).collect(),
+        });
+    }
+    if stored.starts_with("$wp$2") {
+        return Ok(Stored::Other("wordpress-bcrypt"));
+    }
+    if let Some(rest) = stored.strip_prefix('{') {
+        if let Some((name, body)) = rest.split_once('}') {
+            let (digest, salted) = match name.to_ascii_lowercase().as_str() {
+                "sha" => (Digest::Sha1, false),
+                "ssha" => (Digest::Sha1, true),
+                "sha256" => (Digest::Sha256, false),
+                "ssha256" => (Digest::Sha256, true),
+                "sha512" => (Digest::Sha512, false),
+                "ssha512" => (Digest::Sha512, true),
+                "md5" => (Digest::Md5, false),
+                "smd5" => (Digest::Md5, true),
+                _ => {
+                    return Err(if crate::password::detect(stored).is_some() {
+                        NotCarried::NotImportable(format!("{{{name}}}"))
+                    } else {
+                        NotCarried::Unknown(format!(
+                            "unrecognized, {} characters",
+                            stored.chars().count()
+                        ))
+                    })
+                }
+            };
+            let raw = kdf::base64_decode(body).ok_or_else(|| bad("ldap"))?;
+            let ok = if salted {
+                raw.len() > digest.size()
+            } else {
+                raw.len() == digest.size()
+            };
+            if !ok {
+                return Err(bad("ldap"));
+            }
+            let (value, salt) = raw.split_at(digest.size());
+            return Ok(Stored::Ldap {
+                digest,
+                value: value.to_vec(),
+                salt: salt.to_vec(),
+                stored: stored.to_string(),
+                salted,
+            });
+        }
+    }
+    match crate::password::detect(stored) {
+        Some(format) => Ok(Stored::Other(other_name(format))),
+        None => Err(unknown()),
+    }
+}
+
+fn other_name(format: crate::password::Format) -> &'static str {
+    use crate::password::Format as F;
+    match format {
+        F::Drupal | F::DrupalUpgraded => "drupal",
+        F::Yescrypt => "yescrypt",
+        _ => "other",
+    }
+}
+
+fn argon2(phc: &str, django: bool) -> Option<Stored> {
+    let parts: Vec<&str> = phc.split('$').collect();
+    // ["", variant, "v=19", "m=..,t=..,p=..", salt, hash]
+    let [_, variant, version, params, salt, hash] = parts[..] else {
+        return None;
+    };
+    let variant = match variant {
+        "argon2id" => "argon2id",
+        "argon2i" => "argon2i",
+        "argon2d" => "argon2d",
+        _ => return None,
+    };
+    let version = version.strip_prefix("v=")?.parse().ok()?;
+    let (mut m, mut t, mut p) = (None, None, None);
+    for kv in params.split(',') {
+        match kv.split_once('=')? {
+            ("m", v) => m = v.parse().ok(),
+            ("t", v) => t = v.parse().ok(),
+            ("p", v) => p = v.parse().ok(),
+            _ => {}
+        }
+    }
+    Some(Stored::Argon2 {
+        phc: phc.to_string(),
+        variant,
+        version,
+        m: m?,
+        t: t?,
+        p: p?,
+        salt: kdf::base64_decode(salt)?,
+        hash: kdf::base64_decode(hash)?,
+        django,
+    })
+}
+
+/// A descriptor map (already as JSON), for home-made digests.
+pub fn descriptor(map: &serde_json::Map<String, Value>) -> Result<Stored, NotCarried> {
+    let field = |f: &str| NotCarried::Unknown(format!("descriptor: {f}"));
+    let text = |f: &str| -> Result<Option<String>, NotCarried> {
+        match map.get(f) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(field(f)),
+        }
+    };
+    for key in map.keys() {
+        if ![
+            "algorithm",
+            "value",
+            "encoding",
+            "salt",
+            "salt_encoding",
+            "salt_position",
+            "key",
+            "key_encoding",
+        ]
+        .contains(&key.as_str())
+        {
+            return Err(field(key));
+        }
+    }
+    let algorithm = text("algorithm")?.ok_or_else(|| field("algorithm"))?;
+    let (hmac, name) = match algorithm.strip_prefix("hmac-") {
+        Some(d) => (true, d),
+        None => (false, algorithm.as_str()),
+    };
+    let digest = Digest::parse(name)
+        .filter(|d| *d != Digest::Sha384)
+        .ok_or_else(|| field("algorithm"))?;
+    let encoding = text("encoding")?.unwrap_or_else(|| "hex".into());
+    let value_text = text("value")?.ok_or_else(|| field("value"))?;
+    let value = match encoding.as_str() {
+        "hex" => kdf::hex_decode(&value_text),
+        "base64" => kdf::base64_decode(&value_text),
+        _ => return Err(field("encoding")),
+    }
+    .filter(|v| v.len() == digest.size())
+    .ok_or_else(|| field("value"))?;
+    let bytes =
+        |value_key: &str, enc_key: &str| -> Result<Option<(Vec<u8>, String, String)>, NotCarried> {
+            let Some(v) = text(value_key)? else {
+                return Ok(None);
+            };
+            let enc = text(enc_key)?.unwrap_or_else(|| "utf8".into());
+            let raw = match enc.as_str() {
+                "utf8" => Some(v.as_bytes().to_vec()),
+                "hex" => kdf::hex_decode(&v),
+                "base64" => kdf::base64_decode(&v),
+                _ => return Err(field(enc_key)),
+            }
+            .ok_or_else(|| field(value_key))?;
+            Ok(Some((raw, v, enc)))
+        };
+    let salt = bytes("salt", "salt_encoding")?;
+    let key = bytes("key", "key_encoding")?;
+    let suffix = match text("salt_position")?.as_deref() {
+        None | Some("prefix") => false,
+        Some("suffix") => true,
+        Some(_) => return Err(field("salt_position")),
+    };
+    if hmac && (key.is_none() || salt.is_some()) {
+        return Err(field(if key.is_none() { "key" } else { "salt" }));
+    }
+    if !hmac && key.is_some() {
+        return Err(field("key"));
+    }
+    Ok(Stored::Descriptor(Descriptor {
+        algorithm,
+        digest,
+        hmac,
+        value,
+        value_text,
+        encoding,
+        salt,
+        suffix,
+        key,
+    }))
+}
+
+fn digest_name(d: Digest) -> &'static str {
+    match d {
+        Digest::Md5 => "md5",
+        Digest::Sha1 => "sha1",
+        Digest::Sha256 => "sha256",
+        Digest::Sha384 => "sha384",
+        Digest::Sha512 => "sha512",
+    }
+}
+
+impl Stored {
+    /// The format's name in the report.
+    pub fn name(&self) -> String {
+        match self {
+            Stored::Bcrypt { .. } => "bcrypt".into(),
+            Stored::Bcrypt2x => "bcrypt-2x".into(),
+            Stored::Argon2 { django: true, .. } => "django-argon2".into(),
+            Stored::Argon2 { variant, .. } => (*variant).into(),
+            Stored::Scrypt { .. } => "scrypt".into(),
+            Stored::Pbkdf2 { digest, django, .. } => format!(
+                "{}pbkdf2-{}",
+                if *django { "django-" } else { "" },
+                digest_name(*digest)
+            ),
+            Stored::ShaCrypt { bits, .. } => format!("sha{bits}-crypt"),
+            Stored::Md5Crypt { .. } => "md5-crypt".into(),
+            Stored::Phpass { .. } => "phpass".into(),
+            Stored::Ldap { digest, salted, .. } => format!(
+                "ldap-{}{}",
+                if *salted { "s" } else { "" },
+                match digest {
+                    Digest::Sha1 => "sha",
+                    Digest::Md5 => "md5",
+                    d => digest_name(*d),
+                }
+            ),
+            Stored::Descriptor(d) => d.algorithm.clone(),
+            Stored::Other(name) => (*name).into(),
+        }
+    }
+
+    fn not(&self, why: Option<String>) -> NotCarried {
+        NotCarried::NotImportable(match why {
+            Some(why) => format!("{}: {why}", self.name()),
+            None => self.name(),
+        })
+    }
+
+    /// How `target` receives this hash.
+    pub fn for_target(&self, target: Target) -> Result<Value, NotCarried> {
+        match target {
+            Target::Auth0 => self.auth0(),
+            Target::Okta => self.okta(),
+            Target::Kratos => self.kratos().map(Value::String),
+            Target::FusionAuth => self.fusionauth(),
+            Target::Keycloak => self.keycloak(),
+        }
+    }
+
+    fn auth0(&self) -> Result<Value, NotCarried> {
+        let utf8 = |algorithm: &str, value: &str| json!({ "algorithm": algorithm, "hash": { "value": value, "encoding": "utf8" } });
+        Ok(match self {
+            Stored::Bcrypt { full, .. } => utf8("bcrypt", full),
+            Stored::Argon2 { variant, phc, .. } if *variant != "argon2d" => utf8("argon2", phc),
+            Stored::Ldap { stored, .. } => utf8("ldap", stored),
+            Stored::Pbkdf2 { .. } => utf8("pbkdf2", &phc_pbkdf2(self)),
+            Stored::Scrypt {
+                ln,
+                r,
+                p,
+                salt,
+                key,
+            } => json!({
+                "algorithm": "scrypt",
+                "hash": { "value": kdf::base64_encode(key), "encoding": "base64" },
+                "salt": { "value": kdf::base64_encode(salt), "encoding": "base64" },
+                "keylen": key.len(),
+                "cost": 1u64 << ln,
+                "blockSize": r,
+                "parallelization": p,
+            }),
+            Stored::Descriptor(d) if d.hmac => {
+                let (_, key, key_encoding) = d.key.clone().unwrap_or_default();
+                json!({
+                    "algorithm": "hmac",
+                    "hash": {
+                        "value": d.value_text,
+                        "encoding": d.encoding,
+                        "digest": digest_name(d.digest),
+                        "key": { "value": key, "encoding": key_encoding },
+                    },
+                })
+            }
+            Stored::Descriptor(d) => {
+                let mut h = json!({
+                    "algorithm": digest_name(d.digest),
+                    "hash": { "value": d.value_text, "encoding": d.encoding },
+                });
+                if let Some((_, salt, encoding)) = &d.salt {
+                    h["salt"] = json!({
+                        "value": salt,
+                        "encoding": encoding,
+                        "position": if d.suffix { "suffix" } else { "prefix" },
+                    });
+                }
+                h
+            }
+            _ => return Err(self.not(None)),
+        })
+    }
+
+    fn okta(&self) -> Result<Value, NotCarried> {
+        let sha = |d: Digest| match d {
+            Digest::Md5 => Some("MD5"),
+            Digest::Sha1 => Some("SHA-1"),
+            Digest::Sha256 => Some("SHA-256"),
+            Digest::Sha512 => Some("SHA-512"),
+            Digest::Sha384 => None,
+        };
+        let digest_object =
+            |d: Digest, value: &[u8], salt: &[u8], postfix: bool| -> Result<Value, NotCarried> {
+                let mut h = json!({
+                    "algorithm": sha(d).ok_or_else(|| self.not(None))?,
+                    "value": kdf::base64_encode(value),
+                });
+                if !salt.is_empty() {
+                    h["salt"] = kdf::base64_encode(salt).into();
+                    h["saltOrder"] = if postfix { "POSTFIX" } else { "PREFIX" }.into();
+                }
+                Ok(h)
+            };
+        match self {
+            Stored::Bcrypt {
+                cost, salt, hash, ..
+            } => Ok(json!({
+                "algorithm": "BCRYPT", "workFactor": cost, "salt": salt, "value": hash,
+            })),
+            Stored::Ldap {
+                digest,
+                value,
+                salt,
+                ..
+            } => digest_object(*digest, value, salt, true),
+            Stored::Descriptor(d) if !d.hmac => {
+                let salt = d.salt.as_ref().map(|s| s.0.clone()).unwrap_or_default();
+                digest_object(d.digest, &d.value, &salt, d.suffix)
+            }
+            Stored::Pbkdf2 {
+                digest,
+                iterations,
+                salt,
+                key,
+                ..
+            } => {
+                let algorithm = match digest {
+                    Digest::Sha256 => "SHA256_HMAC",
+                    Digest::Sha512 => "SHA512_HMAC",
+                    _ => return Err(self.not(None)),
+                };
+                if *iterations < 4096 {
+                    return Err(self.not(Some(format!("{iterations} iterations, Okta needs 4096"))));
+                }
+                Ok(json!({
+                    "algorithm": "PBKDF2",
+                    "digestAlgorithm": algorithm,
+                    "iterationCount": iterations,
+                    "keySize": key.len(),
+                    "salt": kdf::base64_encode(salt),
+                    "value": kdf::base64_encode(key),
+                }))
+            }
+            _ => Err(self.not(None)),
+        }
+    }
+
+    fn kratos(&self) -> Result<String, NotCarried> {
+        let b64 = kdf::base64_encode;
+        let pf = |salt: &[u8], suffix: bool| {
+            let template = match (salt.is_empty(), suffix) {
+                (true, _) => "{PASSWORD}",
+                (false, true) => "{PASSWORD}{SALT}",
+                (false, false) => "{SALT}{PASSWORD}",
+            };
+            b64(template.as_bytes())
+        };
+        let sha = |d: Digest, value: &[u8], salt: &[u8], suffix: bool| match d {
+            Digest::Md5 if salt.is_empty() => format!("$md5${}", b64(value)),
+            d => format!(
+                "${}$pf={}${}${}",
+                digest_name(d),
+                pf(salt, suffix),
+                b64(salt),
+                b64(value)
+            ),
+        };
+        Ok(match self {
+            Stored::Bcrypt { full, .. } => full.clone(),
+            Stored::Argon2 {
+                variant,
+                version: 19,
+                phc,
+                ..
+            } if *variant != "argon2d" => phc.clone(),
+            Stored::Scrypt {
+                ln,
+                r,
+                p,
+                salt,
+                key,
+            } => format!(
+                "$scrypt$ln={},r={r},p={p}${}${}",
+                1u64 << ln,
+                b64(salt),
+                b64(key)
+            ),
+            Stored::Pbkdf2 { .. } => phc_pbkdf2(self),
+            Stored::ShaCrypt {
+                bits,
+                rounds,
+                salt,
+                hash,
+            } => format!(
+                "$sha{bits}-crypt$rounds={}${salt}${hash}",
+                rounds.unwrap_or(5000)
+            ),
+            Stored::Md5Crypt { salt, hash } => format!("$md5-crypt${salt}${hash}"),
+            Stored::Ldap {
+                stored,
+                salted: true,
+                digest,
+                ..
+            } if *digest != Digest::Md5 => stored.clone(),
+            Stored::Ldap {
+                digest,
+                value,
+                salt,
+                ..
+            } => sha(*digest, value, salt, true),
+            Stored::Descriptor(d) if d.hmac => {
+                let (key, _, _) = d.key.clone().unwrap_or_default();
+                format!(
+                    "$hmac-{}${}${}",
+                    digest_name(d.digest),
+                    b64(kdf::hex_encode(&d.value).as_bytes()),
+                    b64(&key)
+                )
+            }
+            Stored::Descriptor(d) => {
+                let salt = d.salt.as_ref().map(|s| s.0.clone()).unwrap_or_default();
+                sha(d.digest, &d.value, &salt, d.suffix)
+            }
+            _ => return Err(self.not(None)),
+        })
+    }
+
+    fn fusionauth(&self) -> Result<Value, NotCarried> {
+        let scheme = |name: &str, factor: u64, salt: String, password: String| json!({ "encryptionScheme": name, "factor": factor, "salt": salt, "password": password });
+        let b64 = kdf::base64_encode;
+        Ok(match self {
+            Stored::Bcrypt {
+                cost, salt, hash, ..
+            } => scheme("bcrypt", u64::from(*cost), salt.clone(), hash.clone()),
+            Stored::Pbkdf2 {
+                digest,
+                iterations,
+                salt,
+                key,
+                ..
+            } => {
+                let name = match (digest, key.len()) {
+                    (Digest::Sha256, 32) => "salted-pbkdf2-hmac-sha256",
+                    (Digest::Sha256, 64) => "salted-pbkdf2-hmac-sha256-512",
+                    (Digest::Sha512, 64) => "salted-pbkdf2-hmac-sha512-512",
+                    (Digest::Sha1, _) => return Err(self.not(None)),
+                    (_, n) => return Err(self.not(Some(format!("a {n}-byte key")))),
+                };
+                scheme(name, *iterations, b64(salt), b64(key))
+            }
+            Stored::Ldap {
+                digest: Digest::Md5,
+                value,
+                salt,
+                ..
+            } => scheme("salted-md5", 1, b64(salt), b64(value)),
+            Stored::Ldap {
+                digest: Digest::Sha256,
+                value,
+                salt,
+                ..
+            } => scheme("salted-sha256", 1, b64(salt), b64(value)),
+            Stored::Descriptor(d) if d.hmac && d.digest == Digest::Sha256 => {
+                let (key, _, _) = d.key.clone().unwrap_or_default();
+                scheme("salted-hmac-sha256", 1, b64(&key), b64(&d.value))
+            }
+            Stored::Descriptor(d)
+                if !d.hmac && matches!(d.digest, Digest::Md5 | Digest::Sha256) =>
+            {
+                if d.salt.is_some() && !d.suffix {
+                    return Err(self.not(Some(
+                        "a prefix salt; FusionAuth takes H(password + salt)".into(),
+                    )));
+                }
+                let salt = d.salt.as_ref().map(|s| b64(&s.0)).unwrap_or_default();
+                let name = if d.digest == Digest::Md5 {
+                    "salted-md5"
+                } else {
+                    "salted-sha256"
+                };
+                scheme(name, 1, salt, b64(&d.value))
+            }
+            Stored::Phpass {
+                count,
+                salt,
+                digest,
+            } => scheme(
+                "phpass-md5",
+                1u64 << count,
+                b64(salt.as_bytes()),
+                b64(digest),
+            ),
+            _ => return Err(self.not(None)),
+        })
+    }
+
+    fn keycloak(&self) -> Result<Value, NotCarried> {
+        let (secret, credential) = match self {
+            Stored::Pbkdf2 {
+                digest,
+                iterations,
+                salt,
+                key,
+                ..
+            } => {
+                let algorithm = match digest {
+                    Digest::Sha1 => "pbkdf2",
+                    Digest::Sha256 => "pbkdf2-sha256",
+                    _ => "pbkdf2-sha512",
+                };
+                (
+                    json!({ "value": kdf::base64_encode(key), "salt": kdf::base64_encode(salt), "additionalParameters": {} }),
+                    json!({ "hashIterations": iterations, "algorithm": algorithm, "additionalParameters": {} }),
+                )
+            }
+            Stored::Argon2 {
+                variant,
+                version,
+                m,
+                t,
+                p,
+                salt,
+                hash,
+                ..
+            } => (
+                json!({ "value": kdf::base64_encode(hash), "salt": kdf::base64_encode(salt), "additionalParameters": {} }),
+                json!({
+                    "hashIterations": t,
+                    "algorithm": "argon2",
+                    "additionalParameters": {
+                        "type": [variant.trim_start_matches("argon2")],
+                        "version": [if *version == 19 { "1.3" } else { "1.0" }],
+                        "memory": [m.to_string()],
+                        "parallelism": [p.to_string()],
+                        "hashLength": [hash.len().to_string()],
+                    },
+                }),
+            ),
+            _ => return Err(self.not(None)),
+        };
+        Ok(json!({
+            "type": "password",
+            "secretData": secret.to_string(),
+            "credentialData": credential.to_string(),
+        }))
+    }
+}
+
+/// `$pbkdf2-<d>$i=<N>,l=<key bytes>$<B64 salt>$<B64 key>`, as Auth0 and
+/// Kratos read PBKDF2.
+fn phc_pbkdf2(stored: &Stored) -> String {
+    let Stored::Pbkdf2 {
+        digest,
+        iterations,
+        salt,
+        key,
+        ..
+    } = stored
+    else {
+        return String::new();
+    };
+    format!(
+        "$pbkdf2-{}$i={iterations},l={}${}${}",
+        digest_name(*digest),
+        key.len(),
+        kdf::base64_encode_nopad(salt),
+        kdf::base64_encode_nopad(key)
+    )
+}

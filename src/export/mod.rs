@@ -1,0 +1,387 @@
+//! `customdb export`: the whole legacy table, walked page by page through
+//! the connection's `list_users` script, written as another platform's
+//! bulk-import file with each password hash in that platform's own hash
+//! description where it has one ([`hash`], [`records`]). Streaming, one page
+//! in memory; the state saved after every page so that a kill loses nothing
+//! `--resume` cannot redo ([`output`]). Every user listed is in the output,
+//! in the report, or both.
+
+mod hash;
+mod output;
+mod records;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rhai::{Dynamic, Map as RhaiMap};
+use serde_json::Value;
+
+use crate::connection::{Admission, Connection};
+use crate::profile::{self, Profile};
+use crate::settings::Settings;
+use output::Output;
+
+/// The platforms an export writes for.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Target {
+    Auth0,
+    Okta,
+    Kratos,
+    #[value(name = "fusionauth")]
+    FusionAuth,
+    Keycloak,
+}
+
+/// The command line's options.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub connection: String,
+    pub target: Target,
+    pub out: PathBuf,
+    pub page_size: usize,
+    pub report: Option<PathBuf>,
+    pub resume: bool,
+    pub overwrite: bool,
+    pub max_file_bytes: Option<u64>,
+    pub max_file_users: Option<u64>,
+    pub kratos_schema_id: String,
+    pub kratos_migration_hook: bool,
+}
+
+impl Options {
+    fn file_limits(&self) -> (u64, u64) {
+        let bytes = self.max_file_bytes.unwrap_or(match self.target {
+            Target::Auth0 => 500_000,
+            _ => 0,
+        });
+        let users = self.max_file_users.unwrap_or(match self.target {
+            Target::Kratos => 1000,
+            Target::FusionAuth => 100_000,
+            _ => 0,
+        });
+        (bytes, users)
+    }
+}
+
+/// One listed user, normalized.
+pub struct User {
+    pub user_id: String,
+    pub uuid: String,
+    pub profile: Profile,
+    pub blocked: bool,
+    pub hash: Result<hash::Stored, hash::NotCarried>,
+}
+
+/// How an export ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Ended {
+    /// Complete, nothing reported (0).
+    Clean,
+    /// Complete, with report entries (3).
+    Reported,
+    /// Stopped; `--resume` continues (1).
+    Stopped(String),
+    /// Bad usage or settings (2).
+    Usage(String),
+}
+
+impl Ended {
+    pub fn code(&self) -> u8 {
+        match self {
+            Ended::Clean => 0,
+            Ended::Reported => 3,
+            Ended::Stopped(_) => 1,
+            Ended::Usage(_) => 2,
+        }
+    }
+}
+
+/// Set by SIGINT or SIGTERM: the page in hand is finished, then the export stops.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Runs the export. Must run on a local runtime.
+pub async fn run(settings: Settings, options: Options) -> Ended {
+    let Some(conn_settings) = settings.connections.get(&options.connection).cloned() else {
+        return Ended::Usage(format!("no connection `{}`", options.connection));
+    };
+    if !(1..=10_000).contains(&options.page_size) {
+        return Ended::Usage("--page-size: 1 to 10000".into());
+    }
+    let conn = match Connection::open(conn_settings, Admission::new(1), 1) {
+        Ok(c) => Arc::new(c),
+        Err(problems) => {
+            let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            return Ended::Usage(format!("the scripts do not load:\n{}", text.join("\n")));
+        }
+    };
+    let scripts = conn.scripts();
+    if !scripts.has("list_users") {
+        return Ended::Usage(format!(
+            "connection `{}` has no list_users.rhai: export needs fn list_users(after, limit)",
+            options.connection
+        ));
+    }
+    let has_count = scripts.has_fn("list_users", "count_users", 0);
+    let mut output = match Output::open(&options) {
+        Ok(o) => o,
+        Err(e) => return Ended::Usage(e),
+    };
+    listen_for_signals();
+
+    let total = if has_count {
+        match conn
+            .call_function("list_users", "count_users", vec![])
+            .await
+            .0
+        {
+            Ok(n) => n.as_int().ok().and_then(|n| u64::try_from(n).ok()),
+            Err(e) => return Ended::Stopped(format!("count_users failed: {e}")),
+        }
+    } else {
+        None
+    };
+    let mut progress = output::Progress::new(total, output.state.listed);
+    let started = Instant::now();
+    let mut store_time = Duration::ZERO;
+    let max_profile = conn.settings.tunables.max_profile_bytes;
+    let mut extra_fields_told = false;
+
+    loop {
+        if INTERRUPTED.load(Ordering::SeqCst) {
+            return finish(
+                &mut output,
+                &mut progress,
+                started,
+                store_time,
+                Some("interrupted".into()),
+            );
+        }
+        let after = output.state.cursor_dynamic();
+        let (page, waited) = conn
+            .call_function(
+                "list_users",
+                "list_users",
+                vec![after, Dynamic::from_int(options.page_size as i64)],
+            )
+            .await;
+        store_time += waited;
+        let page = match page {
+            Ok(p) => p,
+            Err(e) => {
+                let why = format!("list_users failed ({}): {e}", e.code());
+                return finish(&mut output, &mut progress, started, store_time, Some(why));
+            }
+        };
+        let Some(items) = page.try_cast::<rhai::Array>() else {
+            let why = "list_users must return an array of user maps".to_string();
+            return finish(&mut output, &mut progress, started, store_time, Some(why));
+        };
+        if items.is_empty() {
+            break;
+        }
+        if items.len() > options.page_size {
+            let why = format!(
+                "list_users returned {} users for a limit of {}",
+                items.len(),
+                options.page_size
+            );
+            return finish(&mut output, &mut progress, started, store_time, Some(why));
+        }
+        // Check the whole page before anything of it is written.
+        let mut users = Vec::with_capacity(items.len());
+        let mut ids = std::collections::HashSet::new();
+        let mut state = output.state.clone();
+        for item in items {
+            let Some(map) = item.try_cast::<RhaiMap>() else {
+                let why = "list_users must return maps".to_string();
+                return finish(&mut output, &mut progress, started, store_time, Some(why));
+            };
+            let (raw_id, id) = match user_id_of(&map) {
+                Some(x) => x,
+                None => {
+                    let why = "a user map without a usable user_id (a non-empty string or an int)"
+                        .to_string();
+                    return finish(&mut output, &mut progress, started, store_time, Some(why));
+                }
+            };
+            if let Err(why) = state.advance(&raw_id, &id) {
+                return finish(&mut output, &mut progress, started, store_time, Some(why));
+            }
+            if !ids.insert(id.clone()) {
+                let why = format!("list_users returned user_id {id} twice in one page");
+                return finish(&mut output, &mut progress, started, store_time, Some(why));
+            }
+            users.push((id, map));
+        }
+        let mut records = Vec::with_capacity(users.len());
+        for (id, map) in users {
+            let (entry, extra) = normalize(&conn.settings.name, id, map, max_profile);
+            if !extra.is_empty() && !extra_fields_told {
+                extra_fields_told = true;
+                eprintln!(
+                    "export: fields not exported (put what matters in user_metadata or app_metadata): {}",
+                    extra.join(", ")
+                );
+            }
+            records.push(entry);
+        }
+        if let Err(e) = output.write_page(&options, records, state) {
+            return finish(&mut output, &mut progress, started, store_time, Some(e));
+        }
+        progress.show(output.state.listed, output.state.reported);
+    }
+    finish(&mut output, &mut progress, started, store_time, None)
+}
+
+fn finish(
+    output: &mut Output,
+    progress: &mut output::Progress,
+    started: Instant,
+    store_time: Duration,
+    stopped: Option<String>,
+) -> Ended {
+    let result = match &stopped {
+        Some(_) => Ok(()),
+        None => output.complete(),
+    };
+    progress.done();
+    let s = &output.state;
+    eprintln!(
+        "export: {} users in {:.1} s (store {:.1} s): {} written, {} reported, {} files",
+        s.listed,
+        started.elapsed().as_secs_f64(),
+        store_time.as_secs_f64(),
+        s.written,
+        s.reported,
+        s.files
+    );
+    match (stopped, result) {
+        (Some(why), _) | (None, Err(why)) => Ended::Stopped(why),
+        (None, Ok(())) if s.reported == 0 => Ended::Clean,
+        (None, Ok(())) => Ended::Reported,
+    }
+}
+
+fn listen_for_signals() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        for kind in [SignalKind::interrupt(), SignalKind::terminate()] {
+            if let Ok(mut s) = signal(kind) {
+                tokio::task::spawn_local(async move {
+                    if s.recv().await.is_some() {
+                        INTERRUPTED.store(true, Ordering::SeqCst);
+                    }
+                });
+            }
+        }
+    }
+}
+
+/// The map's `user_id` (or `id`), as the script returned it and as text.
+fn user_id_of(map: &RhaiMap) -> Option<(Value, String)> {
+    let v = map.get("user_id").or_else(|| map.get("id"))?;
+    if let Ok(i) = v.as_int() {
+        return Some((Value::from(i), i.to_string()));
+    }
+    let s = v.clone().into_immutable_string().ok()?;
+    (!s.is_empty()).then(|| (Value::String(s.to_string()), s.to_string()))
+}
+
+/// What a listed map becomes: a user to write, or a problem to report.
+pub enum Listed {
+    User(Box<User>),
+    Refused {
+        user_id: String,
+        email: Option<String>,
+        detail: String,
+    },
+}
+
+/// The standard PROFILE fields; others are not exported.
+const STANDARD: &[&str] = &[
+    "user_id",
+    "id",
+    "email",
+    "email_verified",
+    "username",
+    "name",
+    "given_name",
+    "family_name",
+    "nickname",
+    "picture",
+    "phone_number",
+    "user_metadata",
+    "app_metadata",
+    "metadata",
+    "password_hash",
+    "blocked",
+];
+
+fn normalize(
+    connection: &str,
+    id: String,
+    mut map: RhaiMap,
+    max_profile: usize,
+) -> (Listed, Vec<String>) {
+    let hash = match map.remove("password_hash") {
+        None => Err(hash::NotCarried::None),
+        Some(v) if v.is_unit() => Err(hash::NotCarried::None),
+        Some(v) if v.is_map() => match crate::script::convert::to_json(&v) {
+            Ok(Value::Object(m)) => hash::descriptor(&m),
+            _ => Err(hash::NotCarried::Unknown("descriptor: map".into())),
+        },
+        Some(v) => match v.into_immutable_string() {
+            Ok(s) => hash::parse(&s),
+            Err(t) => Err(hash::NotCarried::Unknown(format!("unrecognized, a {t}"))),
+        },
+    };
+    let blocked = match map.remove("blocked") {
+        None => false,
+        Some(v) => v
+            .as_bool()
+            .ok()
+            .or_else(|| v.as_int().ok().map(|i| i == 1))
+            .unwrap_or(false),
+    };
+    let extra: Vec<String> = map
+        .keys()
+        .filter(|k| !STANDARD.contains(&k.as_str()))
+        .map(|k| k.to_string())
+        .collect();
+    for k in &extra {
+        map.remove(k.as_str());
+    }
+    let email_of = |m: &RhaiMap| {
+        m.get("email")
+            .and_then(|e| e.clone().into_immutable_string().ok())
+            .map(|s| s.to_string())
+    };
+    let email = email_of(&map);
+    let mut dropped = Vec::new();
+    match profile::normalize(map, max_profile, &mut dropped) {
+        Ok(profile) => (
+            Listed::User(Box::new(User {
+                uuid: profile::stable_id(connection, &id),
+                user_id: id,
+                profile,
+                blocked,
+                hash,
+            })),
+            extra,
+        ),
+        Err(e) => (
+            Listed::Refused {
+                user_id: id,
+                email,
+                detail: format!("field `{}`: {}", e.field, e.rule),
+            },
+            extra,
+        ),
+    }
+}

@@ -1,0 +1,470 @@
+//! The export's files: the output (one file, or numbered parts under the
+//! target's limits), each written as `NAME.partial` and renamed when
+//! complete; the report (JSON Lines); and the state saved after every page
+//! (cursor, counts, the current part's name and length, the report's
+//! length; never a hash or profile data), replaced atomically, so that a
+//! resume continues exactly where the last saved page ended.
+
+use std::fs::{File, OpenOptions};
+use std::io::{IsTerminal, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use rhai::Dynamic;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::records::{self, Problem};
+use super::{Listed, Options, Target};
+
+/// Where an export stands: what the state file holds.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct State {
+    pub connection: String,
+    pub format: Target,
+    pub max_file_bytes: u64,
+    pub max_file_users: u64,
+    /// The last user_id listed, as the script returned it.
+    pub cursor: Option<Value>,
+    /// Users listed, written, and with a report entry.
+    pub listed: u64,
+    pub written: u64,
+    pub reported: u64,
+    /// Files completed.
+    pub files: u64,
+    /// The part being written (its number, 0 before the first), its length
+    /// in bytes and its users.
+    pub part: u64,
+    pub part_bytes: u64,
+    pub part_users: u64,
+    pub report_bytes: u64,
+}
+
+impl State {
+    /// The cursor as the script's `after`: `()` at the start.
+    pub fn cursor_dynamic(&self) -> Dynamic {
+        match &self.cursor {
+            None => Dynamic::UNIT,
+            Some(Value::Number(n)) => n.as_i64().map_or(Dynamic::UNIT, Dynamic::from_int),
+            Some(Value::String(s)) => s.clone().into(),
+            Some(_) => Dynamic::UNIT,
+        }
+    }
+
+    /// Moves the cursor to the next listed user, checking that the walk
+    /// progresses: not the cursor again, and past it when ids are ints.
+    pub fn advance(&mut self, raw: &Value, id: &str) -> Result<(), String> {
+        match (&self.cursor, raw) {
+            (Some(Value::Number(before)), Value::Number(now))
+                if now.as_i64() <= before.as_i64() =>
+            {
+                return Err(format!(
+                    "list_users went back or stood still: user_id {id} after {before}; it must page on `after`"
+                ));
+            }
+            (Some(before), now) if before == now => {
+                return Err(format!(
+                    "list_users returned user_id {id}, the `after` it was given; it must page on `after`"
+                ));
+            }
+            _ => {}
+        }
+        self.cursor = Some(raw.clone());
+        Ok(())
+    }
+}
+
+pub struct Output {
+    pub state: State,
+    out: PathBuf,
+    state_path: PathBuf,
+    target: Target,
+    /// The part open for writing.
+    current: Option<File>,
+    report: File,
+}
+
+fn create(path: &Path) -> std::io::Result<File> {
+    let mut o = OpenOptions::new();
+    o.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    o.open(path)
+}
+
+/// Parts an earlier export to `out` may have left.
+fn part_files(out: &Path, split: bool) -> Vec<PathBuf> {
+    if !split {
+        return Vec::new();
+    }
+    let dir = out
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let stem = out
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with(&format!("{stem}-")))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+impl Output {
+    /// The files of a new export, or of the one `--resume` continues.
+    pub fn open(options: &Options) -> Result<Output, String> {
+        let (max_bytes, max_users) = options.file_limits();
+        let out = options.out.clone();
+        let report_path = options
+            .report
+            .clone()
+            .unwrap_or_else(|| with_suffix(&out, ".report.jsonl"));
+        let state_path = with_suffix(&out, ".state");
+        let fresh = State {
+            connection: options.connection.clone(),
+            format: options.target,
+            max_file_bytes: max_bytes,
+            max_file_users: max_users,
+            cursor: None,
+            listed: 0,
+            written: 0,
+            reported: 0,
+            files: 0,
+            part: 0,
+            part_bytes: 0,
+            part_users: 0,
+            report_bytes: 0,
+        };
+        if options.resume {
+            let text = std::fs::read_to_string(&state_path)
+                .map_err(|_| format!("--resume: no state file {}", state_path.display()))?;
+            let state: State = serde_json::from_str(&text).map_err(|_| {
+                format!(
+                    "--resume: {} is not an export's state",
+                    state_path.display()
+                )
+            })?;
+            for (what, same) in [
+                ("connection", state.connection == fresh.connection),
+                ("format", state.format == fresh.format),
+                (
+                    "file limits",
+                    (state.max_file_bytes, state.max_file_users) == (max_bytes, max_users),
+                ),
+            ] {
+                if !same {
+                    return Err(format!(
+                        "--resume: {} was written for another {what}",
+                        state_path.display()
+                    ));
+                }
+            }
+            let mut report = OpenOptions::new()
+                .write(true)
+                .open(&report_path)
+                .map_err(|e| format!("--resume: {}: {e}", report_path.display()))?;
+            report
+                .set_len(state.report_bytes)
+                .map_err(|e| e.to_string())?;
+            report.seek(SeekFrom::End(0)).map_err(|e| e.to_string())?;
+            let mut output = Output {
+                state: state.clone(),
+                out,
+                state_path,
+                target: options.target,
+                current: None,
+                report,
+            };
+            if state.part > 0 {
+                let partial = output.partial(state.part);
+                let mut file = OpenOptions::new()
+                    .write(true)
+                    .open(&partial)
+                    .map_err(|e| format!("--resume: {}: {e}", partial.display()))?;
+                file.set_len(state.part_bytes).map_err(|e| e.to_string())?;
+                file.seek(SeekFrom::End(0)).map_err(|e| e.to_string())?;
+                output.current = Some(file);
+            }
+            return Ok(output);
+        }
+        let split = max_bytes > 0 || max_users > 0;
+        let mut existing = vec![
+            out.clone(),
+            report_path.clone(),
+            state_path.clone(),
+            with_suffix(&out, ".partial"),
+        ];
+        existing.extend(part_files(&out, split));
+        if options.overwrite {
+            for f in &existing {
+                let _ = std::fs::remove_file(f);
+            }
+        } else if let Some(f) = existing.iter().find(|f| f.exists()) {
+            return Err(format!(
+                "{} exists: use --resume to continue that export, or --overwrite to start again",
+                f.display()
+            ));
+        }
+        let report = create(&report_path).map_err(|e| format!("{}: {e}", report_path.display()))?;
+        let output = Output {
+            state: fresh,
+            out,
+            state_path,
+            target: options.target,
+            current: None,
+            report,
+        };
+        output
+            .save_state()
+            .map_err(|e| format!("{}: {e}", output.state_path.display()))?;
+        Ok(output)
+    }
+
+    fn split(&self) -> bool {
+        self.state.max_file_bytes > 0 || self.state.max_file_users > 0
+    }
+
+    /// The final name of part `n` (the output itself when there are no limits).
+    fn final_name(&self, n: u64) -> PathBuf {
+        if !self.split() {
+            return self.out.clone();
+        }
+        let stem = self
+            .out
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let name = match self.out.extension() {
+            Some(ext) => format!("{stem}-{n:04}.{}", ext.to_string_lossy()),
+            None => format!("{stem}-{n:04}"),
+        };
+        self.out.with_file_name(name)
+    }
+
+    fn partial(&self, n: u64) -> PathBuf {
+        with_suffix(&self.final_name(n), ".partial")
+    }
+
+    fn save_state(&self) -> std::io::Result<()> {
+        let tmp = with_suffix(&self.state_path, ".tmp");
+        let mut f = create(&tmp)?;
+        f.write_all(
+            serde_json::to_string(&self.state)
+                .unwrap_or_default()
+                .as_bytes(),
+        )?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, &self.state_path)
+    }
+
+    /// Starts the next part.
+    fn open_part(&mut self) -> std::io::Result<()> {
+        let n = self.state.part + 1;
+        let mut file = create(&self.partial(n))?;
+        let (open, _, _) = records::framing(self.target);
+        file.write_all(open.as_bytes())?;
+        self.state.part = n;
+        self.state.part_bytes = open.len() as u64;
+        self.state.part_users = 0;
+        self.current = Some(file);
+        Ok(())
+    }
+
+    /// Closes the part being written and gives it its final name.
+    fn close_part(&mut self) -> std::io::Result<()> {
+        if let Some(mut file) = self.current.take() {
+            let (_, _, close) = records::framing(self.target);
+            file.write_all(close.as_bytes())?;
+            file.sync_all()?;
+            std::fs::rename(
+                self.partial(self.state.part),
+                self.final_name(self.state.part),
+            )?;
+            self.state.files += 1;
+        }
+        Ok(())
+    }
+
+    fn write_record(&mut self, record: &Value) -> std::io::Result<()> {
+        let text = record.to_string();
+        let (_, sep, close) = records::framing(self.target);
+        if self.current.is_some() && self.state.part_users > 0 {
+            let bytes = self.state.part_bytes + (sep.len() + text.len() + close.len()) as u64;
+            let too_big = self.state.max_file_bytes > 0 && bytes > self.state.max_file_bytes;
+            let too_many =
+                self.state.max_file_users > 0 && self.state.part_users >= self.state.max_file_users;
+            if too_big || too_many {
+                self.close_part()?;
+            }
+        }
+        if self.current.is_none() {
+            self.open_part()?;
+        }
+        let file = self
+            .current
+            .as_mut()
+            .ok_or_else(|| std::io::Error::other("no part"))?;
+        if self.state.part_users > 0 {
+            file.write_all(sep.as_bytes())?;
+            self.state.part_bytes += sep.len() as u64;
+        }
+        file.write_all(text.as_bytes())?;
+        self.state.part_bytes += text.len() as u64;
+        self.state.part_users += 1;
+        self.state.written += 1;
+        Ok(())
+    }
+
+    fn write_report(
+        &mut self,
+        user_id: &str,
+        email: Option<&str>,
+        p: &Problem,
+    ) -> std::io::Result<()> {
+        let mut line = json!({ "user_id": user_id });
+        if let Some(e) = email {
+            line["email"] = e.into();
+        }
+        line["reason"] = p.reason.into();
+        line["detail"] = p.detail.clone().into();
+        line["exported"] = p.exported.into();
+        let text = format!("{line}\n");
+        self.report.write_all(text.as_bytes())?;
+        self.state.report_bytes += text.len() as u64;
+        Ok(())
+    }
+
+    /// Writes a checked page, flushes and syncs it, then saves `state`
+    /// (whose cursor is already past the page) with the counts.
+    pub fn write_page(
+        &mut self,
+        options: &Options,
+        page: Vec<Listed>,
+        state: State,
+    ) -> Result<(), String> {
+        let io = |e: std::io::Error| format!("writing the export: {e}");
+        for listed in page {
+            self.state.listed += 1;
+            match listed {
+                Listed::User(user) => {
+                    let (record, problems) = records::record(self.target, options, &user);
+                    if let Some(r) = record {
+                        self.write_record(&r).map_err(io)?;
+                    }
+                    let email = user.profile.fields().get("email").and_then(Value::as_str);
+                    for p in &problems {
+                        self.write_report(&user.user_id, email, p).map_err(io)?;
+                    }
+                    if !problems.is_empty() {
+                        self.state.reported += 1;
+                    }
+                }
+                Listed::Refused {
+                    user_id,
+                    email,
+                    detail,
+                } => {
+                    let p = Problem {
+                        reason: "invalid_profile",
+                        detail,
+                        exported: false,
+                    };
+                    self.write_report(&user_id, email.as_deref(), &p)
+                        .map_err(io)?;
+                    self.state.reported += 1;
+                }
+            }
+        }
+        if let Some(f) = self.current.as_mut() {
+            f.flush().map_err(io)?;
+            f.sync_data().map_err(io)?;
+        }
+        self.report.flush().map_err(io)?;
+        self.report.sync_data().map_err(io)?;
+        self.state.cursor = state.cursor;
+        self.save_state().map_err(io)
+    }
+
+    /// Closes the last part (an empty export is one empty file) and removes
+    /// the state.
+    pub fn complete(&mut self) -> Result<(), String> {
+        let io = |e: std::io::Error| format!("writing the export: {e}");
+        if self.current.is_none() && self.state.files == 0 {
+            self.open_part().map_err(io)?;
+        }
+        self.close_part().map_err(io)?;
+        self.report.sync_data().map_err(io)?;
+        std::fs::remove_file(&self.state_path).map_err(io)
+    }
+}
+
+/// Progress on standard error: a bar on a terminal, else a line a second.
+pub struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    last: Instant,
+    started: Instant,
+    at_start: u64,
+}
+
+impl Progress {
+    pub fn new(total: Option<u64>, already: u64) -> Progress {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = match total {
+                Some(n) => indicatif::ProgressBar::new(n),
+                None => indicatif::ProgressBar::no_length(),
+            };
+            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr_with_hz(10));
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "export {bar:30} {pos}/{len} users, {msg} ({per_sec})",
+            ) {
+                bar.set_style(style);
+            }
+            bar.set_position(already);
+            bar
+        });
+        Progress {
+            bar,
+            last: Instant::now(),
+            started: Instant::now(),
+            at_start: already,
+        }
+    }
+
+    pub fn show(&mut self, listed: u64, reported: u64) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(listed);
+            bar.set_message(format!("{reported} reported"));
+            return;
+        }
+        if self.last.elapsed().as_secs() >= 1 {
+            self.last = Instant::now();
+            let rate =
+                (listed - self.at_start) as f64 / self.started.elapsed().as_secs_f64().max(0.001);
+            eprintln!("export: {listed} users so far ({reported} reported), {rate:.0} users/s");
+        }
+    }
+
+    pub fn done(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+}

@@ -1,0 +1,501 @@
+//! `customdb export`, through the real binary and MariaDB: every format
+//! written from a table whose hashes come from PHP, passlib, hashlib and
+//! libxcrypt; every carried hash rebuilt from the target's fields and
+//! re-verified by independent implementations (tests/vectors/export_check.py);
+//! every user accounted for; a SIGKILL and `--resume` giving the same files
+//! as an uninterrupted run; the exit statuses.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::{json, Value};
+
+use crate::helpers::{builder, repo, Prepared};
+
+const SCHEMA: &str = "CREATE TABLE accounts (
+    id INT PRIMARY KEY,
+    email VARCHAR(255) NULL,
+    username VARCHAR(64) NULL,
+    pw_hash TEXT NULL,
+    descriptor TEXT NULL,
+    blocked TINYINT NOT NULL DEFAULT 0,
+    plan VARCHAR(32) NULL
+);";
+
+/// list_users over `accounts`, a descriptor when the row has one.
+const LIST_USERS: &str = r#"
+fn list_users(after, limit) {
+    let rows = if after == () {
+        db::query("SELECT * FROM accounts ORDER BY id LIMIT ?", [limit])
+    } else {
+        db::query("SELECT * FROM accounts WHERE id > ? ORDER BY id LIMIT ?", [after, limit])
+    };
+    let users = [];
+    for row in rows {
+        let hash = if row.descriptor != () { json::parse(row.descriptor) } else { row.pw_hash };
+        users.push(#{
+            user_id: row.id,
+            email: row.email,
+            username: row.username,
+            email_verified: row.id % 2 == 0,
+            blocked: row.blocked,
+            password_hash: hash,
+            user_metadata: #{ plan: row.plan },
+            metadata: #{ roles: ["member"] },
+            shoe_size: 42,
+        });
+    }
+    users
+}
+fn count_users() { db::query_one("SELECT COUNT(*) AS n FROM accounts").n }
+"#;
+
+const LOGIN: &str = "fn login(u, p) { throw WrongUsernameOrPasswordError(u); }";
+
+fn vectors() -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    for line in include_str!("../vectors/hashes.tsv").lines() {
+        let f: Vec<&str> = line.split('\t').collect();
+        out.push((f[0].to_string(), f[1].to_string(), f[2].to_string()));
+    }
+    for line in include_str!("../vectors/legacy.tsv").lines() {
+        let f: Vec<&str> = line.split('\t').collect();
+        if f[1] == "verify" || f[1] == "descriptor" {
+            let label = if f[1] == "descriptor" {
+                format!("descriptor:{}", f[0])
+            } else {
+                f[0].to_string()
+            };
+            out.push((label, f[2].to_string(), f[3].to_string()));
+        }
+    }
+    out
+}
+
+fn sql_text(s: &str) -> String {
+    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "''"))
+}
+
+/// A connection over `accounts`, seeded with every vector: the passwords
+/// by user_id, and the ids of users with no email.
+fn seeded() -> (Prepared, BTreeMap<String, String>) {
+    let prepared = builder()
+        .bare()
+        .script("login", LOGIN)
+        .script("list_users", LIST_USERS)
+        .prepare();
+    let db = crate::helpers::mariadb();
+    db.sql(Some(&prepared.database), SCHEMA);
+    let mut passwords = BTreeMap::new();
+    let mut rows = Vec::new();
+    for (i, (label, pw, stored)) in vectors().into_iter().enumerate() {
+        let id = i + 1;
+        let (hash, descriptor) = match label.strip_prefix("descriptor:") {
+            Some(_) => ("NULL".to_string(), sql_text(&stored)),
+            None => (sql_text(&stored), "NULL".to_string()),
+        };
+        rows.push(format!(
+            "({id}, 'u{id}@example.com', 'user{id}', {hash}, {descriptor}, {}, 'gold')",
+            u8::from(id % 7 == 0)
+        ));
+        passwords.insert(id.to_string(), pw);
+    }
+    // no hash, an unknown one, a 2x one, and one without email or username
+    let n = passwords.len();
+    rows.push(format!(
+        "({}, 'nohash@example.com', 'nohash', NULL, NULL, 0, NULL)",
+        n + 1
+    ));
+    rows.push(format!(
+        "({}, 'odd@example.com', 'odd', 'not-a-hash-at-all', NULL, 0, NULL)",
+        n + 2
+    ));
+    rows.push(format!(
+        "({}, 'twox@example.com', NULL, '$2x$05$abcdefghijklmnopqrstuu5Bz1ON1jKvQX0rGUqHKJ8Tc6hJ8rGie', NULL, 0, NULL)",
+        n + 3
+    ));
+    rows.push(format!("({}, NULL, NULL, NULL, NULL, 0, NULL)", n + 4));
+    for extra in 1..=4 {
+        passwords.insert((n + extra).to_string(), "unused".into());
+    }
+    db.sql(
+        Some(&prepared.database),
+        &format!(
+            "INSERT INTO accounts (id, email, username, pw_hash, descriptor, blocked, plan) VALUES {};",
+            rows.join(",\n")
+        ),
+    );
+    (prepared, passwords)
+}
+
+fn export(config: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_customdb"))
+        .arg("--config")
+        .arg(config)
+        .arg("export")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("customdb export runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The files an export wrote for `out`, parts in order.
+fn files(out: &Path) -> Vec<PathBuf> {
+    if out.exists() {
+        return vec![out.to_path_buf()];
+    }
+    let stem = out.file_stem().unwrap().to_string_lossy().into_owned();
+    let mut parts: Vec<PathBuf> = std::fs::read_dir(out.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let n = p.file_name().unwrap().to_string_lossy().into_owned();
+            n.starts_with(&format!("{stem}-")) && n.ends_with(".json")
+        })
+        .collect();
+    parts.sort();
+    parts
+}
+
+fn ids_in(format: &str, doc: &Value) -> Vec<String> {
+    let records = match format {
+        "auth0" | "okta" => doc.as_array().unwrap().clone(),
+        "kratos" => doc["identities"].as_array().unwrap().clone(),
+        _ => doc["users"].as_array().unwrap().clone(),
+    };
+    records
+        .iter()
+        .map(|r| match format {
+            "auth0" => r["user_id"].as_str().unwrap().to_string(),
+            "okta" => r["body"]["profile"]["legacyUserId"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+            "kratos" => r["create"]["external_id"].as_str().unwrap().to_string(),
+            "fusionauth" => r["data"]["legacy_user_id"].as_str().unwrap().to_string(),
+            _ => r["attributes"]["legacy_user_id"][0]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        })
+        .collect()
+}
+
+#[test]
+fn every_format_carries_what_its_platform_verifies_and_accounts_for_every_user() {
+    let (prepared, passwords) = seeded();
+    let dir = tempfile::tempdir().unwrap();
+    let pw_file = dir.path().join("passwords.json");
+    std::fs::write(&pw_file, json!(passwords).to_string()).unwrap();
+    let all: BTreeSet<String> = passwords.keys().cloned().collect();
+    let stored: Vec<String> = vectors().into_iter().map(|v| v.2).collect();
+    for format in ["auth0", "okta", "kratos", "fusionauth", "keycloak"] {
+        let out = dir.path().join(format!("{format}.json"));
+        let run = export(
+            &prepared.config,
+            &[
+                "main",
+                "--format",
+                format,
+                "--out",
+                out.to_str().unwrap(),
+                "--page-size",
+                "7",
+            ],
+        );
+        let stderr = text(&run.stderr);
+        // complete, with report entries
+        assert_eq!(run.status.code(), Some(3), "{format}: {stderr}");
+        assert!(
+            stderr.contains(&format!("export: {} users in", all.len())),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains("shoe_size"),
+            "the fields left out are named: {stderr}"
+        );
+        let parts = files(&out);
+        assert!(!parts.is_empty(), "{format}: no file");
+        let mut in_files = Vec::new();
+        for part in &parts {
+            let doc: Value = serde_json::from_str(&std::fs::read_to_string(part).unwrap())
+                .unwrap_or_else(|e| panic!("{}: {e}", part.display()));
+            in_files.extend(ids_in(format, &doc));
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = std::fs::metadata(part).unwrap().permissions().mode() & 0o777;
+                assert_eq!(mode, 0o600, "{}", part.display());
+            }
+        }
+        // each user at most once in the files
+        let unique: BTreeSet<String> = in_files.iter().cloned().collect();
+        assert_eq!(unique.len(), in_files.len(), "{format}: a user twice");
+        // the report accounts for the rest
+        let report =
+            std::fs::read_to_string(dir.path().join(format!("{format}.json.report.jsonl")))
+                .unwrap();
+        let mut left_out = BTreeSet::new();
+        for line in report.lines() {
+            let entry: Value = serde_json::from_str(line).unwrap();
+            let id = entry["user_id"].as_str().unwrap().to_string();
+            if entry["exported"] == false {
+                left_out.insert(id.clone());
+            } else {
+                assert!(unique.contains(&id), "{format}: {line}");
+            }
+        }
+        let accounted: BTreeSet<String> = unique.union(&left_out).cloned().collect();
+        assert_eq!(
+            accounted, all,
+            "{format}: every user in the file or the report"
+        );
+        assert!(report.contains("\"no_password_hash\""), "{report}");
+        assert!(report.contains("\"hash_unknown_format\""), "{report}");
+        assert!(report.contains("\"missing_field\""), "{report}");
+        // no hash ever outside the output files
+        let state_gone = !dir.path().join(format!("{format}.json.state")).exists();
+        assert!(state_gone, "the state is removed once complete");
+        for s in &stored {
+            let tail = &s[s.len().saturating_sub(12)..];
+            assert!(!report.contains(tail), "{format}: a hash in the report");
+            assert!(!stderr.contains(tail), "{format}: a hash on standard error");
+        }
+        // every carried hash, rebuilt from the platform's fields, verifies
+        let mut check = Command::new(repo().join("tests/vectors/export_check.py"));
+        check.arg(format).arg(&pw_file).args(&parts);
+        let checked = check.output().expect("export_check.py runs");
+        let said = text(&checked.stdout);
+        assert!(
+            checked.status.success(),
+            "{format}: {said}{}",
+            text(&checked.stderr)
+        );
+        let verified: usize = said
+            .trim()
+            .strip_prefix("export-check: ")
+            .and_then(|s| s.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap();
+        eprintln!(
+            "{format}: {verified} hashes carried and verified, {} users",
+            unique.len()
+        );
+        assert!(verified >= 5, "{format}: only {verified} carried");
+    }
+}
+
+#[test]
+fn a_killed_export_resumes_to_the_same_files_as_an_uninterrupted_one() {
+    let prepared = builder()
+        .bare()
+        .script("login", LOGIN)
+        .script(
+            "list_users",
+            &LIST_USERS.replace(
+                "let users = [];",
+                "db::query(\"SELECT SLEEP(0.03)\"); let users = [];",
+            ),
+        )
+        .prepare();
+    let db = crate::helpers::mariadb();
+    db.sql(Some(&prepared.database), SCHEMA);
+    let hash = "$2y$05$q71v/Wnu9brUlx1vKt7cgu2voAnulafbkNBND1JMvCYRg7CB8QlKu";
+    let rows: Vec<String> = (1..=400)
+        .map(|i| format!("({i}, 'u{i}@example.com', 'user{i}', '{hash}', NULL, 0, 'p{i}')"))
+        .collect();
+    db.sql(
+        Some(&prepared.database),
+        &format!("INSERT INTO accounts (id, email, username, pw_hash, descriptor, blocked, plan) VALUES {};", rows.join(",")),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let args = |out: &Path| -> Vec<String> {
+        [
+            "main",
+            "--format",
+            "kratos",
+            "--out",
+            out.to_str().unwrap(),
+            "--page-size",
+            "9",
+            "--max-file-users",
+            "25",
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    // the reference: one uninterrupted run
+    let whole = dir.path().join("whole/users.json");
+    std::fs::create_dir_all(whole.parent().unwrap()).unwrap();
+    let a: Vec<String> = args(&whole);
+    let run = export(
+        &prepared.config,
+        &a.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
+
+    // killed mid-way, then resumed
+    let cut = dir.path().join("cut/users.json");
+    std::fs::create_dir_all(cut.parent().unwrap()).unwrap();
+    let a: Vec<String> = args(&cut);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_customdb"))
+        .arg("--config")
+        .arg(&prepared.config)
+        .arg("export")
+        .args(&a)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let state = dir.path().join("cut/users.json.state");
+    crate::helpers::eventually("the export is under way", || {
+        let s: Value = serde_json::from_str(&std::fs::read_to_string(&state).ok()?).ok()?;
+        (s["listed"].as_u64()? >= 100).then_some(())
+    });
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(state.exists());
+    // a second run without --resume refuses to write over it
+    let again = export(
+        &prepared.config,
+        &a.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    assert_eq!(again.status.code(), Some(2), "{}", text(&again.stderr));
+    // a resume for another format is refused, naming the state file
+    let mut other: Vec<&str> = a.iter().map(String::as_str).collect();
+    other[2] = "okta";
+    other.push("--resume");
+    let run = export(&prepared.config, &other);
+    assert_eq!(run.status.code(), Some(2), "{}", text(&run.stderr));
+    assert!(
+        text(&run.stderr).contains("users.json.state"),
+        "{}",
+        text(&run.stderr)
+    );
+    let mut resumed: Vec<&str> = a.iter().map(String::as_str).collect();
+    resumed.push("--resume");
+    let run = export(&prepared.config, &resumed);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
+    assert!(
+        text(&run.stderr).contains("export: 400 users in"),
+        "{}",
+        text(&run.stderr)
+    );
+
+    let names = |p: &Path| -> Vec<String> {
+        files(p)
+            .iter()
+            .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+            .collect()
+    };
+    assert_eq!(names(&cut), names(&whole));
+    assert_eq!(names(&whole).len(), 16, "400 users, 25 a file");
+    for (c, w) in files(&cut).iter().zip(files(&whole)) {
+        assert_eq!(
+            std::fs::read(c).unwrap(),
+            std::fs::read(&w).unwrap(),
+            "{} differs",
+            c.display()
+        );
+    }
+    assert!(!state.exists());
+}
+
+#[test]
+fn bad_usage_is_exit_2_and_a_walk_that_does_not_progress_is_exit_1() {
+    let (prepared, _) = seeded();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("users.json");
+    let o = out.to_str().unwrap();
+    for (args, says) in [
+        (
+            vec!["nope", "--format", "auth0", "--out", o],
+            "no connection",
+        ),
+        (
+            vec!["main", "--format", "auth0", "--out", o, "--page-size", "0"],
+            "--page-size",
+        ),
+    ] {
+        let run = export(&prepared.config, &args);
+        assert_eq!(run.status.code(), Some(2), "{args:?}");
+        assert!(text(&run.stderr).contains(says), "{}", text(&run.stderr));
+    }
+    let run = export(&prepared.config, &["main", "--format", "wrong", "--out", o]);
+    assert_eq!(run.status.code(), Some(2));
+    // a finished export's files are not overwritten without --overwrite
+    assert_eq!(
+        export(&prepared.config, &["main", "--format", "okta", "--out", o])
+            .status
+            .code(),
+        Some(3)
+    );
+    let run = export(&prepared.config, &["main", "--format", "okta", "--out", o]);
+    assert_eq!(run.status.code(), Some(2));
+    assert!(
+        text(&run.stderr).contains("--overwrite"),
+        "{}",
+        text(&run.stderr)
+    );
+    let run = export(
+        &prepared.config,
+        &["main", "--format", "okta", "--out", o, "--overwrite"],
+    );
+    assert_eq!(run.status.code(), Some(3), "{}", text(&run.stderr));
+    // --resume without a state
+    let run = export(
+        &prepared.config,
+        &["main", "--format", "okta", "--out", o, "--resume"],
+    );
+    assert_eq!(run.status.code(), Some(2));
+
+    // no list_users.rhai
+    let plain = builder().bare().script("login", LOGIN).prepare();
+    let run = export(
+        &plain.config,
+        &["main", "--format", "auth0", "--out", o, "--overwrite"],
+    );
+    assert_eq!(run.status.code(), Some(2));
+    assert!(
+        text(&run.stderr).contains("list_users"),
+        "{}",
+        text(&run.stderr)
+    );
+
+    // a list_users that ignores `after` stops at its second page
+    let looping = builder()
+        .bare()
+        .script("login", LOGIN)
+        .script(
+            "list_users",
+            "fn list_users(after, limit) { [#{ user_id: 1, email: \"a@b.c\" }, #{ user_id: 2, email: \"b@b.c\" }] }",
+        )
+        .prepare();
+    let run = export(
+        &looping.config,
+        &["main", "--format", "auth0", "--out", o, "--overwrite"],
+    );
+    assert_eq!(run.status.code(), Some(1), "{}", text(&run.stderr));
+    assert!(text(&run.stderr).contains("after"), "{}", text(&run.stderr));
+    // a page longer than the limit
+    let run = export(
+        &looping.config,
+        &[
+            "main",
+            "--format",
+            "auth0",
+            "--out",
+            o,
+            "--overwrite",
+            "--page-size",
+            "1",
+        ],
+    );
+    assert_eq!(run.status.code(), Some(1), "{}", text(&run.stderr));
+}
