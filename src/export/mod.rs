@@ -209,11 +209,11 @@ pub async fn run(settings: Settings, options: Options) -> Ended {
                     return finish(&mut output, &mut progress, started, store_time, Some(why));
                 }
             };
-            if let Err(why) = state.advance(&raw_id, &id) {
-                return finish(&mut output, &mut progress, started, store_time, Some(why));
-            }
             if !ids.insert(id.clone()) {
                 let why = format!("list_users returned user_id {id} twice in one page");
+                return finish(&mut output, &mut progress, started, store_time, Some(why));
+            }
+            if let Err(why) = state.advance(&raw_id, &id) {
                 return finish(&mut output, &mut progress, started, store_time, Some(why));
             }
             users.push((id, map));

@@ -499,3 +499,113 @@ fn bad_usage_is_exit_2_and_a_walk_that_does_not_progress_is_exit_1() {
     );
     assert_eq!(run.status.code(), Some(1), "{}", text(&run.stderr));
 }
+
+#[test]
+fn a_list_users_that_breaks_the_rules_stops_the_export_with_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("users.json");
+    let o = out.to_str().unwrap();
+    for (script, says) in [
+        ("fn list_users(after, limit) { \"not an array\" }", "array"),
+        ("fn list_users(after, limit) { [1, 2] }", "maps"),
+        ("fn list_users(after, limit) { [#{ email: \"a@b.c\" }] }", "user_id"),
+        ("fn list_users(after, limit) { throw \"the table is gone\"; }", "list_users failed"),
+        ("fn list_users(after, limit) { loop { } }", "list_users failed"),
+        (
+            "fn list_users(after, limit) { if after == () { [#{ user_id: 5, email: \"a@b.c\" }] } else { [#{ user_id: 3, email: \"b@b.c\" }] } }",
+            "went back",
+        ),
+        (
+            "fn list_users(after, limit) { [#{ user_id: \"x\", email: \"a@b.c\" }, #{ user_id: \"x\", email: \"b@b.c\" }] }",
+            "twice",
+        ),
+    ] {
+        let prepared = builder()
+            .bare()
+            .script("login", LOGIN)
+            .script("list_users", script)
+            .connection("script_timeout_ms = 1000")
+            .prepare();
+        let run = export(&prepared.config, &["main", "--format", "auth0", "--out", o, "--overwrite"]);
+        let stderr = text(&run.stderr);
+        assert_eq!(run.status.code(), Some(1), "{script}: {stderr}");
+        assert!(stderr.contains(says), "{script}: {stderr}");
+        // nothing of the broken page was written, and the export can resume
+        assert!(dir.path().join("users.json.state").exists(), "{script}");
+        assert!(!out.exists(), "{script}");
+    }
+}
+
+#[test]
+fn a_store_outage_mid_way_stops_the_export_and_resume_finishes_it() {
+    let private = crate::helpers::MariaDb::start();
+    let prepared = builder()
+        .bare()
+        .script("login", LOGIN)
+        .script(
+            "list_users",
+            &LIST_USERS.replace(
+                "let users = [];",
+                "db::query(\"SELECT SLEEP(0.05)\"); let users = [];",
+            ),
+        )
+        .connection("[connections.main.pool]\nacquire_timeout_ms = 1000")
+        .prepare();
+    private.sql(
+        None,
+        &format!(
+            "CREATE DATABASE {} CHARACTER SET utf8mb4",
+            prepared.database
+        ),
+    );
+    private.sql(Some(&prepared.database), SCHEMA);
+    let rows: Vec<String> = (1..=200)
+        .map(|i| format!("({i}, 'u{i}@example.com', NULL, NULL, NULL, 0, NULL)"))
+        .collect();
+    private.sql(
+        Some(&prepared.database),
+        &format!("INSERT INTO accounts (id, email, username, pw_hash, descriptor, blocked, plan) VALUES {};", rows.join(",")),
+    );
+    prepared.set_database_port(private.port);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("users.json");
+    let args = [
+        "main",
+        "--format",
+        "auth0",
+        "--out",
+        out.to_str().unwrap(),
+        "--page-size",
+        "5",
+    ];
+    let child = Command::new(env!("CARGO_BIN_EXE_customdb"))
+        .arg("--config")
+        .arg(&prepared.config)
+        .arg("export")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let state = dir.path().join("users.json.state");
+    crate::helpers::eventually("the export is under way", || {
+        let s: Value = serde_json::from_str(&std::fs::read_to_string(&state).ok()?).ok()?;
+        (s["listed"].as_u64()? >= 20).then_some(())
+    });
+    private.stop();
+    let done = child.wait_with_output().unwrap();
+    assert_eq!(done.status.code(), Some(1), "{}", text(&done.stderr));
+    assert!(state.exists());
+    private.restart();
+    let mut resumed = args.to_vec();
+    resumed.push("--resume");
+    let run = export(&prepared.config, &resumed);
+    assert_eq!(run.status.code(), Some(3), "{}", text(&run.stderr));
+    let parts = files(&out);
+    assert_eq!(parts.len(), 1, "{parts:?}");
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&parts[0]).unwrap()).unwrap();
+    let ids = ids_in("auth0", &doc);
+    let expected: Vec<String> = (1..=200).map(|i| i.to_string()).collect();
+    assert_eq!(ids, expected, "every user once, in order");
+}
