@@ -243,6 +243,29 @@ pub fn parse(stored: &str) -> Result<Stored, NotCarried> {
     }
     if let Some(rest) = stored.strip_prefix('{') {
         if let Some((name, body)) = rest.split_once('}') {
+            // a crypt form under {CRYPT} is that form
+            if name.eq_ignore_ascii_case("crypt") {
+                return parse(body);
+            }
+            let pbkdf2 = match name.to_ascii_lowercase().as_str() {
+                "pbkdf2" | "pbkdf2-sha1" => Some(Digest::Sha1),
+                "pbkdf2-sha256" => Some(Digest::Sha256),
+                "pbkdf2-sha512" => Some(Digest::Sha512),
+                _ => None,
+            };
+            if let Some(digest) = pbkdf2 {
+                let parts: Vec<&str> = body.split('$').collect();
+                let [rounds, salt, key] = parts[..] else {
+                    return Err(bad("ldap-pbkdf2"));
+                };
+                return Ok(Stored::Pbkdf2 {
+                    digest,
+                    iterations: rounds.parse().map_err(|_| bad("ldap-pbkdf2"))?,
+                    salt: ab64(salt).ok_or_else(|| bad("ldap-pbkdf2"))?,
+                    key: ab64(key).ok_or_else(|| bad("ldap-pbkdf2"))?,
+                    django: false,
+                });
+            }
             let (digest, salted) = match name.to_ascii_lowercase().as_str() {
                 "sha" => (Digest::Sha1, false),
                 "ssha" => (Digest::Sha1, true),

@@ -385,3 +385,74 @@ fn normalize(
         ),
     }
 }
+
+/// One page of `list_users`, as `customdb test` shows it (`action =
+/// "list_users"`, `request = { after, limit }`): each user's profile as the
+/// export reads it, with `blocked` and the stored hash's format name, never
+/// the hash. The status and body the case checks.
+pub async fn preview(conn: &Arc<Connection>, request: &Value) -> (u16, Value) {
+    let after = match request.get("after") {
+        Some(Value::Number(n)) => n.as_i64().map_or(Dynamic::UNIT, Dynamic::from_int),
+        Some(Value::String(s)) => s.clone().into(),
+        _ => Dynamic::UNIT,
+    };
+    let limit = request.get("limit").and_then(Value::as_i64).unwrap_or(1000);
+    let (page, _) = conn
+        .call_function(
+            "list_users",
+            "list_users",
+            vec![after, Dynamic::from_int(limit)],
+        )
+        .await;
+    let page = match page {
+        Ok(p) => p,
+        Err(e) => {
+            let (status, body) = crate::http::answer(Err(e), "");
+            return (status.as_u16(), body);
+        }
+    };
+    let Some(items) = page.try_cast::<rhai::Array>() else {
+        return (
+            500,
+            serde_json::json!({ "error": "list_users must return an array" }),
+        );
+    };
+    let max_profile = conn.settings.tunables.max_profile_bytes;
+    let mut users = Vec::new();
+    for item in items {
+        let Some(map) = item.try_cast::<RhaiMap>() else {
+            users.push(serde_json::json!({ "error": "not a map" }));
+            continue;
+        };
+        let Some((_, id)) = user_id_of(&map) else {
+            users.push(serde_json::json!({ "error": "no usable user_id" }));
+            continue;
+        };
+        match normalize(&conn.settings.name, id, map, max_profile).0 {
+            Listed::User(user) => {
+                let mut shown = user.profile.fields().clone();
+                shown.insert("blocked".into(), user.blocked.into());
+                match &user.hash {
+                    Ok(stored) => {
+                        shown.insert("password_format".into(), stored.name().into());
+                    }
+                    Err(not) => {
+                        let reason = match not {
+                            hash::NotCarried::None => "no_password_hash",
+                            hash::NotCarried::Unknown(_) => "hash_unknown_format",
+                            hash::NotCarried::NotImportable(_) => "hash_not_importable",
+                        };
+                        shown.insert("password_problem".into(), reason.into());
+                    }
+                }
+                users.push(Value::Object(shown));
+            }
+            Listed::Refused {
+                user_id, detail, ..
+            } => {
+                users.push(serde_json::json!({ "user_id": user_id, "invalid_profile": detail }));
+            }
+        }
+    }
+    (200, serde_json::json!({ "users": users }))
+}

@@ -282,15 +282,15 @@ fn the_second_round_examples_own_test_cases_pass() {
         (
             "drupal7",
             "public_configuration = [\"REHASH\"]\n[connections.main.configuration]\nREHASH = \"yes\"",
-            9,
+            11,
         ),
         (
             "magento2",
             "public_configuration = [\"REHASH\", \"WEBSITE_ID\"]\n[connections.main.configuration]\nREHASH = \"no\"\nWEBSITE_ID = \"1\"",
-            8,
+            9,
         ),
-        ("joomla3", "", 9),
-        ("ldap", "", 8),
+        ("joomla3", "", 10),
+        ("ldap", "", 10),
     ] {
         let prepared = builder().bare().connection(connection).prepare();
         prepared.set_scripts_dir(&crate::helpers::repo().join("scripts/examples").join(name));

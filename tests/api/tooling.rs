@@ -233,7 +233,7 @@ fn the_demo_connections_own_test_cases_pass() {
     let out = customdb(&prepared.config, &["test"], None);
     let report = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{report}{}", text(&out.stderr));
-    assert!(report.ends_with("8 passed, 0 failed\n"), "{report}");
+    assert!(report.ends_with("9 passed, 0 failed\n"), "{report}");
     // each file ran on a scratch database, dropped afterwards, and the
     // configured database was not touched
     let left = mariadb().sql(None, "SHOW DATABASES LIKE 'customdb_test_%'");
