@@ -186,8 +186,9 @@ async fn serve(settings: Settings) -> ExitCode {
             return ExitCode::from(USAGE);
         }
     };
-    match app.run_until(customdb::startup::shutdown_signal()).await {
-        Ok(()) => ExitCode::SUCCESS,
+    match app.run_until(customdb::startup::count_signals()).await {
+        Ok(customdb::startup::Drained::Clean) => ExitCode::SUCCESS,
+        Ok(customdb::startup::Drained::Cut(_)) => ExitCode::from(FAILED),
         Err(e) => {
             tracing::error!("the server stopped: {e}");
             ExitCode::from(FAILED)

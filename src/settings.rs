@@ -58,6 +58,11 @@ pub struct HttpSettings {
     /// unset means one per core.
     #[serde(default)]
     pub threads: Option<usize>,
+    /// After SIGTERM or SIGINT: how long `/readyz` answers 503 while
+    /// everything else is still served, before the listener closes.
+    pub drain_delay_ms: u64,
+    /// After the listener closes: how long requests in flight may still run.
+    pub drain_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

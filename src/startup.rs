@@ -3,9 +3,9 @@
 //! back), and serving on the runtime threads until a shutdown signal.
 
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 
@@ -49,6 +49,17 @@ pub struct Application {
     state: AppState,
     max_body_bytes: usize,
     source: Option<std::path::PathBuf>,
+    drain_delay: Duration,
+    drain_timeout: Duration,
+}
+
+/// How a drain ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Drained {
+    /// Every request in flight was answered.
+    Clean,
+    /// Requests still running at the drain timeout were dropped.
+    Cut(usize),
 }
 
 impl Application {
@@ -78,6 +89,18 @@ impl Application {
             }
             _ => None,
         };
+        let longest = connections
+            .values()
+            .map(|c| c.settings.tunables.script_timeout_ms)
+            .max()
+            .unwrap_or(0);
+        if settings.http.drain_timeout_ms < longest {
+            tracing::warn!(
+                "http.drain_timeout_ms ({}) is below the longest script_timeout_ms ({longest}): \
+                 a drain may cut scripts short",
+                settings.http.drain_timeout_ms
+            );
+        }
         let listeners = bind(addr, threads).map_err(|source| StartError::Bind {
             addr: settings.http.listen.clone(),
             source,
@@ -93,6 +116,8 @@ impl Application {
             state: AppState::new(connections, settings.http.api_tokens, settings.http.metrics),
             max_body_bytes: settings.http.max_body_bytes,
             source: settings.source,
+            drain_delay: Duration::from_millis(settings.http.drain_delay_ms),
+            drain_timeout: Duration::from_millis(settings.http.drain_timeout_ms),
         })
     }
 
@@ -100,14 +125,17 @@ impl Application {
         self.addr
     }
 
-    /// Serves on one thread per listener, each with a current-thread
-    /// runtime of its own, until `shutdown` completes; then every thread
-    /// stops accepting, lets its requests in flight finish, and closes its
-    /// pools. Reload (SIGHUP, watched folders) runs on the caller's runtime.
+    /// Serves until the first signal counted by `signals`, then drains:
+    /// at once `/readyz` answers 503 and answers carry `Connection: close`
+    /// while everything is still served; after the drain delay (or a second
+    /// signal) the listeners close; requests in flight then have the drain
+    /// timeout to finish before they are dropped. A `signals` whose sender
+    /// is gone never signals. Reload (SIGHUP, watched folders) runs on the
+    /// caller's runtime.
     pub async fn run_until(
         self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<()> {
+        mut signals: tokio::sync::watch::Receiver<u32>,
+    ) -> std::io::Result<Drained> {
         crate::reload::start(self.state.clone(), self.source.clone());
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let mut threads = Vec::new();
@@ -130,8 +158,23 @@ impl Application {
             "listening on {} ({scheme})",
             self.addr
         );
-        shutdown.await;
+        if signals.wait_for(|n| *n >= 1).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+        self.state.begin_drain();
+        tracing::info!(
+            "draining: /readyz answers 503; the listener closes in {} ms (a second signal closes it now)",
+            self.drain_delay.as_millis()
+        );
+        tokio::select! {
+            () = tokio::time::sleep(self.drain_delay) => {}
+            _ = signals.wait_for(|n| *n >= 2) => {}
+        }
         let _ = stop.send(true);
+        tracing::info!(
+            in_flight = self.state.in_flight(),
+            "the listener is closed; finishing the requests in flight"
+        );
         let joined = tokio::task::spawn_blocking(move || {
             threads
                 .into_iter()
@@ -140,10 +183,23 @@ impl Application {
                         .unwrap_or_else(|_| Err(std::io::Error::other("a runtime thread panicked")))
                 })
                 .collect::<Vec<_>>()
-        })
-        .await
-        .map_err(std::io::Error::other)?;
-        joined.into_iter().collect()
+        });
+        match tokio::time::timeout(self.drain_timeout, joined).await {
+            Ok(joined) => {
+                let joined = joined.map_err(std::io::Error::other)?;
+                joined.into_iter().collect::<std::io::Result<()>>()?;
+                tracing::info!("drained: every request was answered");
+                Ok(Drained::Clean)
+            }
+            Err(_) => {
+                let cut = self.state.in_flight();
+                tracing::error!(
+                    cut,
+                    "the drain timeout passed: dropping the requests still running"
+                );
+                Ok(Drained::Cut(cut))
+            }
+        }
     }
 }
 
@@ -219,8 +275,21 @@ fn serve_thread(
     })
 }
 
+/// Counts SIGTERM and SIGINT (Ctrl-C) into a watch channel: the first
+/// begins a drain, the second ends its delay.
+pub fn count_signals() -> tokio::sync::watch::Receiver<u32> {
+    let (tx, rx) = tokio::sync::watch::channel(0u32);
+    tokio::task::spawn_local(async move {
+        loop {
+            shutdown_signal().await;
+            tx.send_modify(|n| *n += 1);
+        }
+    });
+    rx
+}
+
 /// Completes on Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() {
+async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -239,5 +308,4 @@ pub async fn shutdown_signal() {
         () = ctrl_c => {},
         () = term => {},
     }
-    tracing::info!("shutting down: finishing requests in flight");
 }

@@ -54,6 +54,15 @@ need_hash_references() {
   fi
 }
 
+# What the deployment tests run: Debian's HAProxy, and python3-yaml for the
+# Kubernetes manifests' check.
+need_deploy_tools() {
+  need_packages haproxy:haproxy
+  if ! /usr/bin/python3 -c 'import yaml' >/dev/null 2>&1; then
+    need_packages __none__:python3-yaml
+  fi
+}
+
 stop_mariadb() {
   local dir="$1"
   [ -f "$dir/pid" ] && kill "$(cat "$dir/pid")" 2>/dev/null

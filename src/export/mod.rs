@@ -140,7 +140,11 @@ pub async fn run(settings: Settings, options: Options) -> Ended {
             .0
         {
             Ok(n) => n.as_int().ok().and_then(|n| u64::try_from(n).ok()),
-            Err(e) => return Ended::Stopped(format!("count_users failed: {e}")),
+            // only the progress bar's total: the export goes on without it
+            Err(e) => {
+                eprintln!("export: count_users failed, no total shown: {e}");
+                None
+            }
         }
     } else {
         None

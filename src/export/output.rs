@@ -108,14 +108,25 @@ fn part_files(out: &Path, split: bool) -> Vec<PathBuf> {
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
+    let ext = out.extension().map(|e| e.to_string_lossy().into_owned());
     std::fs::read_dir(dir)
         .map(|entries| {
             entries
                 .filter_map(Result::ok)
                 .map(|e| e.path())
                 .filter(|p| {
-                    p.file_name()
-                        .is_some_and(|n| n.to_string_lossy().starts_with(&format!("{stem}-")))
+                    // STEM-NNNN.EXT and STEM-NNNN.EXT.partial, nothing else
+                    p.file_name().is_some_and(|n| {
+                        let n = n.to_string_lossy();
+                        let n = n.strip_suffix(".partial").unwrap_or(&n);
+                        let n = match &ext {
+                            Some(e) => n.strip_suffix(&format!(".{e}")).unwrap_or(""),
+                            None => n,
+                        };
+                        n.strip_prefix(&format!("{stem}-")).is_some_and(|digits| {
+                            digits.len() >= 4 && digits.bytes().all(|b| b.is_ascii_digit())
+                        })
+                    })
                 })
                 .collect()
         })
@@ -195,6 +206,12 @@ impl Output {
             };
             if state.part > 0 {
                 let partial = output.partial(state.part);
+                // Killed between a part's rename and the page's state: the
+                // part goes back to being written, cut to the saved length.
+                let done = output.final_name(state.part);
+                if !partial.exists() && done.exists() {
+                    std::fs::rename(&done, &partial).map_err(|e| format!("--resume: {e}"))?;
+                }
                 let mut file = OpenOptions::new()
                     .write(true)
                     .open(&partial)

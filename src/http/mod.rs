@@ -41,6 +41,11 @@ struct Inner {
     metrics: Option<Metrics>,
     /// Swapped whole by a reload, so that a token can be rotated.
     tokens: RwLock<Arc<Vec<Secret>>>,
+    /// Set when a drain begins (SIGTERM, SIGINT): `/readyz` answers 503
+    /// and answers carry `Connection: close`.
+    draining: std::sync::atomic::AtomicBool,
+    /// Requests being answered now.
+    in_flight: std::sync::atomic::AtomicUsize,
 }
 
 impl AppState {
@@ -54,7 +59,25 @@ impl AppState {
             connections,
             metrics: metrics.then(Metrics::default),
             tokens: RwLock::new(Arc::new(tokens)),
+            draining: Default::default(),
+            in_flight: Default::default(),
         }))
+    }
+
+    /// Begins a drain: readiness fails, connections are not kept alive.
+    pub fn begin_drain(&self) {
+        self.0
+            .draining
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn draining(&self) -> bool {
+        self.0.draining.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Requests being answered now, over every thread.
+    pub fn in_flight(&self) -> usize {
+        self.0.in_flight.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     pub fn set_tokens(&self, tokens: Vec<Secret>) {
@@ -102,8 +125,35 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .nest("/v1", v1)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(middleware::from_fn_with_state(state.clone(), counted))
         .layer(middleware::from_fn(request_id::request_id))
         .with_state(state)
+}
+
+/// Counts the requests in flight, and asks clients to close their
+/// connection once a drain has begun, so that they open a new one on
+/// another replica.
+async fn counted(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> Response {
+    use std::sync::atomic::Ordering;
+    struct InFlight<'a>(&'a std::sync::atomic::AtomicUsize);
+    impl Drop for InFlight<'_> {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+    state.0.in_flight.fetch_add(1, Ordering::SeqCst);
+    let _counted = InFlight(&state.0.in_flight);
+    let mut response = next.run(request).await;
+    if state.draining() {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
 }
 
 async fn not_found() -> ApiError {
@@ -118,8 +168,53 @@ async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// Ready when every connection's store answers a ping within a second.
-async fn readyz(State(state): State<AppState>) -> Response {
+/// Ready when every connection's store answers a ping within a second;
+/// with `?exclude=store`, when every connection's scripts are loaded,
+/// whatever the store's state (balancers probe that form: a store outage
+/// shared by every replica must not take them all out). 503 `draining` once
+/// a drain has begun.
+async fn readyz(
+    State(state): State<AppState>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> Response {
+    if state.draining() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "draining" })),
+        )
+            .into_response();
+    }
+    let exclude_store = query.as_deref().is_some_and(|q| {
+        q.split('&')
+            .any(|kv| kv == "exclude=store" || kv == "exclude%3Dstore")
+    });
+    if exclude_store {
+        let results: BTreeMap<String, &str> = state
+            .connections()
+            .map(|c| {
+                let word = if c.scripts_ok() {
+                    "ok"
+                } else {
+                    "scripts_failed"
+                };
+                (c.name().to_string(), word)
+            })
+            .collect();
+        let ready = results.values().all(|w| *w == "ok");
+        let status = if ready {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        };
+        return (
+            status,
+            Json(json!({
+                "status": if ready { "ready" } else { "not_ready" },
+                "connections": results,
+            })),
+        )
+            .into_response();
+    }
     let mut checks = tokio::task::JoinSet::new();
     for c in state.connections() {
         let c = Arc::clone(c);

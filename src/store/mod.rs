@@ -34,6 +34,9 @@ pub struct Store {
     /// For the connection that kills a timed-out statement: outside the
     /// pool, so that a full pool cannot hold up the kill.
     opts: Opts,
+    /// Kills go one at a time, so that they hold at most one connection
+    /// outside the pool (the capacity rule counts `pool.max + 1`).
+    kills: Arc<tokio::sync::Mutex<()>>,
     query_timeout: Duration,
     acquire_timeout: Duration,
 }
@@ -62,6 +65,18 @@ impl Store {
     /// readiness reports it). Must be called on the runtime that will use
     /// it: each runtime thread has pools of its own.
     pub fn new(settings: &ConnectionSettings, min: usize, max: usize) -> Self {
+        Self::sharing_kills(settings, min, max, Arc::default())
+    }
+
+    /// As [`Store::new`], with the lock that makes kills go one at a time
+    /// shared with the connection's other stores (one per runtime thread),
+    /// so that a replica holds at most one kill connection per connection.
+    pub fn sharing_kills(
+        settings: &ConnectionSettings,
+        min: usize,
+        max: usize,
+        kills: Arc<tokio::sync::Mutex<()>>,
+    ) -> Self {
         let t = &settings.tunables;
         let max = max.max(1);
         let constraints = PoolConstraints::new(min.min(max), max)
@@ -81,6 +96,7 @@ impl Store {
             default_utc: std::sync::OnceLock::new(),
             in_use: Arc::default(),
             opts,
+            kills,
             query_timeout: Duration::from_millis(t.query_timeout_ms),
             acquire_timeout: Duration::from_millis(t.pool.acquire_timeout_ms),
         }
@@ -194,10 +210,12 @@ impl Store {
     /// (that connection, when the caller still has it).
     fn kill(&self, id: u32, held: Option<Held>) {
         let opts = self.opts.clone();
+        let kills = self.kills.clone();
         let working = crate::inflight::Working::start();
         let task = async move {
             let _working = working;
             let kill = async {
+                let _one_at_a_time = kills.lock().await;
                 let mut other = Conn::new(opts).await?;
                 other.query_drop(format!("KILL {id}")).await?;
                 other.disconnect().await

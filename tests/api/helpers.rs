@@ -367,7 +367,7 @@ impl Prepared {
             .await
             .expect("the app builds");
         let addr = app.local_addr();
-        tokio::spawn(app.run_until(std::future::pending()));
+        tokio::spawn(app.run_until(tokio::sync::watch::channel(0u32).1));
         TestApp {
             addr,
             database: self.database,

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod adapters;
+mod deploy;
 mod diagnostics;
 mod execution;
 mod export;

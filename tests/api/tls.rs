@@ -143,7 +143,7 @@ async fn tls_to_the_store_verified_against_tls_ca() {
         async move {
             let app = customdb::Application::build(settings).await.unwrap();
             let addr = app.local_addr();
-            tokio::spawn(app.run_until(std::future::pending()));
+            tokio::spawn(app.run_until(tokio::sync::watch::channel(0u32).1));
             addr
         }
     };
