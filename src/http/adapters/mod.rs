@@ -212,7 +212,9 @@ impl Admitted {
         status: impl FnOnce(&Result<Outcome, Error>) -> StatusCode,
     ) -> Result<Outcome, Error> {
         let label = format!("{}.{}", self.adapter, request.action.script());
-        tracing::Span::current().record("action", tracing::field::display(&label));
+        let span = tracing::Span::current();
+        span.record("connection", tracing::field::display(self.conn.name()));
+        span.record("action", tracing::field::display(&label));
         request.time_limit = Some(self.timeout);
         let (result, timings) = self.conn.perform_timed(request).await;
         if let Some(metrics) = &state.0.metrics {
