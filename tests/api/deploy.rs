@@ -414,7 +414,19 @@ fn the_shipped_haproxy_example_passes_haproxys_own_check() {
     let cfg = std::fs::read_to_string(repo().join("deploy/haproxy/haproxy.cfg")).unwrap();
     assert!(cfg.contains("/readyz?exclude=store"));
     assert!(cfg.contains("option redispatch"));
-    assert!(!cfg.contains("retry-on") || cfg.contains("retry-on conn-failure"));
+    // no request is retried once it reached a replica
+    let directives: Vec<&str> = cfg
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with('#'))
+        .collect();
+    assert!(directives
+        .iter()
+        .filter(|l| l.starts_with("retry-on"))
+        .all(|l| l.split_whitespace().skip(1).all(|w| w == "conn-failure")));
+    assert!(directives
+        .iter()
+        .any(|l| l.starts_with("option httpchk") || l.starts_with("http-check send")));
 }
 
 #[test]
