@@ -193,9 +193,11 @@ impl Application {
             }
             Err(_) => {
                 let cut = self.state.in_flight();
+                // `cut` counts HTTP requests; script calls whose client
+                // already left, and kills, may be what was still running.
                 tracing::error!(
                     cut,
-                    "the drain timeout passed: dropping the requests still running"
+                    "the drain timeout passed: dropping the requests still running (and script calls whose client left)"
                 );
                 Ok(Drained::Cut(cut))
             }
