@@ -178,7 +178,7 @@ fn sigterm_finishes_the_request_in_flight_then_exits() {
     let answer = in_flight.join().unwrap();
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert_eq!(server.wait(), Some(0), "{}", server.log());
-    assert!(server.log().contains("shutting down"));
+    assert!(server.log().contains("draining"), "{}", server.log());
     assert!(
         std::net::TcpStream::connect(addr).is_err(),
         "still listening"
