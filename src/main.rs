@@ -167,7 +167,8 @@ fn main() -> ExitCode {
                 };
                 let ended = customdb::export::run(settings, options).await;
                 match &ended {
-                    customdb::export::Ended::Stopped(why) => eprintln!("export stopped: {why}"),
+                    // said before the summary line, which comes last
+                    customdb::export::Ended::Stopped(_) => {}
                     customdb::export::Ended::Usage(why) => eprintln!("export: {why}"),
                     _ => {}
                 }

@@ -254,6 +254,10 @@ fn finish(
         None => output.complete(),
     };
     progress.done();
+    // the reason first: the summary is always the last line
+    if let Some(why) = stopped.as_ref().or(result.as_ref().err()) {
+        eprintln!("export stopped: {why}");
+    }
     let s = &output.state;
     eprintln!(
         "export: {} users in {:.1} s (store {:.1} s): {} written, {} reported, {} files",

@@ -530,6 +530,9 @@ fn a_list_users_that_breaks_the_rules_stops_the_export_with_exit_1() {
         let stderr = text(&run.stderr);
         assert_eq!(run.status.code(), Some(1), "{script}: {stderr}");
         assert!(stderr.contains(says), "{script}: {stderr}");
+        // the summary is the last line, also on exit 1
+        let last = stderr.trim_end().lines().last().unwrap_or_default();
+        assert!(last.starts_with("export: ") && last.contains("users in"), "{stderr}");
         // nothing of the broken page was written, and the export can resume
         assert!(dir.path().join("users.json.state").exists(), "{script}");
         assert!(!out.exists(), "{script}");
