@@ -114,7 +114,11 @@ pub fn parse(stored: &str) -> Result<Stored, NotCarried> {
         ))
     };
     let bad = |name: &str| NotCarried::Unknown(format!("{name}: malformed"));
-    if stored.len() == 60
+    // The fixed-width forms below are sliced by position: only ASCII text
+    // can be (anything else is no hash of theirs).
+    let ascii = stored.is_ascii();
+    if ascii
+        && stored.len() == 60
         && ["$2a$", "$2b$", "$2y$"]
             .iter()
             .any(|p| stored.starts_with(p))
@@ -229,7 +233,7 @@ pub fn parse(stored: &str) -> Result<Stored, NotCarried> {
             hash: hash.to_string(),
         });
     }
-    if stored.len() == 34 && (stored.starts_with("$P$") || stored.starts_with("$H$")) {
+    if ascii && stored.len() == 34 && (stored.starts_with("$P$") || stored.starts_with("$H$")) {
         let count = kdf::itoa64_index(stored.as_bytes()[3]).ok_or_else(|| bad("phpass"))?;
         let digest = kdf::crypt64_decode(&stored[12..]).ok_or_else(|| bad("phpass"))?;
         return Ok(Stored::Phpass {
@@ -835,4 +839,22 @@ fn phc_pbkdf2(stored: &Stored) -> String {
         kdf::base64_encode_nopad(salt),
         kdf::base64_encode_nopad(key)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixed_width_shapes_with_other_text_are_unknown_not_a_panic() {
+        // 60 and 34 bytes, the right prefixes, a three-byte character astride
+        // the positions the parsers slice at
+        let bcrypt = format!("$2a$\u{20ac}{}", "a".repeat(53));
+        assert_eq!(bcrypt.len(), 60);
+        assert!(!matches!(parse(&bcrypt), Ok(Stored::Bcrypt { .. })));
+        let phpass = format!("$P$B12\u{20ac}{}", "a".repeat(25));
+        assert_eq!(phpass.len(), 34);
+        assert!(!matches!(parse(&phpass), Ok(Stored::Phpass { .. })));
+        assert!(matches!(parse(""), Err(NotCarried::None)));
+    }
 }
