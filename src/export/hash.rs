@@ -159,7 +159,10 @@ pub fn parse(stored: &str) -> Result<Stored, NotCarried> {
             }
         }
         return Ok(Stored::Scrypt {
-            ln: ln.ok_or_else(|| bad("scrypt"))?,
+            // 2^ln must be a number: past 63 it is no real hash
+            ln: ln
+                .filter(|ln: &u32| *ln < 64)
+                .ok_or_else(|| bad("scrypt"))?,
             r,
             p,
             salt: ab64(salt).ok_or_else(|| bad("scrypt"))?,
@@ -249,6 +252,10 @@ pub fn parse(stored: &str) -> Result<Stored, NotCarried> {
         if let Some((name, body)) = rest.split_once('}') {
             // a crypt form under {CRYPT} is that form
             if name.eq_ignore_ascii_case("crypt") {
+                // one level: a crypt form, never another braced value
+                if body.starts_with('{') {
+                    return Err(bad("{CRYPT}"));
+                }
                 return parse(body);
             }
             let pbkdf2 = match name.to_ascii_lowercase().as_str() {
@@ -856,5 +863,8 @@ mod tests {
         assert_eq!(phpass.len(), 34);
         assert!(!matches!(parse(&phpass), Ok(Stored::Phpass { .. })));
         assert!(matches!(parse(""), Err(NotCarried::None)));
+        // a cost no number holds, and braces inside {CRYPT}
+        assert!(parse("$scrypt$ln=64,r=8,p=1$c2FsdA$aGFzaA").is_err());
+        assert!(parse(&"{CRYPT}".repeat(10_000)).is_err());
     }
 }

@@ -200,6 +200,7 @@ pub async fn run(settings: Settings, options: Options) -> Ended {
         let mut users = Vec::with_capacity(items.len());
         let mut ids = std::collections::HashSet::new();
         let mut state = output.state.clone();
+        let page_after = state.cursor.clone();
         for item in items {
             let Some(map) = item.try_cast::<RhaiMap>() else {
                 let why = "list_users must return maps".to_string();
@@ -215,6 +216,12 @@ pub async fn run(settings: Settings, options: Options) -> Ended {
             };
             if !ids.insert(id.clone()) {
                 let why = format!("list_users returned user_id {id} twice in one page");
+                return finish(&mut output, &mut progress, started, store_time, Some(why));
+            }
+            if page_after.as_ref() == Some(&raw_id) {
+                let why = format!(
+                    "list_users returned user_id {id}, the `after` it was given; it must page on `after`"
+                );
                 return finish(&mut output, &mut progress, started, store_time, Some(why));
             }
             if let Err(why) = state.advance(&raw_id, &id) {

@@ -74,6 +74,16 @@ pub fn verify_drupal_upgraded(pw: &[u8], stored: &str) -> Result<bool, HashError
 fn yescrypt_params(stored: &str) -> Result<yescrypt::Params, HashError> {
     const F: &str = "yescrypt";
     let field = stored.split('$').nth(2).ok_or(HashError::Malformed(F))?;
+    // Flags, N and r: what libxcrypt and mkpasswd write. Longer parameters
+    // carry p, t (time cost, up to 2^30: days of work), g or NROM, whose
+    // cost cannot be bounded here before the work: refused.
+    if field.len() != 3 {
+        return Err(too_costly(
+            F,
+            "parameters beyond N and r (p, t, g or NROM)",
+            "flags, N and r only",
+        ));
+    }
     let params = yescrypt::Params::from_str(field).map_err(|_| HashError::Malformed(F))?;
     let memory = 128u128 * u128::from(params.n()) * u128::from(params.r());
     if memory > u128::from(kdf::MAX_KDF_BYTES) || params.p() > kdf::MAX_LANES {

@@ -902,6 +902,12 @@ mod tests {
             "x",
             "$y$jGT$F5Jx5fExrKuPp53xLKQ..1$U4SOHmDd8SvW5vCUKSMR6N835VPwFAtgYNhQ9mFFeL5"
         )));
+        // yescrypt's time cost (t ~ 2^30 here) cannot be bounded: longer
+        // parameters than flags, N and r are refused
+        assert!(costly(verify(
+            "x",
+            "$y$j9T/zzzzzz$F5Jx5fExrKuPp53xLKQ..1$U4SOHmDd8SvW5vCUKSMR6N835VPwFAtgYNhQ9mFFeL5"
+        )));
         assert!(costly(verify("x", "{PBKDF2-SHA256}5000001$c2FsdA$aGFzaA")));
         assert!(costly(verify("x", "{scrypt}$150801$c2FsdA==$aGFzaA==")));
         assert!(costly(verify_as("magento2", "x", "ab:cd:0:1:0:1:0")));

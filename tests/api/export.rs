@@ -519,6 +519,11 @@ fn a_list_users_that_breaks_the_rules_stops_the_export_with_exit_1() {
             "fn list_users(after, limit) { [#{ user_id: \"x\", email: \"a@b.c\" }, #{ user_id: \"x\", email: \"b@b.c\" }] }",
             "twice",
         ),
+        // string ids, `after` ignored: the second page repeats the first
+        (
+            "fn list_users(after, limit) { [#{ user_id: \"a\", email: \"a@b.c\" }, #{ user_id: \"b\", email: \"b@b.c\" }] }",
+            "the `after` it was given",
+        ),
     ] {
         let prepared = builder()
             .bare()
