@@ -3,7 +3,7 @@
 //! limits, and the one place where an action's outcome or error becomes a
 //! status and a body ([`error`]).
 
-mod adapters;
+pub(crate) mod adapters;
 pub mod auth;
 pub mod error;
 pub mod metrics;
