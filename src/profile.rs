@@ -20,6 +20,23 @@ pub const STRING_FIELDS: &[&str] = &[
     "phone_number",
 ];
 
+/// Every field a normalized PROFILE may hold by name; any other is a
+/// pass-through attribute.
+pub const PROFILE_FIELDS: &[&str] = &[
+    "user_id",
+    "email",
+    "email_verified",
+    "username",
+    "name",
+    "given_name",
+    "family_name",
+    "nickname",
+    "picture",
+    "phone_number",
+    "user_metadata",
+    "app_metadata",
+];
+
 /// A normalized profile, ready to be answered: its fields, and their JSON
 /// text, made once (for the size rule) and answered as it is.
 #[derive(Debug, Clone, PartialEq)]

@@ -175,17 +175,7 @@ pub fn parse(stored: &str) -> Result<Stored, NotCarried> {
         ("$pbkdf2$", Digest::Sha1),
     ] {
         if let Some(rest) = stored.strip_prefix(prefix) {
-            let parts: Vec<&str> = rest.split('$').collect();
-            let [rounds, salt, key] = parts[..] else {
-                return Err(bad("pbkdf2"));
-            };
-            return Ok(Stored::Pbkdf2 {
-                digest,
-                iterations: rounds.parse().map_err(|_| bad("pbkdf2"))?,
-                salt: ab64(salt).ok_or_else(|| bad("pbkdf2"))?,
-                key: ab64(key).ok_or_else(|| bad("pbkdf2"))?,
-                django: false,
-            });
+            return pbkdf2(rest, digest, "pbkdf2", ab64, ab64, false);
         }
     }
     for (prefix, digest) in [
@@ -193,17 +183,16 @@ pub fn parse(stored: &str) -> Result<Stored, NotCarried> {
         ("pbkdf2_sha1$", Digest::Sha1),
     ] {
         if let Some(rest) = stored.strip_prefix(prefix) {
-            let parts: Vec<&str> = rest.split('$').collect();
-            let [rounds, salt, key] = parts[..] else {
-                return Err(bad("django-pbkdf2"));
-            };
-            return Ok(Stored::Pbkdf2 {
+            // Django's salt is text, used as it is
+            let text = |s: &str| Some(s.as_bytes().to_vec());
+            return pbkdf2(
+                rest,
                 digest,
-                iterations: rounds.parse().map_err(|_| bad("django-pbkdf2"))?,
-                salt: salt.as_bytes().to_vec(),
-                key: kdf::base64_decode(key).ok_or_else(|| bad("django-pbkdf2"))?,
-                django: true,
-            });
+                "django-pbkdf2",
+                text,
+                kdf::base64_decode,
+                true,
+            );
         }
     }
     if stored.starts_with("bcrypt_sha256$") {
@@ -265,17 +254,7 @@ pub fn parse(stored: &str) -> Result<Stored, NotCarried> {
                 _ => None,
             };
             if let Some(digest) = pbkdf2 {
-                let parts: Vec<&str> = body.split('$').collect();
-                let [rounds, salt, key] = parts[..] else {
-                    return Err(bad("ldap-pbkdf2"));
-                };
-                return Ok(Stored::Pbkdf2 {
-                    digest,
-                    iterations: rounds.parse().map_err(|_| bad("ldap-pbkdf2"))?,
-                    salt: ab64(salt).ok_or_else(|| bad("ldap-pbkdf2"))?,
-                    key: ab64(key).ok_or_else(|| bad("ldap-pbkdf2"))?,
-                    django: false,
-                });
+                return self::pbkdf2(body, digest, "ldap-pbkdf2", ab64, ab64, false);
             }
             let (digest, salted) = match name.to_ascii_lowercase().as_str() {
                 "sha" => (Digest::Sha1, false),
@@ -329,6 +308,29 @@ fn other_name(format: crate::password::Format) -> &'static str {
         F::Yescrypt => "yescrypt",
         _ => "other",
     }
+}
+
+/// `rounds$salt$key`, the salt and key decoded as their form has them.
+fn pbkdf2(
+    rest: &str,
+    digest: Digest,
+    name: &str,
+    salt: impl Fn(&str) -> Option<Vec<u8>>,
+    key: impl Fn(&str) -> Option<Vec<u8>>,
+    django: bool,
+) -> Result<Stored, NotCarried> {
+    let bad = || NotCarried::Unknown(format!("{name}: malformed"));
+    let parts: Vec<&str> = rest.split('$').collect();
+    let [rounds, s, k] = parts[..] else {
+        return Err(bad());
+    };
+    Ok(Stored::Pbkdf2 {
+        digest,
+        iterations: rounds.parse().map_err(|_| bad())?,
+        salt: salt(s).ok_or_else(bad)?,
+        key: key(k).ok_or_else(bad)?,
+        django,
+    })
 }
 
 fn argon2(phc: &str, django: bool) -> Option<Stored> {

@@ -318,25 +318,10 @@ pub enum Listed {
     },
 }
 
-/// The standard PROFILE fields; others are not exported.
-const STANDARD: &[&str] = &[
-    "user_id",
-    "id",
-    "email",
-    "email_verified",
-    "username",
-    "name",
-    "given_name",
-    "family_name",
-    "nickname",
-    "picture",
-    "phone_number",
-    "user_metadata",
-    "app_metadata",
-    "metadata",
-    "password_hash",
-    "blocked",
-];
+/// What a listed map may hold besides the PROFILE's own fields (the
+/// legacy names the normalization takes, and what the export reads);
+/// anything else is not exported.
+const LISTED_EXTRA: &[&str] = &["id", "metadata", "password_hash", "blocked"];
 
 fn normalize(
     connection: &str,
@@ -366,7 +351,9 @@ fn normalize(
     };
     let extra: Vec<String> = map
         .keys()
-        .filter(|k| !STANDARD.contains(&k.as_str()))
+        .filter(|k| {
+            !profile::PROFILE_FIELDS.contains(&k.as_str()) && !LISTED_EXTRA.contains(&k.as_str())
+        })
         .map(|k| k.to_string())
         .collect();
     for k in &extra {

@@ -267,20 +267,7 @@ fn json(status: StatusCode, value: &Value) -> Response {
 }
 
 /// The PROFILE's standard fields; every other is a pass-through attribute.
-const STANDARD: &[&str] = &[
-    "user_id",
-    "email",
-    "email_verified",
-    "username",
-    "name",
-    "given_name",
-    "family_name",
-    "nickname",
-    "picture",
-    "phone_number",
-    "user_metadata",
-    "app_metadata",
-];
+use crate::profile::PROFILE_FIELDS as STANDARD;
 
 /// A profile field as a string, when it is one.
 fn text<'a>(profile: &'a Profile, field: &str) -> Option<&'a str> {
