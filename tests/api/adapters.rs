@@ -511,23 +511,11 @@ async fn scripts_see_the_platform_and_faults_keep_their_status() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_store_outage_is_503_on_every_platform_and_service_resumes() {
-    let private = crate::helpers::MariaDb::start();
     let prepared = builder()
         .connection(ADAPTERS)
         .connection("[connections.main.pool]\nacquire_timeout_ms = 1000")
         .prepare();
-    private.sql(
-        None,
-        &format!(
-            "CREATE DATABASE {} CHARACTER SET utf8mb4",
-            prepared.database
-        ),
-    );
-    private.sql(
-        Some(&prepared.database),
-        &std::fs::read_to_string(crate::helpers::repo().join("scripts/demo/schema.sql")).unwrap(),
-    );
-    prepared.set_database_port(private.port);
+    let private = prepared.on_private_server(&crate::helpers::Prepared::demo_schema());
     let app = prepared.spawn().await;
     assert_eq!(kratos(&app, "jane", JANE).await.status, 200);
     private.stop();

@@ -145,19 +145,11 @@ fn requests_still_running_at_the_drain_timeout_are_cut_and_the_exit_says_so() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readyz_excluding_the_store_stays_ready_through_a_store_outage() {
-    let private = crate::helpers::MariaDb::start();
     let prepared = builder()
         .bare()
         .script("login", "fn login(u, p) { #{ id: 1 } }")
         .prepare();
-    private.sql(
-        None,
-        &format!(
-            "CREATE DATABASE {} CHARACTER SET utf8mb4",
-            prepared.database
-        ),
-    );
-    prepared.set_database_port(private.port);
+    let private = prepared.on_private_server("");
     let app = prepared.spawn().await;
     assert_eq!(
         app.send(app.client.get(app.url("/readyz"))).await.status,

@@ -546,7 +546,6 @@ fn a_list_users_that_breaks_the_rules_stops_the_export_with_exit_1() {
 
 #[test]
 fn a_store_outage_mid_way_stops_the_export_and_resume_finishes_it() {
-    let private = crate::helpers::MariaDb::start();
     let prepared = builder()
         .bare()
         .script("login", LOGIN)
@@ -559,14 +558,7 @@ fn a_store_outage_mid_way_stops_the_export_and_resume_finishes_it() {
         )
         .connection("[connections.main.pool]\nacquire_timeout_ms = 1000")
         .prepare();
-    private.sql(
-        None,
-        &format!(
-            "CREATE DATABASE {} CHARACTER SET utf8mb4",
-            prepared.database
-        ),
-    );
-    private.sql(Some(&prepared.database), SCHEMA);
+    let private = prepared.on_private_server(SCHEMA);
     let rows: Vec<String> = (1..=200)
         .map(|i| format!("({i}, 'u{i}@example.com', NULL, NULL, NULL, 0, NULL)"))
         .collect();
@@ -574,7 +566,6 @@ fn a_store_outage_mid_way_stops_the_export_and_resume_finishes_it() {
         Some(&prepared.database),
         &format!("INSERT INTO accounts (id, email, username, pw_hash, descriptor, blocked, plan) VALUES {};", rows.join(",")),
     );
-    prepared.set_database_port(private.port);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("users.json");
     let args = [

@@ -216,22 +216,10 @@ async fn a_query_past_its_time_is_killed_on_the_server() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_store_outage_is_503_within_the_acquire_timeout_and_service_resumes_by_itself() {
     // a server of its own, since this test stops it
-    let private = crate::helpers::MariaDb::start();
     let prepared = builder()
         .connection("[connections.main.pool]\nacquire_timeout_ms = 1000")
         .prepare();
-    private.sql(
-        None,
-        &format!(
-            "CREATE DATABASE {} CHARACTER SET utf8mb4",
-            prepared.database
-        ),
-    );
-    private.sql(
-        Some(&prepared.database),
-        &std::fs::read_to_string(crate::helpers::repo().join("scripts/demo/schema.sql")).unwrap(),
-    );
-    prepared.set_database_port(private.port);
+    let private = prepared.on_private_server(&crate::helpers::Prepared::demo_schema());
     let app = Arc::new(prepared.spawn().await);
     let login = json!({"username_or_email": "bob", "password": "bob-password-1"});
     assert_eq!(app.action("login", login.clone()).await.status, 200);

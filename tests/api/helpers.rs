@@ -63,11 +63,17 @@ impl MariaDb {
     pub fn start_with(extra: Vec<String>) -> Self {
         let dir = tempfile::tempdir().expect("a scratch folder");
         let data = dir.path().join("data");
+        // Its own temporary folder: servers bootstrapped at once in a shared
+        // /tmp collide on their temporary tables.
+        let tmp = dir.path().join("tmp");
+        std::fs::create_dir_all(&tmp).expect("a temporary folder");
         // mariadbd needs --user when run as root; it is ignored otherwise.
         let user = std::env::var("USER").unwrap_or_else(|_| "root".into());
         let out = Command::new("mariadb-install-db")
             .env("PATH", path_with_sbin())
+            .env("TMPDIR", &tmp)
             .args(["--no-defaults", &format!("--datadir={}", data.display())])
+            .arg(format!("--tmpdir={}", tmp.display()))
             .arg(format!("--user={user}"))
             .arg("--auth-root-authentication-method=normal")
             .output()
@@ -101,10 +107,11 @@ impl MariaDb {
     fn spawn_server(dir: &Path, port: u16, extra: &[String]) -> Child {
         let user = std::env::var("USER").unwrap_or_else(|_| "root".into());
         let server = format!(
-            "mariadbd --no-defaults --datadir={} --socket={} --port={port} --bind-address=127.0.0.1 \
+            "mariadbd --no-defaults --datadir={} --tmpdir={} --socket={} --port={port} --bind-address=127.0.0.1 \
              --user={user} --skip-log-bin --max-connections=500 {} >>{}/server.log 2>&1 & pid=$!; \
              cat >/dev/null; kill $pid; wait $pid",
             dir.join("data").display(),
+            dir.join("tmp").display(),
             dir.join("sock").display(),
             extra.join(" "),
             dir.display()
@@ -351,6 +358,26 @@ impl Prepared {
             })
             .collect();
         std::fs::write(&self.config, changed.join("\n") + "\n").expect("settings");
+    }
+
+    /// Moves the connection to a private server of its own (for tests that
+    /// stop the store): the same database name, made there with `schema`.
+    pub fn on_private_server(&self, schema: &str) -> MariaDb {
+        let private = MariaDb::start();
+        private.sql(
+            None,
+            &format!("CREATE DATABASE {} CHARACTER SET utf8mb4", self.database),
+        );
+        if !schema.is_empty() {
+            private.sql(Some(&self.database), schema);
+        }
+        self.set_database_port(private.port);
+        private
+    }
+
+    /// The demo's schema, for [`Prepared::on_private_server`].
+    pub fn demo_schema() -> String {
+        std::fs::read_to_string(repo().join("scripts/demo/schema.sql")).expect("the demo schema")
     }
 
     /// Points the connection at the same database on another server.
