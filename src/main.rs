@@ -57,38 +57,7 @@ enum Command {
     /// Write a connection's whole user table as another platform's bulk
     /// import file, password hashes carried where the platform can verify
     /// them, through the connection's list_users script.
-    Export {
-        connection: String,
-        #[arg(long, value_enum)]
-        format: customdb::export::Target,
-        /// The output file (numbered parts when a file limit is in force).
-        #[arg(long)]
-        out: PathBuf,
-        /// The `limit` given to list_users, 1 to 10000.
-        #[arg(long, default_value_t = 1000)]
-        page_size: usize,
-        /// Where problems are reported (default: OUT.report.jsonl).
-        #[arg(long)]
-        report: Option<PathBuf>,
-        /// Continue an interrupted export from OUT.state.
-        #[arg(long, conflicts_with = "overwrite")]
-        resume: bool,
-        /// Delete an earlier export's files first.
-        #[arg(long)]
-        overwrite: bool,
-        /// Close a file before it would pass N bytes (0: no limit).
-        #[arg(long)]
-        max_file_bytes: Option<u64>,
-        /// At most N users per file (0: no limit).
-        #[arg(long)]
-        max_file_users: Option<u64>,
-        /// Kratos: the schema_id of every identity.
-        #[arg(long, default_value = "preset://email")]
-        kratos_schema_id: String,
-        /// Kratos: users whose hash is not carried use the password migration hook.
-        #[arg(long)]
-        kratos_migration_hook: bool,
-    },
+    Export(customdb::export::Options),
 }
 
 /// A request allocates and frees many small values (the script's maps, the
@@ -139,32 +108,7 @@ fn main() -> ExitCode {
                 };
                 test(settings, &selection).await
             }
-            Command::Export {
-                connection,
-                format,
-                out,
-                page_size,
-                report,
-                resume,
-                overwrite,
-                max_file_bytes,
-                max_file_users,
-                kratos_schema_id,
-                kratos_migration_hook,
-            } => {
-                let options = customdb::export::Options {
-                    connection,
-                    target: format,
-                    out,
-                    page_size,
-                    report,
-                    resume,
-                    overwrite,
-                    max_file_bytes,
-                    max_file_users,
-                    kratos_schema_id,
-                    kratos_migration_hook,
-                };
+            Command::Export(options) => {
                 let ended = customdb::export::run(settings, options).await;
                 match &ended {
                     // said before the summary line, which comes last

@@ -57,6 +57,11 @@ impl Profile {
         &self.fields
     }
 
+    /// A field, when it is a string.
+    pub fn text(&self, field: &str) -> Option<&str> {
+        self.fields.get(field).and_then(Value::as_str)
+    }
+
     pub fn into_fields(self) -> Map<String, Value> {
         self.fields
     }

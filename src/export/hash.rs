@@ -19,6 +19,25 @@ pub enum NotCarried {
     NotImportable(String),
 }
 
+impl NotCarried {
+    /// The report's reason.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            NotCarried::None => "no_password_hash",
+            NotCarried::Unknown(_) => "hash_unknown_format",
+            NotCarried::NotImportable(_) => "hash_not_importable",
+        }
+    }
+
+    /// The report's detail.
+    pub fn detail(&self) -> &str {
+        match self {
+            NotCarried::None => "",
+            NotCarried::Unknown(d) | NotCarried::NotImportable(d) => d,
+        }
+    }
+}
+
 /// A stored hash, parsed.
 #[derive(Debug, Clone)]
 pub enum Stored {
@@ -452,16 +471,6 @@ pub fn descriptor(map: &serde_json::Map<String, Value>) -> Result<Stored, NotCar
     }))
 }
 
-fn digest_name(d: Digest) -> &'static str {
-    match d {
-        Digest::Md5 => "md5",
-        Digest::Sha1 => "sha1",
-        Digest::Sha256 => "sha256",
-        Digest::Sha384 => "sha384",
-        Digest::Sha512 => "sha512",
-    }
-}
-
 impl Stored {
     /// The format's name in the report.
     pub fn name(&self) -> String {
@@ -474,7 +483,7 @@ impl Stored {
             Stored::Pbkdf2 { digest, django, .. } => format!(
                 "{}pbkdf2-{}",
                 if *django { "django-" } else { "" },
-                digest_name(*digest)
+                digest.name()
             ),
             Stored::ShaCrypt { bits, .. } => format!("sha{bits}-crypt"),
             Stored::Md5Crypt { .. } => "md5-crypt".into(),
@@ -485,7 +494,7 @@ impl Stored {
                 match digest {
                     Digest::Sha1 => "sha",
                     Digest::Md5 => "md5",
-                    d => digest_name(*d),
+                    d => d.name(),
                 }
             ),
             Stored::Descriptor(d) => d.algorithm.clone(),
@@ -540,14 +549,14 @@ impl Stored {
                     "hash": {
                         "value": d.value_text,
                         "encoding": d.encoding,
-                        "digest": digest_name(d.digest),
+                        "digest": d.digest.name(),
                         "key": { "value": key, "encoding": key_encoding },
                     },
                 })
             }
             Stored::Descriptor(d) => {
                 let mut h = json!({
-                    "algorithm": digest_name(d.digest),
+                    "algorithm": d.digest.name(),
                     "hash": { "value": d.value_text, "encoding": d.encoding },
                 });
                 if let Some((_, salt, encoding)) = &d.salt {
@@ -641,7 +650,7 @@ impl Stored {
             Digest::Md5 if salt.is_empty() => format!("$md5${}", b64(value)),
             d => format!(
                 "${}$pf={}${}${}",
-                digest_name(d),
+                d.name(),
                 pf(salt, suffix),
                 b64(salt),
                 b64(value)
@@ -694,7 +703,7 @@ impl Stored {
                 let (key, _, _) = d.key.clone().unwrap_or_default();
                 format!(
                     "$hmac-{}${}${}",
-                    digest_name(d.digest),
+                    d.digest.name(),
                     b64(kdf::hex_encode(&d.value).as_bytes()),
                     b64(&key)
                 )
@@ -843,7 +852,7 @@ fn phc_pbkdf2(stored: &Stored) -> String {
     };
     format!(
         "$pbkdf2-{}$i={iterations},l={}${}${}",
-        digest_name(*digest),
+        digest.name(),
         key.len(),
         kdf::base64_encode_nopad(salt),
         kdf::base64_encode_nopad(key)

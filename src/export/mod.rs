@@ -37,19 +37,40 @@ pub enum Target {
     Keycloak,
 }
 
-/// The command line's options.
-#[derive(Debug, Clone)]
+/// The command line's options (`customdb export ...`).
+#[derive(Debug, Clone, clap::Args)]
 pub struct Options {
+    /// The connection whose list_users script walks the table.
     pub connection: String,
+    /// The platform the file is for.
+    #[arg(long = "format", value_enum, value_name = "FORMAT")]
     pub target: Target,
+    /// The output file (numbered parts when a file limit is in force).
+    #[arg(long)]
     pub out: PathBuf,
+    /// The `limit` given to list_users, 1 to 10000.
+    #[arg(long, default_value_t = 1000)]
     pub page_size: usize,
+    /// Where problems are reported (default: OUT.report.jsonl).
+    #[arg(long)]
     pub report: Option<PathBuf>,
+    /// Continue an interrupted export from OUT.state.
+    #[arg(long, conflicts_with = "overwrite")]
     pub resume: bool,
+    /// Delete an earlier export's files first.
+    #[arg(long)]
     pub overwrite: bool,
+    /// Close a file before it would pass N bytes (0: no limit).
+    #[arg(long)]
     pub max_file_bytes: Option<u64>,
+    /// At most N users per file (0: no limit).
+    #[arg(long)]
     pub max_file_users: Option<u64>,
+    /// Kratos: the schema_id of every identity.
+    #[arg(long, default_value = "preset://email")]
     pub kratos_schema_id: String,
+    /// Kratos: users whose hash is not carried use the password migration hook.
+    #[arg(long)]
     pub kratos_migration_hook: bool,
 }
 
@@ -439,12 +460,7 @@ pub async fn preview(conn: &Arc<Connection>, request: &Value) -> (u16, Value) {
                         shown.insert("password_format".into(), stored.name().into());
                     }
                     Err(not) => {
-                        let reason = match not {
-                            hash::NotCarried::None => "no_password_hash",
-                            hash::NotCarried::Unknown(_) => "hash_unknown_format",
-                            hash::NotCarried::NotImportable(_) => "hash_not_importable",
-                        };
-                        shown.insert("password_problem".into(), reason.into());
+                        shown.insert("password_problem".into(), not.reason().into());
                     }
                 }
                 users.push(Value::Object(shown));

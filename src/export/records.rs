@@ -17,14 +17,9 @@ pub struct Problem {
 
 impl Problem {
     fn of(not: &NotCarried) -> Problem {
-        let (reason, detail) = match not {
-            NotCarried::None => ("no_password_hash", String::new()),
-            NotCarried::Unknown(d) => ("hash_unknown_format", d.clone()),
-            NotCarried::NotImportable(d) => ("hash_not_importable", d.clone()),
-        };
         Problem {
-            reason,
-            detail,
+            reason: not.reason(),
+            detail: not.detail().to_string(),
             exported: true,
         }
     }
@@ -41,7 +36,7 @@ pub fn framing(target: Target) -> (&'static str, &'static str, &'static str) {
 }
 
 fn text<'a>(user: &'a User, field: &str) -> Option<&'a str> {
-    user.profile.fields().get(field).and_then(Value::as_str)
+    user.profile.text(field)
 }
 
 fn object(user: &User, field: &str) -> Value {

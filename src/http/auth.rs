@@ -7,14 +7,17 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
+use subtle::ConstantTimeEq;
+
 use super::AppState;
+use crate::password::kdf::Digest;
 
 pub(super) async fn authenticate(
     State(state): State<AppState>,
     request: Request,
     next: Next,
 ) -> Response {
-    let tokens = state.tokens();
+    let tokens = state.token_digests();
     if !tokens.is_empty() {
         let given = request
             .headers()
@@ -23,10 +26,12 @@ pub(super) async fn authenticate(
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim)
             .unwrap_or_default();
-        // Every token is compared, so the time does not tell which matched.
-        let matched = tokens.iter().fold(0u8, |acc, t| {
-            acc | super::adapters::same(t.expose().as_bytes(), given.as_bytes())
-        });
+        // Digests are compared, every one of them: the time tells neither
+        // which token matched nor any token's length.
+        let given_digest = Digest::Sha256.of(&[given.as_bytes()]);
+        let matched = tokens
+            .iter()
+            .fold(0u8, |acc, t| acc | t.ct_eq(&given_digest).unwrap_u8());
         if given.is_empty() || matched == 0 {
             return ApiError::InvalidApiToken.into_response();
         }

@@ -3,7 +3,7 @@
 //! limits, and the one place where an action's outcome or error becomes a
 //! status and a body ([`error`]).
 
-pub(crate) mod adapters;
+mod adapters;
 pub mod auth;
 pub mod error;
 pub mod metrics;
@@ -40,7 +40,9 @@ struct Inner {
     connections: BTreeMap<String, Arc<Connection>>,
     metrics: Option<Metrics>,
     /// Swapped whole by a reload, so that a token can be rotated.
-    tokens: RwLock<Arc<Vec<Secret>>>,
+    /// The SHA-256 digests of the API tokens, made once: a request's
+    /// token is compared with them, in a time that tells nothing.
+    tokens: RwLock<Arc<Vec<Vec<u8>>>>,
     /// Set when a drain begins (SIGTERM, SIGINT): `/readyz` answers 503
     /// and answers carry `Connection: close`.
     draining: std::sync::atomic::AtomicBool,
@@ -58,7 +60,7 @@ impl AppState {
         AppState(Arc::new(Inner {
             connections,
             metrics: metrics.then(Metrics::default),
-            tokens: RwLock::new(Arc::new(tokens)),
+            tokens: RwLock::new(Arc::new(digests(&tokens))),
             draining: Default::default(),
             in_flight: Default::default(),
         }))
@@ -81,10 +83,10 @@ impl AppState {
     }
 
     pub fn set_tokens(&self, tokens: Vec<Secret>) {
-        *self.0.tokens.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(tokens);
+        *self.0.tokens.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(digests(&tokens));
     }
 
-    fn tokens(&self) -> Arc<Vec<Secret>> {
+    fn token_digests(&self) -> Arc<Vec<Vec<u8>>> {
         self.0
             .tokens
             .read()
@@ -95,6 +97,13 @@ impl AppState {
     pub fn connections(&self) -> impl Iterator<Item = &Arc<Connection>> {
         self.0.connections.values()
     }
+}
+
+fn digests(tokens: &[Secret]) -> Vec<Vec<u8>> {
+    tokens
+        .iter()
+        .map(|t| crate::password::kdf::Digest::Sha256.of(&[t.expose().as_bytes()]))
+        .collect()
 }
 
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
@@ -125,35 +134,43 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .nest("/v1", v1)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max_body_bytes))
-        .layer(middleware::from_fn_with_state(state.clone(), counted))
-        .layer(middleware::from_fn(request_id::request_id))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            request_id::request_id,
+        ))
         .with_state(state)
 }
 
-/// Counts the requests in flight, and asks clients to close their
-/// connection once a drain has begun, so that they open a new one on
-/// another replica.
-async fn counted(
-    State(state): State<AppState>,
-    request: axum::extract::Request,
-    next: middleware::Next,
-) -> Response {
-    use std::sync::atomic::Ordering;
-    struct InFlight<'a>(&'a std::sync::atomic::AtomicUsize);
-    impl Drop for InFlight<'_> {
-        fn drop(&mut self) {
-            self.0.fetch_sub(1, Ordering::SeqCst);
+/// A request being answered, counted while it lives.
+pub(super) struct InFlight(AppState);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0
+             .0
+            .in_flight
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl AppState {
+    /// Counts a request in flight until the guard is dropped.
+    pub(super) fn enter(&self) -> InFlight {
+        self.0
+            .in_flight
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        InFlight(self.clone())
+    }
+
+    /// Once a drain has begun, asks the client to close its connection,
+    /// so that it opens a new one on another replica.
+    pub(super) fn on_answer(&self, response: &mut Response) {
+        if self.draining() {
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
     }
-    state.0.in_flight.fetch_add(1, Ordering::SeqCst);
-    let _counted = InFlight(&state.0.in_flight);
-    let mut response = next.run(request).await;
-    if state.draining() {
-        response
-            .headers_mut()
-            .insert(header::CONNECTION, HeaderValue::from_static("close"));
-    }
-    response
 }
 
 async fn not_found() -> ApiError {

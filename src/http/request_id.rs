@@ -4,10 +4,12 @@
 
 use std::time::Instant;
 
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
+
+use super::AppState;
 
 /// The longest `x-request-id` a caller may choose.
 const MAX_REQUEST_ID_CHARS: usize = 128;
@@ -33,7 +35,14 @@ fn valid_request_id(id: &str) -> bool {
 
 /// Gives every request an id, a span that carries it, the `x-request-id`
 /// response header, and writes the access line.
-pub(super) async fn request_id(request: Request, next: Next) -> Response {
+/// Also counts the request in flight, and marks answers during a drain
+/// ([`AppState::on_answer`]): one middleware for what every request needs.
+pub(super) async fn request_id(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let _in_flight = state.enter();
     let id = request
         .headers()
         .get(REQUEST_ID)
@@ -56,6 +65,7 @@ pub(super) async fn request_id(request: Request, next: Next) -> Response {
             tracing::Instrument::instrument(next.run(request), span.clone()),
         )
         .await;
+    state.on_answer(&mut response);
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID, value);
     }

@@ -43,6 +43,17 @@ impl Digest {
         })
     }
 
+    /// The name [`Digest::parse`] reads.
+    pub fn name(self) -> &'static str {
+        match self {
+            Digest::Md5 => "md5",
+            Digest::Sha1 => "sha1",
+            Digest::Sha256 => "sha256",
+            Digest::Sha384 => "sha384",
+            Digest::Sha512 => "sha512",
+        }
+    }
+
     /// The digest of the parts, one after the other.
     pub fn of(self, parts: &[&[u8]]) -> Vec<u8> {
         fn run<D: sha2::Digest>(parts: &[&[u8]]) -> Vec<u8> {

@@ -213,36 +213,31 @@ async fn fusionauth_logs_in_with_its_user_and_refuses_with_404() {
         .await
         .expect(401, "invalid_adapter_credentials");
     // malformed JSON, a missing field, a field of the wrong type
+    // a body as it is, with the right credentials and this Content-Type
+    let raw = |content_type: &'static str, body: String| {
+        app.send(
+            app.client
+                .post(app.url("/v1/connections/main/fusionauth/login"))
+                .header("Authorization", &good.0)
+                .header("X-Connector-Secret", &good.1)
+                .header("Content-Type", content_type)
+                .body(body),
+        )
+    };
     for bad in [
         "{".to_string(),
         json!({"password": "x"}).to_string(),
         json!({"loginId": 7, "password": "x"}).to_string(),
         json!({"loginId": "", "password": "x"}).to_string(),
     ] {
-        let a = app
-            .send(
-                app.client
-                    .post(app.url("/v1/connections/main/fusionauth/login"))
-                    .header("Authorization", &good.0)
-                    .header("X-Connector-Secret", &good.1)
-                    .header("Content-Type", "application/json")
-                    .body(bad.clone()),
-            )
-            .await;
-        a.expect(400, "invalid_request");
+        raw("application/json", bad)
+            .await
+            .expect(400, "invalid_request");
     }
     // 415
-    let a = app
-        .send(
-            app.client
-                .post(app.url("/v1/connections/main/fusionauth/login"))
-                .header("Authorization", &good.0)
-                .header("X-Connector-Secret", &good.1)
-                .header("Content-Type", "text/plain")
-                .body(body.to_string()),
-        )
-        .await;
-    a.expect(415, "unsupported_media_type");
+    raw("text/plain", body.to_string())
+        .await
+        .expect(415, "unsupported_media_type");
     // the API token is neither needed nor accepted here
     let a = app
         .send(

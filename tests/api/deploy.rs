@@ -392,16 +392,10 @@ fn which(program: &str) -> Result<std::path::PathBuf, ()> {
 #[test]
 fn the_shipped_haproxy_example_passes_haproxys_own_check() {
     let haproxy = which("haproxy").expect("tools/test installs haproxy");
-    let out = std::process::Command::new(haproxy)
-        .args(["-c", "-f"])
-        .arg(repo().join("deploy/haproxy/haproxy.cfg"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    succeeds(
+        std::process::Command::new(haproxy)
+            .args(["-c", "-f"])
+            .arg(repo().join("deploy/haproxy/haproxy.cfg")),
     );
     let cfg = std::fs::read_to_string(repo().join("deploy/haproxy/haproxy.cfg")).unwrap();
     assert!(cfg.contains("/readyz?exclude=store"));
@@ -423,11 +417,16 @@ fn the_shipped_haproxy_example_passes_haproxys_own_check() {
 
 #[test]
 fn the_kubernetes_manifests_parse_and_hold_the_probes_grace_period_and_budget() {
-    let out = std::process::Command::new("/usr/bin/python3")
-        .arg(repo().join("deploy/kubernetes/check.py"))
-        .arg(repo().join("deploy/kubernetes"))
-        .output()
-        .unwrap();
+    succeeds(
+        std::process::Command::new("/usr/bin/python3")
+            .arg(repo().join("deploy/kubernetes/check.py"))
+            .arg(repo().join("deploy/kubernetes")),
+    );
+}
+
+/// Runs a checker; its output is the failure message.
+fn succeeds(command: &mut std::process::Command) {
+    let out = command.output().expect("the checker runs");
     assert!(
         out.status.success(),
         "{}{}",

@@ -129,13 +129,20 @@ fn seeded() -> (Prepared, BTreeMap<String, String>) {
     (prepared, passwords)
 }
 
-fn export(config: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_customdb"))
+/// `customdb --config CONFIG export ARGS...`, not yet started.
+fn export_command<S: AsRef<std::ffi::OsStr>>(config: &Path, args: &[S]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_customdb"));
+    command
         .arg("--config")
         .arg(config)
         .arg("export")
         .args(args)
-        .stdin(Stdio::null())
+        .stdin(Stdio::null());
+    command
+}
+
+fn export(config: &Path, args: &[&str]) -> Output {
+    export_command(config, args)
         .output()
         .expect("customdb export runs")
 }
@@ -343,12 +350,7 @@ fn a_killed_export_resumes_to_the_same_files_as_an_uninterrupted_one() {
     let cut = dir.path().join("cut/users.json");
     std::fs::create_dir_all(cut.parent().unwrap()).unwrap();
     let a: Vec<String> = args(&cut);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_customdb"))
-        .arg("--config")
-        .arg(&prepared.config)
-        .arg("export")
-        .args(&a)
-        .stdin(Stdio::null())
+    let mut child = export_command(&prepared.config, &a)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -577,12 +579,7 @@ fn a_store_outage_mid_way_stops_the_export_and_resume_finishes_it() {
         "--page-size",
         "5",
     ];
-    let child = Command::new(env!("CARGO_BIN_EXE_customdb"))
-        .arg("--config")
-        .arg(&prepared.config)
-        .arg("export")
-        .args(args)
-        .stdin(Stdio::null())
+    let child = export_command(&prepared.config, &args)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value};
 
 use super::{
     admit, context, error_at, json, json_body, not_for, optional, our_status, required, stable_id,
-    text, AppState, STANDARD,
+    AppState, STANDARD,
 };
 use crate::actions::{Outcome, Request as ActionRequest};
 use crate::error::Error;
@@ -63,13 +63,13 @@ pub(super) async fn login(
 /// FusionAuth's user, from the PROFILE.
 fn user(connection: &str, profile: &Profile, application: Option<String>) -> Result<Value, Error> {
     let fields = profile.fields();
-    if text(profile, "username").is_none() && text(profile, "email").is_none() {
+    if profile.text("username").is_none() && profile.text("email").is_none() {
         return Err(not_for(
             "FusionAuth",
             "FusionAuth needs a username or an email",
         ));
     }
-    let user_id = text(profile, "user_id").unwrap_or_default();
+    let user_id = profile.text("user_id").unwrap_or_default();
     let mut u = Map::new();
     u.insert("id".into(), stable_id(connection, user_id).into());
     for (theirs, ours) in [
@@ -81,7 +81,7 @@ fn user(connection: &str, profile: &Profile, application: Option<String>) -> Res
         ("imageUrl", "picture"),
         ("mobilePhone", "phone_number"),
     ] {
-        if let Some(v) = text(profile, ours) {
+        if let Some(v) = profile.text(ours) {
             u.insert(theirs.into(), v.into());
         }
     }

@@ -12,8 +12,8 @@ use axum::response::Response;
 use serde_json::{json, Map, Value};
 
 use super::{
-    admit, context, error_at, json, json_body, not_for, our_status, required, stable_id, text,
-    AppState, STANDARD,
+    admit, context, error_at, json, json_body, not_for, our_status, required, stable_id, AppState,
+    STANDARD,
 };
 use crate::actions::{Outcome, Request as ActionRequest};
 use crate::error::Error;
@@ -105,10 +105,11 @@ fn attribute(attributes: &mut Map<String, Value>, name: String, value: &Value) {
 /// unknown properties).
 fn kc_user(connection: &str, profile: &Profile) -> Result<Value, Error> {
     let fields = profile.fields();
-    let username = text(profile, "username")
-        .or_else(|| text(profile, "email"))
+    let username = profile
+        .text("username")
+        .or_else(|| profile.text("email"))
         .ok_or_else(|| not_for("Keycloak", "Keycloak needs a username or an email"))?;
-    let user_id = text(profile, "user_id").unwrap_or_default();
+    let user_id = profile.text("user_id").unwrap_or_default();
     let mut u = Map::new();
     u.insert("id".into(), stable_id(connection, user_id).into());
     u.insert("username".into(), username.into());
@@ -117,7 +118,7 @@ fn kc_user(connection: &str, profile: &Profile) -> Result<Value, Error> {
         ("firstName", "given_name"),
         ("lastName", "family_name"),
     ] {
-        if let Some(v) = text(profile, ours) {
+        if let Some(v) = profile.text(ours) {
             u.insert(theirs.into(), v.into());
         }
     }

@@ -34,7 +34,6 @@ use crate::connection::Connection;
 use crate::error::Error;
 use crate::password::kdf;
 pub(super) use crate::profile::stable_id;
-use crate::profile::Profile;
 use crate::settings::AdapterSettings;
 
 /// Okta waits 3 s: our answer, a 504 included, comes before.
@@ -120,7 +119,7 @@ static DUMMY: std::sync::LazyLock<AdapterSettings> = std::sync::LazyLock::new(||
 
 /// Whether two secrets are equal, in a time that tells neither their content
 /// nor their lengths: their SHA-256 digests are compared.
-pub(crate) fn same(expected: &[u8], given: &[u8]) -> u8 {
+fn same(expected: &[u8], given: &[u8]) -> u8 {
     let (a, b) = (
         kdf::Digest::Sha256.of(&[expected]),
         kdf::Digest::Sha256.of(&[given]),
@@ -268,11 +267,6 @@ fn json(status: StatusCode, value: &Value) -> Response {
 
 /// The PROFILE's standard fields; every other is a pass-through attribute.
 use crate::profile::PROFILE_FIELDS as STANDARD;
-
-/// A profile field as a string, when it is one.
-fn text<'a>(profile: &'a Profile, field: &str) -> Option<&'a str> {
-    profile.fields().get(field).and_then(Value::as_str)
-}
 
 /// A profile the platform cannot take: 500 `invalid_profile`.
 fn not_for(platform: &str, rule: &str) -> Error {
