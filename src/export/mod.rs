@@ -92,7 +92,6 @@ impl Options {
 /// One listed user, normalized.
 pub struct User {
     pub user_id: String,
-    pub uuid: String,
     pub profile: Profile,
     pub blocked: bool,
     pub hash: Result<hash::Stored, hash::NotCarried>,
@@ -252,7 +251,7 @@ pub async fn run(settings: Settings, options: Options) -> Ended {
         }
         let mut records = Vec::with_capacity(users.len());
         for (id, map) in users {
-            let (entry, extra) = normalize(&conn.settings.name, id, map, max_profile);
+            let (entry, extra) = normalize(id, map, max_profile);
             if !extra.is_empty() && !extra_fields_told {
                 extra_fields_told = true;
                 eprintln!(
@@ -344,12 +343,7 @@ pub enum Listed {
 /// anything else is not exported.
 const LISTED_EXTRA: &[&str] = &["id", "metadata", "password_hash", "blocked"];
 
-fn normalize(
-    connection: &str,
-    id: String,
-    mut map: RhaiMap,
-    max_profile: usize,
-) -> (Listed, Vec<String>) {
+fn normalize(id: String, mut map: RhaiMap, max_profile: usize) -> (Listed, Vec<String>) {
     let hash = match map.remove("password_hash") {
         None => Err(hash::NotCarried::None),
         Some(v) if v.is_unit() => Err(hash::NotCarried::None),
@@ -390,7 +384,6 @@ fn normalize(
     match profile::normalize(map, max_profile, &mut dropped) {
         Ok(profile) => (
             Listed::User(Box::new(User {
-                uuid: profile::stable_id(connection, &id),
                 user_id: id,
                 profile,
                 blocked,
@@ -451,7 +444,7 @@ pub async fn preview(conn: &Arc<Connection>, request: &Value) -> (u16, Value) {
             users.push(serde_json::json!({ "error": "no usable user_id" }));
             continue;
         };
-        match normalize(&conn.settings.name, id, map, max_profile).0 {
+        match normalize(id, map, max_profile).0 {
             Listed::User(user) => {
                 let mut shown = user.profile.fields().clone();
                 shown.insert("blocked".into(), user.blocked.into());

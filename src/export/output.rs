@@ -6,7 +6,7 @@
 //! resume continues exactly where the last saved page ended.
 
 use std::fs::{File, OpenOptions};
-use std::io::{IsTerminal, Seek, SeekFrom, Write};
+use std::io::{BufWriter, IsTerminal, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -80,8 +80,14 @@ pub struct Output {
     state_path: PathBuf,
     target: Target,
     /// The part open for writing.
-    current: Option<File>,
-    report: File,
+    current: Option<BufWriter<File>>,
+    report: BufWriter<File>,
+}
+
+/// Records go to the files through a buffer: a page is written in a few
+/// system calls, and flushed and synced once.
+fn buffered(file: File) -> BufWriter<File> {
+    BufWriter::with_capacity(256 * 1024, file)
 }
 
 fn create(path: &Path) -> std::io::Result<File> {
@@ -202,7 +208,7 @@ impl Output {
                 state_path,
                 target: options.target,
                 current: None,
-                report,
+                report: buffered(report),
             };
             if state.part > 0 {
                 let partial = output.partial(state.part);
@@ -218,7 +224,7 @@ impl Output {
                     .map_err(|e| format!("--resume: {}: {e}", partial.display()))?;
                 file.set_len(state.part_bytes).map_err(|e| e.to_string())?;
                 file.seek(SeekFrom::End(0)).map_err(|e| e.to_string())?;
-                output.current = Some(file);
+                output.current = Some(buffered(file));
             }
             return Ok(output);
         }
@@ -241,6 +247,7 @@ impl Output {
             ));
         }
         let report = create(&report_path).map_err(|e| format!("{}: {e}", report_path.display()))?;
+        let report = buffered(report);
         let output = Output {
             state: fresh,
             out,
@@ -295,7 +302,7 @@ impl Output {
     /// Starts the next part.
     fn open_part(&mut self) -> std::io::Result<()> {
         let n = self.state.part + 1;
-        let mut file = create(&self.partial(n))?;
+        let mut file = buffered(create(&self.partial(n))?);
         let (open, _, _) = records::framing(self.target);
         file.write_all(open.as_bytes())?;
         self.state.part = n;
@@ -310,7 +317,7 @@ impl Output {
         if let Some(mut file) = self.current.take() {
             let (_, _, close) = records::framing(self.target);
             file.write_all(close.as_bytes())?;
-            file.sync_all()?;
+            file.into_inner().map_err(|e| e.into_error())?.sync_all()?;
             std::fs::rename(
                 self.partial(self.state.part),
                 self.final_name(self.state.part),
@@ -321,7 +328,7 @@ impl Output {
     }
 
     fn write_record(&mut self, record: &Value) -> std::io::Result<()> {
-        let text = record.to_string();
+        let text = serde_json::to_vec(record)?;
         let (_, sep, close) = records::framing(self.target);
         if self.current.is_some() && self.state.part_users > 0 {
             let bytes = self.state.part_bytes + (sep.len() + text.len() + close.len()) as u64;
@@ -343,7 +350,7 @@ impl Output {
             file.write_all(sep.as_bytes())?;
             self.state.part_bytes += sep.len() as u64;
         }
-        file.write_all(text.as_bytes())?;
+        file.write_all(&text)?;
         self.state.part_bytes += text.len() as u64;
         self.state.part_users += 1;
         self.state.written += 1;
@@ -412,10 +419,10 @@ impl Output {
         }
         if let Some(f) = self.current.as_mut() {
             f.flush().map_err(io)?;
-            f.sync_data().map_err(io)?;
+            f.get_ref().sync_data().map_err(io)?;
         }
         self.report.flush().map_err(io)?;
-        self.report.sync_data().map_err(io)?;
+        self.report.get_ref().sync_data().map_err(io)?;
         self.state.cursor = state.cursor;
         self.save_state().map_err(io)
     }
@@ -428,7 +435,8 @@ impl Output {
             self.open_part().map_err(io)?;
         }
         self.close_part().map_err(io)?;
-        self.report.sync_data().map_err(io)?;
+        self.report.flush().map_err(io)?;
+        self.report.get_ref().sync_data().map_err(io)?;
         std::fs::remove_file(&self.state_path).map_err(io)
     }
 }

@@ -55,6 +55,12 @@ fn copy(out: &mut Map<String, Value>, user: &User, pairs: &[(&str, &str)]) {
     }
 }
 
+/// The user's id on the platforms that want a UUID: stable, so that a
+/// resumed or repeated export gives each user the same one.
+fn uuid(options: &Options, user: &User) -> String {
+    crate::profile::stable_id(&options.connection, &user.user_id)
+}
+
 /// The user's record, and the problems to report. `None`: the user is
 /// left out (reported).
 pub fn record(target: Target, options: &Options, user: &User) -> (Option<Value>, Vec<Problem>) {
@@ -206,11 +212,11 @@ pub fn record(target: Target, options: &Options, user: &User) -> (Option<Value>,
                 }
                 None => {}
             }
-            json!({ "patch_id": user.uuid, "create": identity })
+            json!({ "patch_id": uuid(options, user), "create": identity })
         }
         Target::FusionAuth => {
             let mut r = Map::new();
-            r.insert("id".into(), user.uuid.clone().into());
+            r.insert("id".into(), uuid(options, user).into());
             copy(
                 &mut r,
                 user,
@@ -241,7 +247,7 @@ pub fn record(target: Target, options: &Options, user: &User) -> (Option<Value>,
         }
         Target::Keycloak => {
             let mut r = Map::new();
-            r.insert("id".into(), user.uuid.clone().into());
+            r.insert("id".into(), uuid(options, user).into());
             r.insert(
                 "username".into(),
                 username.or(email).unwrap_or_default().into(),
