@@ -106,10 +106,7 @@ fn params(list: Array) -> Fallible<Vec<mysql_async::Value>> {
 fn query(sql: &str, list: Array) -> Fallible<Array> {
     let params = params(list)?;
     let rows = with_session(|s| s.query(sql, params))?;
-    Ok(rows
-        .into_iter()
-        .map(|row| Dynamic::from_map(convert::row_to_map(row)))
-        .collect())
+    Ok(convert::rows_to_array(rows))
 }
 
 fn query_one(sql: &str, list: Array) -> Fallible<Dynamic> {

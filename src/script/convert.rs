@@ -3,18 +3,40 @@
 
 use mysql_async::consts::{ColumnFlags, ColumnType};
 use mysql_async::{Column, Row, Value};
-use rhai::{Dynamic, Map as RhaiMap};
+use rhai::{Array, Dynamic, Map as RhaiMap};
 use serde_json::{Map, Value as Json};
 
 /// MySQL's character set number for binary data.
 const BINARY_CHARSET: u16 = 63;
 
-pub fn row_to_map(row: Row) -> RhaiMap {
-    let columns = row.columns();
-    columns
+/// The type of a script map's keys (rhai keeps its name private).
+type Key = <RhaiMap as KeyOf>::Key;
+trait KeyOf {
+    type Key;
+}
+impl<K, V> KeyOf for std::collections::BTreeMap<K, V> {
+    type Key = K;
+}
+
+/// Rows as script maps, keyed by column name. The rows of one result share
+/// their columns, so each name is converted once, not once a row.
+pub fn rows_to_array(rows: Vec<Row>) -> Array {
+    let Some(first) = rows.first() else {
+        return Array::new();
+    };
+    let columns = first.columns();
+    let names: Vec<Key> = columns
         .iter()
-        .zip(row.unwrap())
-        .map(|(col, value)| (col.name_str().as_ref().into(), to_dynamic(value, col)))
+        .map(|col| col.name_str().as_ref().into())
+        .collect();
+    rows.into_iter()
+        .map(|row| {
+            let mut map = RhaiMap::new();
+            for ((name, col), value) in names.iter().zip(columns.iter()).zip(row.unwrap()) {
+                map.insert(name.clone(), to_dynamic(value, col));
+            }
+            Dynamic::from_map(map)
+        })
         .collect()
 }
 
