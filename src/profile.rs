@@ -22,6 +22,26 @@ pub const STRING_FIELDS: &[&str] = &[
 
 /// Every field a normalized PROFILE may hold by name; any other is a
 /// pass-through attribute.
+/// FusionAuth's user fields that take a PROFILE string field as they are
+/// (theirs, ours): for the export's import file and the login adapter.
+pub const FUSIONAUTH_FIELDS: &[(&str, &str)] = &[
+    ("email", "email"),
+    ("username", "username"),
+    ("firstName", "given_name"),
+    ("lastName", "family_name"),
+    ("fullName", "name"),
+    ("imageUrl", "picture"),
+    ("mobilePhone", "phone_number"),
+];
+
+/// Keycloak's user fields that take a PROFILE string field as they are
+/// (theirs, ours): for the export's import file and the login adapter.
+pub const KEYCLOAK_FIELDS: &[(&str, &str)] = &[
+    ("email", "email"),
+    ("firstName", "given_name"),
+    ("lastName", "family_name"),
+];
+
 pub const PROFILE_FIELDS: &[&str] = &[
     "user_id",
     "email",

@@ -217,19 +217,7 @@ pub fn record(target: Target, options: &Options, user: &User) -> (Option<Value>,
         Target::FusionAuth => {
             let mut r = Map::new();
             r.insert("id".into(), uuid(options, user).into());
-            copy(
-                &mut r,
-                user,
-                &[
-                    ("email", "email"),
-                    ("username", "username"),
-                    ("firstName", "given_name"),
-                    ("lastName", "family_name"),
-                    ("fullName", "name"),
-                    ("imageUrl", "picture"),
-                    ("mobilePhone", "phone_number"),
-                ],
-            );
+            copy(&mut r, user, crate::profile::FUSIONAUTH_FIELDS);
             r.insert("verified".into(), verified.into());
             r.insert("active".into(), (!user.blocked).into());
             let mut data = Map::new();
@@ -252,15 +240,7 @@ pub fn record(target: Target, options: &Options, user: &User) -> (Option<Value>,
                 "username".into(),
                 username.or(email).unwrap_or_default().into(),
             );
-            copy(
-                &mut r,
-                user,
-                &[
-                    ("email", "email"),
-                    ("firstName", "given_name"),
-                    ("lastName", "family_name"),
-                ],
-            );
+            copy(&mut r, user, crate::profile::KEYCLOAK_FIELDS);
             r.insert("enabled".into(), (!user.blocked).into());
             r.insert("emailVerified".into(), verified.into());
             let mut attributes = Map::new();

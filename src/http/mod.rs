@@ -296,6 +296,24 @@ async fn list_connections(State(state): State<AppState>) -> Json<Value> {
     Json(json!({ "connections": list }))
 }
 
+/// A POST body, as our API and the adapters read it: 415 unless it is
+/// declared JSON, 413 past the size limit, 400 when it cannot be read.
+pub(crate) fn read_body(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Bytes, ApiError> {
+    if !is_json(headers) {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge
+        } else {
+            Error::invalid_request("the body could not be read").into()
+        }
+    })
+}
+
 pub(crate) fn is_json(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
@@ -320,16 +338,7 @@ async fn run_action(
         .get(&connection)
         .ok_or(ApiError::UnknownConnection)?;
     let action = Action::parse(&action).ok_or(ApiError::UnknownAction)?;
-    if !is_json(&headers) {
-        return Err(ApiError::UnsupportedMediaType);
-    }
-    let body = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge
-        } else {
-            Error::invalid_request("the body could not be read").into()
-        }
-    })?;
+    let body = read_body(&headers, body)?;
     let (result, timings) = match ActionRequest::parse(action, &body) {
         Ok(request) => {
             let (result, timings) = conn.perform_timed(request).await;

@@ -72,17 +72,9 @@ fn user(connection: &str, profile: &Profile, application: Option<String>) -> Res
     let user_id = profile.text("user_id").unwrap_or_default();
     let mut u = Map::new();
     u.insert("id".into(), stable_id(connection, user_id).into());
-    for (theirs, ours) in [
-        ("email", "email"),
-        ("username", "username"),
-        ("firstName", "given_name"),
-        ("lastName", "family_name"),
-        ("fullName", "name"),
-        ("imageUrl", "picture"),
-        ("mobilePhone", "phone_number"),
-    ] {
+    for (theirs, ours) in crate::profile::FUSIONAUTH_FIELDS {
         if let Some(v) = profile.text(ours) {
-            u.insert(theirs.into(), v.into());
+            u.insert((*theirs).into(), v.into());
         }
     }
     u.insert(

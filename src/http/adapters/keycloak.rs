@@ -113,13 +113,9 @@ fn kc_user(connection: &str, profile: &Profile) -> Result<Value, Error> {
     let mut u = Map::new();
     u.insert("id".into(), stable_id(connection, user_id).into());
     u.insert("username".into(), username.into());
-    for (theirs, ours) in [
-        ("email", "email"),
-        ("firstName", "given_name"),
-        ("lastName", "family_name"),
-    ] {
+    for (theirs, ours) in crate::profile::KEYCLOAK_FIELDS {
         if let Some(v) = profile.text(ours) {
-            u.insert(theirs.into(), v.into());
+            u.insert((*theirs).into(), v.into());
         }
     }
     u.insert("enabled".into(), true.into());

@@ -28,7 +28,7 @@ use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
 use super::request_id::CURRENT_REQUEST_ID;
-use super::{is_json, method_not_allowed, AppState};
+use super::{method_not_allowed, read_body, AppState};
 use crate::actions::{Outcome, Request as ActionRequest};
 use crate::connection::Connection;
 use crate::error::Error;
@@ -151,16 +151,7 @@ fn credential_matches(settings: &AdapterSettings, headers: &HeaderMap) -> bool {
 
 /// A POST body, read as JSON: 415, 413 and 400 as our own API answers them.
 fn json_body(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Value, ApiError> {
-    if !is_json(headers) {
-        return Err(ApiError::UnsupportedMediaType);
-    }
-    let body = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge
-        } else {
-            Error::invalid_request("the body could not be read").into()
-        }
-    })?;
+    let body = read_body(headers, body)?;
     let value: Value = serde_json::from_slice(&body)
         .map_err(|e| Error::invalid_request(format!("malformed JSON: {e}")))?;
     if !value.is_object() {
