@@ -2,7 +2,7 @@
 //! to a PROFILE"): one shape for the identity core, whatever the legacy table
 //! looked like. Refusals name the field and the rule, never a value.
 
-use rhai::{Dynamic, Map as RhaiMap};
+use rhai::{Dynamic, ImmutableString, Map as RhaiMap};
 use serde_json::{Map, Value};
 
 use crate::password::kdf;
@@ -57,38 +57,151 @@ pub const PROFILE_FIELDS: &[&str] = &[
     "app_metadata",
 ];
 
-/// A normalized profile, ready to be answered: its fields, and their JSON
-/// text, made once (for the size rule) and answered as it is.
-#[derive(Debug, Clone, PartialEq)]
+/// A normalized profile: its fields as the script gave them, checked and
+/// renamed, and their JSON text, written once (for the size rule) and
+/// answered as it is. The identity core's answer needs only the text; the
+/// adapters and the export read fields, and [`Profile::to_fields`] builds a
+/// JSON map for those that want all of them.
+#[derive(Debug, Clone)]
 pub struct Profile {
-    fields: Map<String, Value>,
+    user_id: String,
+    email_verified: bool,
+    /// The standard string fields given, by their names in [`STRING_FIELDS`].
+    strings: Vec<(&'static str, ImmutableString)>,
+    /// `None` when the script gave none (or `()`): then `{}`.
+    user_metadata: Option<Dynamic>,
+    app_metadata: Option<Dynamic>,
+    /// What the script called app_metadata (`metadata`, its legacy name, or
+    /// `app_metadata`), for a refusal to name the field it returned.
+    app_metadata_given_as: &'static str,
+    /// Any other attribute, passed through as JSON.
+    others: Vec<(String, Dynamic)>,
     json: String,
 }
 
+/// The metadata objects of a PROFILE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metadata {
+    User,
+    App,
+}
+
+impl Metadata {
+    pub fn field(self) -> &'static str {
+        match self {
+            Metadata::User => "user_metadata",
+            Metadata::App => "app_metadata",
+        }
+    }
+}
+
+/// Two profiles are equal when they answer the same JSON.
+impl PartialEq for Profile {
+    fn eq(&self, other: &Profile) -> bool {
+        self.json == other.json
+    }
+}
+
 impl Profile {
-    /// The profile of normalized fields.
-    pub fn from_fields(fields: Map<String, Value>) -> Profile {
-        // A map of JSON values always serializes.
-        let json = serde_json::to_string(&fields).unwrap_or_default();
-        Profile { fields, json }
+    pub fn user_id(&self) -> &str {
+        &self.user_id
     }
 
-    pub fn fields(&self) -> &Map<String, Value> {
-        &self.fields
+    pub fn email_verified(&self) -> bool {
+        self.email_verified
     }
 
-    /// A field, when it is a string.
+    /// `user_id` or a standard string field, when the profile has it.
     pub fn text(&self, field: &str) -> Option<&str> {
-        self.fields.get(field).and_then(Value::as_str)
+        if field == "user_id" {
+            return Some(&self.user_id);
+        }
+        self.strings
+            .iter()
+            .find(|(name, _)| *name == field)
+            .map(|(_, value)| value.as_str())
     }
 
-    pub fn into_fields(self) -> Map<String, Value> {
-        self.fields
+    /// One of the metadata objects, as JSON.
+    pub fn metadata(&self, which: Metadata) -> Map<String, Value> {
+        let value = match which {
+            Metadata::User => &self.user_metadata,
+            Metadata::App => &self.app_metadata,
+        };
+        match value.as_ref().map(convert::to_json) {
+            Some(Ok(Value::Object(m))) => m,
+            // Checked to be a map with a JSON form when normalized.
+            _ => Map::new(),
+        }
+    }
+
+    /// Every field, as a JSON map (built on each call).
+    pub fn to_fields(&self) -> Map<String, Value> {
+        match serde_json::from_str(&self.json) {
+            Ok(Value::Object(m)) => m,
+            _ => Map::new(),
+        }
     }
 
     /// The fields as JSON text.
     pub fn json(&self) -> &str {
         &self.json
+    }
+
+    /// The JSON text of the fields, keys in order as a JSON map orders
+    /// them. A pass-through value with no JSON form is refused here.
+    fn write_json(&self) -> Result<String, ProfileError> {
+        enum Out<'a> {
+            Text(&'a str),
+            Flag(bool),
+            /// With the name the script gave it.
+            Object(Option<&'a Dynamic>, &'a str),
+            Other(&'a Dynamic),
+        }
+        let mut fields: Vec<(&str, Out)> = Vec::with_capacity(4 + self.strings.len());
+        fields.push(("user_id", Out::Text(&self.user_id)));
+        fields.push(("email_verified", Out::Flag(self.email_verified)));
+        let user_metadata = Out::Object(self.user_metadata.as_ref(), "user_metadata");
+        fields.push(("user_metadata", user_metadata));
+        let app_metadata = Out::Object(self.app_metadata.as_ref(), self.app_metadata_given_as);
+        fields.push(("app_metadata", app_metadata));
+        for (name, value) in &self.strings {
+            fields.push((name, Out::Text(value)));
+        }
+        for (name, value) in &self.others {
+            fields.push((name, Out::Other(value)));
+        }
+        fields.sort_unstable_by(|a, b| a.0.cmp(b.0));
+
+        let mut out = Vec::with_capacity(256);
+        out.push(b'{');
+        for (i, (name, value)) in fields.into_iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            let given_as = match value {
+                Out::Object(_, given_as) => given_as,
+                _ => name,
+            };
+            let written = serde_json::to_writer(&mut out, name).and_then(|()| {
+                out.push(b':');
+                match value {
+                    Out::Text(s) => serde_json::to_writer(&mut out, s),
+                    Out::Flag(b) => serde_json::to_writer(&mut out, &b),
+                    Out::Object(None, _) => {
+                        out.extend_from_slice(b"{}");
+                        Ok(())
+                    }
+                    Out::Object(Some(v), _) | Out::Other(v) => {
+                        serde_json::to_writer(&mut out, &convert::AsJson(v))
+                    }
+                }
+            });
+            written.map_err(|e| refuse(given_as, e.to_string()))?;
+        }
+        out.push(b'}');
+        // serde_json writes UTF-8 only.
+        String::from_utf8(out).map_err(|_| refuse("profile", "not UTF-8 once serialized"))
     }
 }
 
@@ -121,17 +234,19 @@ pub fn normalize(
     max_bytes: usize,
     dropped: &mut Vec<Dropped>,
 ) -> Result<Profile, ProfileError> {
-    let mut out = Map::new();
     let mut user_id = None;
     let mut id = None;
     let mut app_metadata = None;
+    let mut app_metadata_given_as = "app_metadata";
     let mut user_metadata = None;
     let mut email_verified = false;
+    let mut strings = Vec::new();
+    let mut others = Vec::new();
 
     for (key, value) in map {
         let key = key.as_str();
         let holds_hash = value
-            .read_lock::<rhai::ImmutableString>()
+            .read_lock::<ImmutableString>()
             .is_some_and(|s| crate::password::detect(&s).is_some());
         if holds_hash {
             dropped.push(Dropped {
@@ -151,6 +266,9 @@ pub fn normalize(
                     ));
                 }
                 app_metadata = Some(metadata_object(key, value)?);
+                if key == "metadata" {
+                    app_metadata_given_as = "metadata";
+                }
             }
             "user_metadata" => user_metadata = Some(metadata_object(key, value)?),
             "email_verified" => email_verified = verified_flag(value)?,
@@ -158,18 +276,16 @@ pub fn normalize(
                 field: key.to_string(),
                 reason: "a field named password is never forwarded",
             }),
-            k if STRING_FIELDS.contains(&k) => {
-                if value.is_unit() {
-                    continue;
+            k => match STRING_FIELDS.iter().find(|f| **f == k) {
+                Some(_) if value.is_unit() => {}
+                Some(name) => {
+                    let s = value
+                        .into_immutable_string()
+                        .map_err(|t| refuse(k, format!("must be a string or (), not {t}")))?;
+                    strings.push((*name, s));
                 }
-                let s = value
-                    .into_immutable_string()
-                    .map_err(|t| refuse(k, format!("must be a string or (), not {t}")))?;
-                out.insert(k.to_string(), Value::String(s.to_string()));
-            }
-            k => {
-                out.insert(k.to_string(), to_json(k, &value)?);
-            }
+                None => others.push((k.to_string(), value)),
+            },
         }
     }
 
@@ -183,18 +299,17 @@ pub fn normalize(
         (Some(a), _) | (None, Some(a)) => a,
         (None, None) => return Err(refuse("user_id", "missing: return `user_id` or `id`")),
     };
-    out.insert("user_id".into(), Value::String(user_id));
-    out.insert("email_verified".into(), Value::Bool(email_verified));
-    out.insert(
-        "user_metadata".into(),
-        Value::Object(user_metadata.unwrap_or_default()),
-    );
-    out.insert(
-        "app_metadata".into(),
-        Value::Object(app_metadata.unwrap_or_default()),
-    );
-
-    let profile = Profile::from_fields(out);
+    let mut profile = Profile {
+        user_id,
+        email_verified,
+        strings,
+        user_metadata: user_metadata.flatten(),
+        app_metadata: app_metadata.flatten(),
+        app_metadata_given_as,
+        others,
+        json: String::new(),
+    };
+    profile.json = profile.write_json()?;
     let size = profile.json.len();
     if size > max_bytes {
         return Err(refuse(
@@ -219,9 +334,11 @@ fn id_string(field: &str, value: Dynamic) -> Result<String, ProfileError> {
     }
 }
 
-fn metadata_object(field: &str, value: Dynamic) -> Result<Map<String, Value>, ProfileError> {
+/// A metadata field: a map (its JSON form checked when the profile is
+/// written), or `()` and then `None`.
+fn metadata_object(field: &str, value: Dynamic) -> Result<Option<Dynamic>, ProfileError> {
     if value.is_unit() {
-        return Ok(Map::new());
+        return Ok(None);
     }
     if value.is_string() {
         return Err(refuse(
@@ -235,10 +352,7 @@ fn metadata_object(field: &str, value: Dynamic) -> Result<Map<String, Value>, Pr
             format!("must be an object or (), not {}", value.type_name()),
         ));
     }
-    match to_json(field, &value)? {
-        Value::Object(m) => Ok(m),
-        _ => Err(refuse(field, "must be an object")),
-    }
+    Ok(Some(value))
 }
 
 fn verified_flag(value: Dynamic) -> Result<bool, ProfileError> {
@@ -256,10 +370,6 @@ fn verified_flag(value: Dynamic) -> Result<bool, ProfileError> {
             "must be a bool, 0, 1 or (), as a TINYINT(1) column gives it",
         )),
     }
-}
-
-fn to_json(field: &str, value: &Dynamic) -> Result<Value, ProfileError> {
-    convert::to_json(value).map_err(|rule| refuse(field, rule))
 }
 
 /// A user's stable id on another platform (the adapters' and the
@@ -302,7 +412,7 @@ mod tests {
         normalize(map(pairs), 10240, &mut Vec::new())
     }
     fn ok(pairs: Vec<(&str, Dynamic)>) -> Value {
-        Value::Object(norm(pairs).unwrap().into_fields())
+        Value::Object(norm(pairs).unwrap().to_fields())
     }
     fn refused(pairs: Vec<(&str, Dynamic)>) -> ProfileError {
         norm(pairs).unwrap_err()
@@ -434,7 +544,7 @@ mod tests {
             &mut dropped,
         )
         .unwrap()
-        .into_fields();
+        .to_fields();
         assert!(p.get("password").is_none() && p.get("pass_hash").is_none());
         assert!(p.get("nickname").is_none());
         assert_eq!(p["note"], "$2y$ is bcrypt");
@@ -460,6 +570,42 @@ mod tests {
         assert_eq!(p["raw"], serde_json::json!([1, 2]));
         let e = refused(vec![("id", 1_i64.into()), ("bad", f64::NAN.into())]);
         assert_eq!(e.field, "bad");
+        for field in ["metadata", "app_metadata", "user_metadata"] {
+            let e = refused(vec![
+                ("id", 1_i64.into()),
+                (field, meta(vec![("x", f64::INFINITY.into())])),
+            ]);
+            assert_eq!(e.field, field);
+            assert!(e.rule.contains("not finite"), "{}", e.rule);
+        }
+    }
+
+    #[test]
+    fn json_text_is_the_fields_in_json_map_order() {
+        let p = norm(vec![
+            (
+                "metadata",
+                meta(vec![("roles", vec![Dynamic::from("a")].into())]),
+            ),
+            ("zeta", 2.5_f64.into()),
+            ("email", "a@b.c\n\"".into()),
+            ("id", 9_i64.into()),
+            ("aa", Dynamic::UNIT),
+            ("given_name", "Ann".into()),
+        ])
+        .unwrap();
+        let want = serde_json::json!({
+            "aa": null, "app_metadata": {"roles": ["a"]}, "email": "a@b.c\n\"",
+            "email_verified": false, "given_name": "Ann", "user_id": "9",
+            "user_metadata": {}, "zeta": 2.5,
+        });
+        assert_eq!(p.json(), serde_json::to_string(&want).unwrap());
+        assert_eq!(Value::Object(p.to_fields()), want);
+        assert_eq!(p.text("email"), Some("a@b.c\n\""));
+        assert_eq!(p.text("user_id"), Some("9"));
+        assert_eq!(p.text("family_name"), None);
+        assert_eq!(p.metadata(Metadata::App)["roles"], serde_json::json!(["a"]));
+        assert!(p.metadata(Metadata::User).is_empty());
     }
 
     #[test]

@@ -107,7 +107,7 @@ proptest! {
         match crate::profile::normalize(rhai, max, &mut Vec::new()) {
             Err(e) => prop_assert!(!e.field.is_empty() && !e.rule.is_empty()),
             Ok(p) => {
-                let p = p.into_fields();
+                let p = p.to_fields();
                 prop_assert!(p["user_id"].as_str().is_some_and(|s| !s.is_empty()));
                 prop_assert!(p["email_verified"].is_boolean());
                 prop_assert!(p["user_metadata"].is_object() && p["app_metadata"].is_object());

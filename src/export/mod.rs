@@ -446,7 +446,7 @@ pub async fn preview(conn: &Arc<Connection>, request: &Value) -> (u16, Value) {
         };
         match normalize(id, map, max_profile).0 {
             Listed::User(user) => {
-                let mut shown = user.profile.fields().clone();
+                let mut shown = user.profile.to_fields();
                 shown.insert("blocked".into(), user.blocked.into());
                 match &user.hash {
                     Ok(stored) => {

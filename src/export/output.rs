@@ -393,7 +393,7 @@ impl Output {
                     if let Some(r) = record {
                         self.write_record(&r).map_err(io)?;
                     }
-                    let email = user.profile.fields().get("email").and_then(Value::as_str);
+                    let email = user.profile.text("email");
                     for p in &problems {
                         self.write_report(&user.user_id, email, p).map_err(io)?;
                     }

@@ -6,6 +6,7 @@ use serde_json::{json, Map, Value};
 use super::hash::NotCarried;
 use super::{Options, Target, User};
 use crate::metadata::RESERVED_APP_METADATA_KEYS;
+use crate::profile::Metadata;
 
 /// A problem to report about a user, with whether the user is in the file.
 #[derive(Debug, Clone)]
@@ -39,12 +40,8 @@ fn text<'a>(user: &'a User, field: &str) -> Option<&'a str> {
     user.profile.text(field)
 }
 
-fn object(user: &User, field: &str) -> Value {
-    user.profile
-        .fields()
-        .get(field)
-        .cloned()
-        .unwrap_or_else(|| json!({}))
+fn object(user: &User, which: Metadata) -> Value {
+    Value::Object(user.profile.metadata(which))
 }
 
 fn copy(out: &mut Map<String, Value>, user: &User, pairs: &[(&str, &str)]) {
@@ -91,12 +88,7 @@ pub fn record(target: Target, options: &Options, user: &User) -> (Option<Value>,
         problems.push(Problem::of(not));
     }
     let hash = hash.ok();
-    let verified = user
-        .profile
-        .fields()
-        .get("email_verified")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
+    let verified = user.profile.email_verified();
     let record = match target {
         Target::Auth0 => {
             let mut r = Map::new();
@@ -118,11 +110,8 @@ pub fn record(target: Target, options: &Options, user: &User) -> (Option<Value>,
             if user.blocked {
                 r.insert("blocked".into(), true.into());
             }
-            r.insert("user_metadata".into(), object(user, "user_metadata"));
-            let mut app = match object(user, "app_metadata") {
-                Value::Object(m) => m,
-                _ => Map::new(),
-            };
+            r.insert("user_metadata".into(), object(user, Metadata::User));
+            let mut app = user.profile.metadata(Metadata::App);
             for key in RESERVED_APP_METADATA_KEYS {
                 if app.remove(*key).is_some() {
                     problems.push(Problem {
@@ -159,11 +148,11 @@ pub fn record(target: Target, options: &Options, user: &User) -> (Option<Value>,
             );
             profile.insert(
                 "userMetadata".into(),
-                object(user, "user_metadata").to_string().into(),
+                object(user, Metadata::User).to_string().into(),
             );
             profile.insert(
                 "appMetadata".into(),
-                object(user, "app_metadata").to_string().into(),
+                object(user, Metadata::App).to_string().into(),
             );
             let mut body = json!({ "profile": profile });
             if let Some(h) = hash {
@@ -186,8 +175,8 @@ pub fn record(target: Target, options: &Options, user: &User) -> (Option<Value>,
                     ("phone_number", "phone_number"),
                 ],
             );
-            public.insert("user_metadata".into(), object(user, "user_metadata"));
-            public.insert("app_metadata".into(), object(user, "app_metadata"));
+            public.insert("user_metadata".into(), object(user, Metadata::User));
+            public.insert("app_metadata".into(), object(user, Metadata::App));
             let mut identity = json!({
                 "schema_id": options.kratos_schema_id,
                 "external_id": user.user_id,
@@ -225,8 +214,8 @@ pub fn record(target: Target, options: &Options, user: &User) -> (Option<Value>,
             if let Some(n) = text(user, "nickname") {
                 data.insert("nickname".into(), n.into());
             }
-            data.insert("user_metadata".into(), object(user, "user_metadata"));
-            data.insert("app_metadata".into(), object(user, "app_metadata"));
+            data.insert("user_metadata".into(), object(user, Metadata::User));
+            data.insert("app_metadata".into(), object(user, Metadata::App));
             r.insert("data".into(), Value::Object(data));
             if let Some(Value::Object(h)) = hash {
                 r.extend(h);
@@ -250,8 +239,11 @@ pub fn record(target: Target, options: &Options, user: &User) -> (Option<Value>,
                     attributes.insert(field.into(), json!([v]));
                 }
             }
-            for field in ["user_metadata", "app_metadata"] {
-                attributes.insert(field.into(), json!([object(user, field).to_string()]));
+            for which in [Metadata::User, Metadata::App] {
+                attributes.insert(
+                    which.field().into(),
+                    json!([object(user, which).to_string()]),
+                );
             }
             r.insert("attributes".into(), Value::Object(attributes));
             if let Some(h) = hash {

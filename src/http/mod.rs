@@ -412,24 +412,17 @@ pub fn answer(result: Result<Outcome, Error>, request_id: &str) -> (StatusCode, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::profile::Profile;
 
     #[test]
     fn outcomes_answer_their_status_and_body() {
-        let mut fields = serde_json::Map::new();
-        fields.insert("user_id".into(), json!("7"));
-        let profile = Profile::from_fields(fields);
+        let mut map = rhai::Map::new();
+        map.insert("user_id".into(), "7".into());
+        let profile = crate::profile::normalize(map, 1024, &mut Vec::new()).unwrap();
+        let user = json!({"user": {"user_id": "7", "email_verified": false,
+            "user_metadata": {}, "app_metadata": {}}});
         let cases = [
-            (
-                Outcome::User(profile.clone()),
-                200,
-                json!({"user": {"user_id": "7"}}),
-            ),
-            (
-                Outcome::Created(profile),
-                201,
-                json!({"user": {"user_id": "7"}}),
-            ),
+            (Outcome::User(profile.clone()), 200, user.clone()),
+            (Outcome::Created(profile), 201, user),
             (Outcome::Verified, 200, json!({"verified": true})),
             (Outcome::Changed, 200, json!({"changed": true})),
             (Outcome::Deleted, 200, json!({"deleted": true})),

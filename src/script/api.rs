@@ -335,9 +335,7 @@ fn json_parse(value: Dynamic) -> Fallible<Dynamic> {
 }
 
 fn json_stringify(value: &Dynamic) -> Fallible<String> {
-    convert::to_json(value)
-        .map(|v| v.to_string())
-        .map_err(|rule| runtime(format!("json::stringify: {rule}")))
+    convert::json_text(value).map_err(|rule| runtime(format!("json::stringify: {rule}")))
 }
 
 fn request_module() -> Module {

@@ -4,7 +4,8 @@
 use mysql_async::consts::{ColumnFlags, ColumnType};
 use mysql_async::{Column, Row, Value};
 use rhai::{Array, Dynamic, Map as RhaiMap};
-use serde_json::{Map, Value as Json};
+use serde::ser::{Error as _, Serialize, Serializer};
+use serde_json::Value as Json;
 
 /// MySQL's character set number for binary data.
 const BINARY_CHARSET: u16 = 63;
@@ -123,8 +124,7 @@ pub fn to_param(value: &Dynamic) -> Result<Value, String> {
         return Ok(Value::Bytes(blob));
     }
     if value.is_map() || value.is_array() {
-        let json = to_json(value)?;
-        return Ok(Value::Bytes(json.to_string().into_bytes()));
+        return Ok(Value::Bytes(json_text(value)?.into_bytes()));
     }
     Err(format!(
         "a {} cannot be a statement parameter",
@@ -136,42 +136,57 @@ pub fn to_param(value: &Dynamic) -> Result<Value, String> {
 /// that JSON cannot hold (NaN, infinities) and values with no JSON form
 /// (function pointers, timestamps, custom types) are refused.
 pub fn to_json(value: &Dynamic) -> Result<Json, String> {
-    if value.is_unit() {
-        return Ok(Json::Null);
+    serde_json::to_value(AsJson(value)).map_err(|e| e.to_string())
+}
+
+/// A value's JSON text, by the rules of [`to_json`], written with no
+/// `serde_json::Value` between.
+pub fn json_text(value: &Dynamic) -> Result<String, String> {
+    serde_json::to_string(&AsJson(value)).map_err(|e| e.to_string())
+}
+
+/// A script value, serialized by the rules of [`to_json`]: the one place
+/// that says which script values have a JSON form and what it is.
+pub struct AsJson<'a>(pub &'a Dynamic);
+
+impl Serialize for AsJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let value = self.0;
+        if value.is_unit() {
+            return s.serialize_unit();
+        }
+        if let Ok(b) = value.as_bool() {
+            return s.serialize_bool(b);
+        }
+        if let Ok(i) = value.as_int() {
+            return s.serialize_i64(i);
+        }
+        if let Ok(f) = value.as_float() {
+            if !f.is_finite() {
+                return Err(S::Error::custom(
+                    "a float that is not finite has no JSON form",
+                ));
+            }
+            return s.serialize_f64(f);
+        }
+        if let Ok(c) = value.as_char() {
+            return s.serialize_char(c);
+        }
+        if let Some(text) = value.read_lock::<rhai::ImmutableString>() {
+            return s.serialize_str(&text);
+        }
+        if let Some(blob) = value.read_lock::<rhai::Blob>() {
+            return s.collect_seq(blob.iter());
+        }
+        if let Some(items) = value.read_lock::<rhai::Array>() {
+            return s.collect_seq(items.iter().map(AsJson));
+        }
+        if let Some(map) = value.read_lock::<RhaiMap>() {
+            return s.collect_map(map.iter().map(|(k, v)| (k.as_str(), AsJson(v))));
+        }
+        Err(S::Error::custom(format!(
+            "a {} has no JSON form",
+            value.type_name()
+        )))
     }
-    if let Ok(b) = value.as_bool() {
-        return Ok(Json::Bool(b));
-    }
-    if let Ok(i) = value.as_int() {
-        return Ok(Json::from(i));
-    }
-    if let Ok(f) = value.as_float() {
-        return serde_json::Number::from_f64(f)
-            .map(Json::Number)
-            .ok_or_else(|| "a float that is not finite has no JSON form".to_string());
-    }
-    if let Ok(c) = value.as_char() {
-        return Ok(Json::String(c.to_string()));
-    }
-    if let Some(s) = value.read_lock::<rhai::ImmutableString>() {
-        return Ok(Json::String(s.to_string()));
-    }
-    if let Some(blob) = value.read_lock::<rhai::Blob>() {
-        return Ok(Json::Array(blob.iter().map(|b| Json::from(*b)).collect()));
-    }
-    if let Some(items) = value.read_lock::<rhai::Array>() {
-        return items
-            .iter()
-            .map(to_json)
-            .collect::<Result<_, _>>()
-            .map(Json::Array);
-    }
-    if let Some(map) = value.read_lock::<RhaiMap>() {
-        return map
-            .iter()
-            .map(|(k, v)| Ok((k.to_string(), to_json(v)?)))
-            .collect::<Result<Map<_, _>, _>>()
-            .map(Json::Object);
-    }
-    Err(format!("a {} has no JSON form", value.type_name()))
 }

@@ -62,7 +62,7 @@ pub(super) async fn login(
 
 /// FusionAuth's user, from the PROFILE.
 fn user(connection: &str, profile: &Profile, application: Option<String>) -> Result<Value, Error> {
-    let fields = profile.fields();
+    let fields = profile.to_fields();
     if profile.text("username").is_none() && profile.text("email").is_none() {
         return Err(not_for(
             "FusionAuth",

@@ -104,7 +104,7 @@ fn attribute(attributes: &mut Map<String, Value>, name: String, value: &Value) {
 /// The provider's user: exactly its keys, no other (its JSON reader refuses
 /// unknown properties).
 fn kc_user(connection: &str, profile: &Profile) -> Result<Value, Error> {
-    let fields = profile.fields();
+    let fields = profile.to_fields();
     let username = profile
         .text("username")
         .or_else(|| profile.text("email"))
