@@ -330,8 +330,7 @@ fn json_parse(value: Dynamic) -> Fallible<Dynamic> {
         .into_immutable_string()
         .map_err(|t| runtime(format!("json::parse takes a string, not {t}")))?;
     // Straight into script values, with no `serde_json::Value` between.
-    serde_json::from_str::<Dynamic>(&text)
-        .map_err(|e| runtime(format!("json::parse: not valid JSON ({e})")))
+    convert::parse_json(&text).map_err(|e| runtime(format!("json::parse: not valid JSON ({e})")))
 }
 
 fn json_stringify(value: &Dynamic) -> Fallible<String> {

@@ -4,6 +4,7 @@
 use mysql_async::consts::{ColumnFlags, ColumnType};
 use mysql_async::{Column, Row, Value};
 use rhai::{Array, Dynamic, Map as RhaiMap};
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Error as _, Serialize, Serializer};
 use serde_json::Value as Json;
 
@@ -79,7 +80,9 @@ pub fn to_dynamic(value: Value, col: &Column) -> Dynamic {
             ColumnType::MYSQL_TYPE_DECIMAL | ColumnType::MYSQL_TYPE_NEWDECIMAL => {
                 String::from_utf8_lossy(&bytes).into_owned().into()
             }
-            ColumnType::MYSQL_TYPE_JSON => serde_json::from_slice::<Dynamic>(&bytes)
+            ColumnType::MYSQL_TYPE_JSON => std::str::from_utf8(&bytes)
+                .map_err(|e| e.to_string())
+                .and_then(|text| parse_json(text).map_err(|e| e.to_string()))
                 .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned().into()),
             ColumnType::MYSQL_TYPE_BIT | ColumnType::MYSQL_TYPE_GEOMETRY => {
                 Dynamic::from_blob(bytes)
@@ -188,5 +191,140 @@ impl Serialize for AsJson<'_> {
             "a {} has no JSON form",
             value.type_name()
         )))
+    }
+}
+
+/// JSON text as script values, built directly: objects are maps, arrays
+/// arrays, integers that fit `i64` integers and other numbers floats,
+/// `null` is `()`.
+pub fn parse_json(text: &str) -> Result<Dynamic, serde_json::Error> {
+    let mut reader = serde_json::Deserializer::from_str(text);
+    let value = ToDynamic.deserialize(&mut reader)?;
+    reader.end()?;
+    Ok(value)
+}
+
+/// Builds a script value as serde reads it (rhai's own `Deserialize`
+/// builds each map twice).
+#[derive(Clone, Copy)]
+struct ToDynamic;
+
+impl<'de> DeserializeSeed<'de> for ToDynamic {
+    type Value = Dynamic;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Dynamic, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ToDynamic {
+    type Value = Dynamic;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Dynamic, E> {
+        Ok(v.into())
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Dynamic, E> {
+        Ok(Dynamic::from_int(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Dynamic, E> {
+        Ok(i64::try_from(v).map_or_else(|_| Dynamic::from_float(v as f64), Dynamic::from_int))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Dynamic, E> {
+        Ok(Dynamic::from_float(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Dynamic, E> {
+        Ok(v.into())
+    }
+    fn visit_string<E>(self, v: String) -> Result<Dynamic, E> {
+        Ok(v.into())
+    }
+    fn visit_unit<E>(self) -> Result<Dynamic, E> {
+        Ok(Dynamic::UNIT)
+    }
+    fn visit_none<E>(self) -> Result<Dynamic, E> {
+        Ok(Dynamic::UNIT)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Dynamic, A::Error> {
+        let mut items = Array::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(item) = seq.next_element_seed(self)? {
+            items.push(item);
+        }
+        Ok(Dynamic::from_array(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut entries: A) -> Result<Dynamic, A::Error> {
+        let mut map = RhaiMap::new();
+        while let Some(key) = entries.next_key_seed(KeySeed)? {
+            map.insert(key, entries.next_value_seed(self)?);
+        }
+        Ok(Dynamic::from_map(map))
+    }
+}
+
+/// A map key, borrowed from the text when it has no escapes.
+struct KeySeed;
+
+impl<'de> DeserializeSeed<'de> for KeySeed {
+    type Value = Key;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Key, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for KeySeed {
+    type Value = Key;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a string")
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Key, E> {
+        Ok(v.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_text_becomes_the_values_rhai_itself_would_build() {
+        for text in [
+            r#"{"theme":"dark","k\"ey":-3,"a":[1,2.5,"x",null,true,{"b":18446744073709551615}]}"#,
+            r#"[{"z":{}},[],"\u00e9\n",0,-0.0,1e300]"#,
+            r#""just a string""#,
+            "null",
+            " 7 ",
+        ] {
+            let ours = parse_json(text).unwrap();
+            let rhai: Dynamic = serde_json::from_str(text).unwrap();
+            assert_eq!(ours.type_name(), rhai.type_name(), "{text}");
+            assert_eq!(to_json(&ours), to_json(&rhai), "{text}");
+        }
+        let big = parse_json("18446744073709551615").unwrap();
+        assert!(big.is_float());
+        for bad in ["{", "[1,]", "1 2", "", "{\"a\" 1}"] {
+            assert!(parse_json(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn values_serialize_as_to_json_says() {
+        let mut map = RhaiMap::new();
+        map.insert("b".into(), Dynamic::from_blob(vec![1, 255]));
+        map.insert("c".into(), 'x'.into());
+        map.insert("f".into(), 0.1_f64.into());
+        map.insert("u".into(), Dynamic::UNIT);
+        let value = Dynamic::from_map(map);
+        assert_eq!(
+            json_text(&value).unwrap(),
+            r#"{"b":[1,255],"c":"x","f":0.1,"u":null}"#
+        );
+        for bad in [f64::NAN, f64::INFINITY] {
+            let e = json_text(&Dynamic::from_array(vec![bad.into()])).unwrap_err();
+            assert_eq!(e, "a float that is not finite has no JSON form");
+        }
+        let e = to_json(&Dynamic::from(rhai::FnPtr::new("f").unwrap())).unwrap_err();
+        assert_eq!(e, "a Fn has no JSON form");
     }
 }
