@@ -124,14 +124,19 @@ impl Profile {
 
     /// One of the metadata objects, as JSON.
     pub fn metadata(&self, which: Metadata) -> Map<String, Value> {
-        let value = match which {
-            Metadata::User => &self.user_metadata,
-            Metadata::App => &self.app_metadata,
-        };
-        match value.as_ref().map(convert::to_json) {
+        match self.metadata_value(which).map(convert::to_json) {
             Some(Ok(Value::Object(m))) => m,
             // Checked to be a map with a JSON form when normalized.
             _ => Map::new(),
+        }
+    }
+
+    /// One of the metadata objects as the script gave it (a map whose JSON
+    /// form was checked), `None` for `{}`.
+    pub fn metadata_value(&self, which: Metadata) -> Option<&Dynamic> {
+        match which {
+            Metadata::User => self.user_metadata.as_ref(),
+            Metadata::App => self.app_metadata.as_ref(),
         }
     }
 

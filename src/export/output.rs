@@ -327,8 +327,7 @@ impl Output {
         Ok(())
     }
 
-    fn write_record(&mut self, record: &Value) -> std::io::Result<()> {
-        let text = serde_json::to_vec(record)?;
+    fn write_record(&mut self, text: &[u8]) -> std::io::Result<()> {
         let (_, sep, close) = records::framing(self.target);
         if self.current.is_some() && self.state.part_users > 0 {
             let bytes = self.state.part_bytes + (sep.len() + text.len() + close.len()) as u64;
