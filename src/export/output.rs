@@ -349,7 +349,7 @@ impl Output {
             file.write_all(sep.as_bytes())?;
             self.state.part_bytes += sep.len() as u64;
         }
-        file.write_all(&text)?;
+        file.write_all(text)?;
         self.state.part_bytes += text.len() as u64;
         self.state.part_users += 1;
         self.state.written += 1;
