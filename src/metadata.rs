@@ -32,6 +32,7 @@ pub const SIGNUP_MAX_PROPERTIES: usize = 10;
 pub const SIGNUP_MAX_NAME_CHARS: usize = 100;
 pub const SIGNUP_MAX_VALUE_CHARS: usize = 500;
 
+/// The two metadata objects of a profile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Which {
     User,
@@ -45,7 +46,7 @@ impl Which {
             Which::App => Error::InvalidAppMetadata(message),
         }
     }
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             Which::User => "user_metadata",
             Which::App => "app_metadata",

@@ -5,6 +5,7 @@
 use rhai::{Dynamic, ImmutableString, Map as RhaiMap};
 use serde_json::{Map, Value};
 
+use crate::metadata::Which;
 use crate::password::kdf;
 use crate::script::convert;
 
@@ -79,22 +80,6 @@ pub struct Profile {
     json: String,
 }
 
-/// The metadata objects of a PROFILE.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Metadata {
-    User,
-    App,
-}
-
-impl Metadata {
-    pub fn field(self) -> &'static str {
-        match self {
-            Metadata::User => "user_metadata",
-            Metadata::App => "app_metadata",
-        }
-    }
-}
-
 /// Two profiles are equal when they answer the same JSON.
 impl PartialEq for Profile {
     fn eq(&self, other: &Profile) -> bool {
@@ -103,10 +88,6 @@ impl PartialEq for Profile {
 }
 
 impl Profile {
-    pub fn user_id(&self) -> &str {
-        &self.user_id
-    }
-
     pub fn email_verified(&self) -> bool {
         self.email_verified
     }
@@ -122,30 +103,37 @@ impl Profile {
             .map(|(_, value)| value.as_str())
     }
 
-    /// One of the metadata objects, as JSON.
-    pub fn metadata(&self, which: Metadata) -> Map<String, Value> {
-        match self.metadata_value(which).map(convert::to_json) {
-            Some(Ok(Value::Object(m))) => m,
-            // Checked to be a map with a JSON form when normalized.
-            _ => Map::new(),
-        }
-    }
-
     /// One of the metadata objects as the script gave it (a map whose JSON
-    /// form was checked), `None` for `{}`.
-    pub fn metadata_value(&self, which: Metadata) -> Option<&Dynamic> {
+    /// form was checked); `None` when the script gave none or `()`, which
+    /// the profile answers as `{}`.
+    pub fn metadata_value(&self, which: Which) -> Option<&Dynamic> {
         match which {
-            Metadata::User => self.user_metadata.as_ref(),
-            Metadata::App => self.app_metadata.as_ref(),
+            Which::User => self.user_metadata.as_ref(),
+            Which::App => self.app_metadata.as_ref(),
         }
     }
 
-    /// Every field, as a JSON map (built on each call).
+    /// Every field, as a JSON map (built on each call, from the values
+    /// themselves: not parsed back from the text, which would round some
+    /// floats).
     pub fn to_fields(&self) -> Map<String, Value> {
-        match serde_json::from_str(&self.json) {
-            Ok(Value::Object(m)) => m,
-            _ => Map::new(),
+        let json = |v: &Dynamic| convert::to_json(v).unwrap_or(Value::Null);
+        let mut out = Map::new();
+        out.insert("user_id".into(), self.user_id.as_str().into());
+        out.insert("email_verified".into(), self.email_verified.into());
+        for (name, value) in &self.strings {
+            out.insert((*name).into(), value.as_str().into());
         }
+        for which in [Which::User, Which::App] {
+            let value = self
+                .metadata_value(which)
+                .map_or_else(|| Value::Object(Map::new()), json);
+            out.insert(which.name().into(), value);
+        }
+        for (name, value) in &self.others {
+            out.insert(name.clone(), json(value));
+        }
+        out
     }
 
     /// The fields as JSON text.
@@ -609,8 +597,8 @@ mod tests {
         assert_eq!(p.text("email"), Some("a@b.c\n\""));
         assert_eq!(p.text("user_id"), Some("9"));
         assert_eq!(p.text("family_name"), None);
-        assert_eq!(p.metadata(Metadata::App)["roles"], serde_json::json!(["a"]));
-        assert!(p.metadata(Metadata::User).is_empty());
+        assert!(p.metadata_value(Which::App).is_some_and(Dynamic::is_map));
+        assert!(p.metadata_value(Which::User).is_none());
     }
 
     #[test]

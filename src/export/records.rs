@@ -3,19 +3,20 @@
 //!
 //! Each target's record is a struct below, its fields in that platform's
 //! names, serialized straight from the profile (its metadata straight from
-//! the script's maps): no JSON tree is built for a record, which on a large
-//! table is most of what writing it costs.
+//! the script's maps): only the small hash and credential parts are built
+//! as JSON values. Building whole records as JSON trees was most of what
+//! writing them cost on a large table.
 
 use rhai::{Dynamic, Map as RhaiMap};
-use serde::ser::{SerializeMap, Serializer};
+use serde::ser::{Error as _, SerializeMap, Serializer};
 use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::hash::NotCarried;
 use super::{Options, Target, User};
-use crate::metadata::RESERVED_APP_METADATA_KEYS;
-use crate::profile::{Metadata, Profile};
-use crate::script::convert::{self, AsJson};
+use crate::metadata::{Which, RESERVED_APP_METADATA_KEYS};
+use crate::profile::Profile;
+use crate::script::convert::AsJson;
 
 /// A problem to report about a user, with whether the user is in the file.
 #[derive(Debug, Clone)]
@@ -98,7 +99,7 @@ impl Serialize for Object<'_> {
     }
 }
 
-fn object(user: &User, which: Metadata) -> Object<'_> {
+fn object(user: &User, which: Which) -> Object<'_> {
     Object {
         value: user.profile.metadata_value(which),
         without: &[],
@@ -107,11 +108,10 @@ fn object(user: &User, which: Metadata) -> Object<'_> {
 
 /// A metadata object as JSON text (for the platforms that keep it in a
 /// string attribute).
-fn object_text(user: &User, which: Metadata) -> String {
+fn object_text(user: &User, which: Which) -> serde_json::Result<String> {
     match user.profile.metadata_value(which) {
-        // Its JSON form was checked when the profile was normalized.
-        Some(v) => convert::json_text(v).unwrap_or_else(|_| "{}".into()),
-        None => "{}".into(),
+        Some(v) => serde_json::to_string(&AsJson(v)),
+        None => Ok("{}".into()),
     }
 }
 
@@ -282,11 +282,29 @@ impl Serialize for KeycloakAttributes<'_> {
                 map.serialize_entry(field, &[v])?;
             }
         }
-        for which in [Metadata::User, Metadata::App] {
-            map.serialize_entry(which.field(), &[object_text(user, which)])?;
+        for which in [Which::User, Which::App] {
+            let text = object_text(user, which).map_err(S::Error::custom)?;
+            map.serialize_entry(which.name(), &[text])?;
         }
         map.end()
     }
+}
+
+fn okta(user: &User, email: Option<&str>, hash: Option<Value>) -> serde_json::Result<Vec<u8>> {
+    serde_json::to_vec(&Okta {
+        activate: !user.blocked,
+        body: OktaBody {
+            profile: OktaProfile {
+                login: email,
+                email,
+                legacy_user_id: &user.user_id,
+                texts: texts(user, OKTA_FIELDS),
+                user_metadata: object_text(user, Which::User)?,
+                app_metadata: object_text(user, Which::App)?,
+            },
+            credentials: hash.map(|h| json!({ "password": { "hash": h } })),
+        },
+    })
 }
 
 /// The user's record as JSON, and the problems to report. `None`: the
@@ -322,7 +340,7 @@ pub fn record(target: Target, options: &Options, user: &User) -> (Option<Vec<u8>
     let verified = user.profile.email_verified();
     let written = match target {
         Target::Auth0 => {
-            let app = user.profile.metadata_value(Metadata::App);
+            let app = user.profile.metadata_value(Which::App);
             let present = |key: &str| {
                 app.and_then(|m| m.read_lock::<RhaiMap>())
                     .is_some_and(|m| m.contains_key(key))
@@ -339,7 +357,7 @@ pub fn record(target: Target, options: &Options, user: &User) -> (Option<Vec<u8>
                 texts: texts(user, AUTH0_FIELDS),
                 email_verified: verified,
                 blocked: user.blocked,
-                user_metadata: object(user, Metadata::User),
+                user_metadata: object(user, Which::User),
                 app_metadata: Object {
                     value: app,
                     without: RESERVED_APP_METADATA_KEYS,
@@ -347,20 +365,7 @@ pub fn record(target: Target, options: &Options, user: &User) -> (Option<Vec<u8>
                 custom_password_hash: hash,
             })
         }
-        Target::Okta => serde_json::to_vec(&Okta {
-            activate: !user.blocked,
-            body: OktaBody {
-                profile: OktaProfile {
-                    login: email,
-                    email,
-                    legacy_user_id: &user.user_id,
-                    texts: texts(user, OKTA_FIELDS),
-                    user_metadata: object_text(user, Metadata::User),
-                    app_metadata: object_text(user, Metadata::App),
-                },
-                credentials: hash.map(|h| json!({ "password": { "hash": h } })),
-            },
-        }),
+        Target::Okta => okta(user, email, hash),
         Target::Kratos => {
             let credentials = match hash {
                 Some(h) => Some(json!({ "password": { "config": { "hashed_password": h } } })),
@@ -378,8 +383,8 @@ pub fn record(target: Target, options: &Options, user: &User) -> (Option<Vec<u8>
                     state: if user.blocked { "inactive" } else { "active" },
                     metadata_public: KratosMetadata {
                         texts: texts(user, KRATOS_FIELDS),
-                        user_metadata: object(user, Metadata::User),
-                        app_metadata: object(user, Metadata::App),
+                        user_metadata: object(user, Which::User),
+                        app_metadata: object(user, Which::App),
                     },
                     verifiable_addresses: verified.then(|| {
                         json!([{
@@ -398,8 +403,8 @@ pub fn record(target: Target, options: &Options, user: &User) -> (Option<Vec<u8>
             data: FusionAuthData {
                 legacy_user_id: &user.user_id,
                 nickname: user.profile.text("nickname"),
-                user_metadata: object(user, Metadata::User),
-                app_metadata: object(user, Metadata::App),
+                user_metadata: object(user, Which::User),
+                app_metadata: object(user, Which::App),
             },
             hash: hash.filter(Value::is_object),
         }),
@@ -417,6 +422,9 @@ pub fn record(target: Target, options: &Options, user: &User) -> (Option<Vec<u8>
         Ok(bytes) => (Some(bytes), problems),
         // Not expected: every value was checked when normalized.
         Err(e) => {
+            for p in &mut problems {
+                p.exported = false;
+            }
             problems.push(Problem {
                 reason: "invalid_profile",
                 detail: e.to_string(),
@@ -424,5 +432,198 @@ pub fn record(target: Target, options: &Options, user: &User) -> (Option<Vec<u8>
             });
             (None, problems)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use rhai::Dynamic;
+    use serde_json::json;
+
+    use super::*;
+    use crate::export::hash;
+
+    fn options(target: Target, hook: bool) -> Options {
+        Options {
+            connection: "shop".into(),
+            target,
+            out: PathBuf::from("out.json"),
+            page_size: 1000,
+            report: None,
+            resume: false,
+            overwrite: false,
+            max_file_bytes: None,
+            max_file_users: None,
+            kratos_schema_id: "preset://email".into(),
+            kratos_migration_hook: hook,
+        }
+    }
+
+    fn user(hash: &str, blocked: bool, verified: bool) -> User {
+        let mut app = RhaiMap::new();
+        app.insert("plan".into(), "full".into());
+        app.insert("roles".into(), Dynamic::from_array(vec!["admin".into()]));
+        app.insert("blocked".into(), true.into());
+        let mut prefs = RhaiMap::new();
+        prefs.insert("ratio".into(), (1.0_f64 / 11.0).into());
+        let mut map = RhaiMap::new();
+        for (k, v) in [
+            ("email", "ann@example.com"),
+            ("username", "ann"),
+            ("given_name", "Ann"),
+            ("family_name", "Lee"),
+            ("name", "Ann Lee"),
+            ("nickname", "annie"),
+            ("picture", "https://x/a.png"),
+            ("phone_number", "+15550100"),
+        ] {
+            map.insert(k.into(), v.into());
+        }
+        map.insert("id".into(), 7_i64.into());
+        map.insert("email_verified".into(), verified.into());
+        map.insert("metadata".into(), Dynamic::from_map(app));
+        map.insert("user_metadata".into(), Dynamic::from_map(prefs));
+        let profile = crate::profile::normalize(map, 10_240, &mut Vec::new()).unwrap();
+        User {
+            user_id: "7".into(),
+            profile,
+            blocked,
+            hash: hash::parse(hash),
+        }
+    }
+
+    const BCRYPT: &str = "$2y$10$abcdefghijklmnopqrstuu5Bz1ON1jKvQX0rGUqHKJ8Tc6hJ8rGie";
+
+    fn record_of(target: Target, user: &User, hook: bool) -> (Value, Vec<Problem>) {
+        let (bytes, problems) = record(target, &options(target, hook), user);
+        (serde_json::from_slice(&bytes.unwrap()).unwrap(), problems)
+    }
+
+    #[test]
+    fn each_platform_gets_its_record_shape() {
+        let ratio = 1.0_f64 / 11.0;
+        let u = user(BCRYPT, true, true);
+        let uuid = crate::profile::stable_id("shop", "7");
+        let (salt, bcrypt_hash) = BCRYPT[7..].split_at(22);
+
+        let (auth0, problems) = record_of(Target::Auth0, &u, false);
+        assert_eq!(
+            auth0,
+            json!({
+                "user_id": "7", "email": "ann@example.com", "username": "ann",
+                "given_name": "Ann", "family_name": "Lee", "name": "Ann Lee",
+                "nickname": "annie", "picture": "https://x/a.png",
+                "email_verified": true, "blocked": true,
+                "user_metadata": {"ratio": ratio},
+                "app_metadata": {"plan": "full", "roles": ["admin"]},
+                "custom_password_hash": {"algorithm": "bcrypt",
+                    "hash": {"value": BCRYPT, "encoding": "utf8"}},
+            })
+        );
+        let reasons: Vec<_> = problems
+            .iter()
+            .map(|p| (p.reason, p.detail.as_str(), p.exported))
+            .collect();
+        assert_eq!(reasons, [("reserved_key", "blocked", true)]);
+
+        let (okta, _) = record_of(Target::Okta, &u, false);
+        assert_eq!(okta["activate"], false);
+        let profile = &okta["body"]["profile"];
+        assert_eq!(
+            profile,
+            &json!({
+                "login": "ann@example.com", "email": "ann@example.com", "legacyUserId": "7",
+                "legacyUsername": "ann", "firstName": "Ann", "lastName": "Lee",
+                "displayName": "Ann Lee", "nickName": "annie", "mobilePhone": "+15550100",
+                "userMetadata": format!("{{\"ratio\":{ratio:?}}}"),
+                "appMetadata": r#"{"blocked":true,"plan":"full","roles":["admin"]}"#,
+            })
+        );
+        assert_eq!(
+            okta["body"]["credentials"],
+            json!({"password": {"hash": {"algorithm": "BCRYPT", "workFactor": 10,
+                "salt": salt, "value": bcrypt_hash}}})
+        );
+
+        let (kratos, _) = record_of(Target::Kratos, &u, false);
+        assert_eq!(kratos["patch_id"], uuid);
+        let identity = &kratos["create"];
+        assert_eq!(identity["schema_id"], "preset://email");
+        assert_eq!(identity["external_id"], "7");
+        assert_eq!(identity["traits"], json!({"email": "ann@example.com"}));
+        assert_eq!(identity["state"], "inactive");
+        assert_eq!(
+            identity["metadata_public"],
+            json!({"username": "ann", "given_name": "Ann", "family_name": "Lee",
+                "name": "Ann Lee", "nickname": "annie", "picture": "https://x/a.png",
+                "phone_number": "+15550100", "user_metadata": {"ratio": ratio},
+                "app_metadata": {"blocked": true, "plan": "full", "roles": ["admin"]}})
+        );
+        assert_eq!(
+            identity["verifiable_addresses"],
+            json!([{"value": "ann@example.com", "verified": true, "via": "email", "status": "completed"}])
+        );
+        assert_eq!(
+            identity["credentials"]["password"]["config"]["hashed_password"],
+            BCRYPT
+        );
+
+        let (fusionauth, _) = record_of(Target::FusionAuth, &u, false);
+        assert_eq!(
+            fusionauth,
+            json!({
+                "id": uuid, "email": "ann@example.com", "username": "ann",
+                "firstName": "Ann", "lastName": "Lee", "fullName": "Ann Lee",
+                "imageUrl": "https://x/a.png", "mobilePhone": "+15550100",
+                "verified": true, "active": false,
+                "data": {"legacy_user_id": "7", "nickname": "annie",
+                    "user_metadata": {"ratio": ratio},
+                    "app_metadata": {"blocked": true, "plan": "full", "roles": ["admin"]}},
+                "encryptionScheme": "bcrypt", "factor": 10, "salt": salt, "password": bcrypt_hash,
+            })
+        );
+
+        // Keycloak verifies no bcrypt: the user is in the file, reported.
+        let (keycloak, problems) = record_of(Target::Keycloak, &u, false);
+        assert_eq!(problems[0].reason, "hash_not_importable");
+        assert!(problems[0].exported);
+        assert_eq!(
+            keycloak,
+            json!({
+                "id": uuid, "username": "ann", "email": "ann@example.com",
+                "firstName": "Ann", "lastName": "Lee", "enabled": false, "emailVerified": true,
+                "attributes": {"legacy_user_id": ["7"], "name": ["Ann Lee"],
+                    "nickname": ["annie"], "picture": ["https://x/a.png"],
+                    "phone_number": ["+15550100"],
+                    "user_metadata": [format!("{{\"ratio\":{ratio:?}}}")],
+                    "app_metadata": [r#"{"blocked":true,"plan":"full","roles":["admin"]}"#]},
+            })
+        );
+    }
+
+    #[test]
+    fn what_is_left_out_stays_out() {
+        let u = user("", false, false);
+        let (auth0, problems) = record_of(Target::Auth0, &u, false);
+        assert!(auth0.get("blocked").is_none() && auth0.get("custom_password_hash").is_none());
+        assert_eq!(auth0["email_verified"], false);
+        assert_eq!(problems[0].reason, "no_password_hash");
+        let (kratos, _) = record_of(Target::Kratos, &u, false);
+        assert_eq!(kratos["create"]["state"], "active");
+        assert!(kratos["create"].get("verifiable_addresses").is_none());
+        assert!(kratos["create"].get("credentials").is_none());
+        let (hooked, _) = record_of(Target::Kratos, &u, true);
+        assert_eq!(
+            hooked["create"]["credentials"],
+            json!({"password": {"config": {"hashed_password": "", "use_password_migration_hook": true}}})
+        );
+        let (okta, _) = record_of(Target::Okta, &u, false);
+        assert_eq!(okta["activate"], true);
+        assert!(okta["body"].get("credentials").is_none());
+        let (keycloak, _) = record_of(Target::Keycloak, &u, false);
+        assert!(keycloak.get("credentials").is_none());
+        assert_eq!(keycloak["enabled"], true);
     }
 }

@@ -205,7 +205,8 @@ pub fn parse_json(text: &str) -> Result<Dynamic, serde_json::Error> {
 }
 
 /// Builds a script value as serde reads it (rhai's own `Deserialize`
-/// builds each map twice).
+/// reads each key into a `String` first, and converts every map it builds
+/// once more into a script map).
 #[derive(Clone, Copy)]
 struct ToDynamic;
 
@@ -262,7 +263,7 @@ impl<'de> Visitor<'de> for ToDynamic {
     }
 }
 
-/// A map key, borrowed from the text when it has no escapes.
+/// A map key, made straight from the text (no `String` in between).
 struct KeySeed;
 
 impl<'de> DeserializeSeed<'de> for KeySeed {
@@ -293,6 +294,7 @@ mod tests {
             r#"{"theme":"dark","k\"ey":-3,"a":[1,2.5,"x",null,true,{"b":18446744073709551615}]}"#,
             r#"[{"z":{}},[],"\u00e9\n",0,-0.0,1e300]"#,
             r#""just a string""#,
+            r#"{"a":1,"a":2}"#,
             "null",
             " 7 ",
         ] {

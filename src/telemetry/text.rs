@@ -87,7 +87,7 @@ impl Visit for Visitor<'_> {
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        if self.result.is_err() {
+        if self.result.is_err() || field.name().starts_with("log.") {
             return;
         }
         // Rare, with its list of sources: the default's own code.
@@ -229,6 +229,9 @@ fn level(level: &Level) -> &'static str {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Clock;
 
+/// 10000-01-01T00:00:00Z, in seconds since the epoch.
+const AFTER_9999: u64 = 253_402_300_800;
+
 thread_local! {
     /// The second last written and its text.
     static SECOND: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
@@ -236,8 +239,9 @@ thread_local! {
 
 impl FormatTime for Clock {
     fn format_time(&self, w: &mut Writer<'_>) -> fmt::Result {
-        let Ok(now) = SystemTime::now().duration_since(UNIX_EPOCH) else {
-            // Before 1970: the default's own code.
+        let now = SystemTime::now().duration_since(UNIX_EPOCH);
+        let Some(now) = now.ok().filter(|t| t.as_secs() < AFTER_9999) else {
+            // Before 1970 or after 9999 (signed years): the default's code.
             return DefaultTime.format_time(w);
         };
         let (secs, micros) = (now.as_secs(), now.subsec_micros());
@@ -373,6 +377,12 @@ mod tests {
                 "failed"
             );
             tracing::error!(message = "as a str field \x1b", other = "quoted \"x\"\x1b");
+            let disk = io::Error::other("disk");
+            tracing::error!(
+                log.cause = &disk as &dyn std::error::Error,
+                after = 1,
+                "log. error"
+            );
             tracing::trace!(?inner, "debug of a span");
         });
         drop(_guard);
@@ -410,7 +420,7 @@ mod tests {
         tracing::subscriber::with_default(subscriber, log_everything);
 
         let (ours, theirs) = (ours.lines(), theirs.lines());
-        assert_eq!(ours.len(), 8, "{ours:#?}");
+        assert_eq!(ours.len(), 9, "{ours:#?}");
         for (a, b) in ours.iter().zip(&theirs) {
             assert_eq!(a, b);
         }
@@ -426,9 +436,9 @@ mod tests {
             ours[1]
         );
         assert!(
-            ours[7].starts_with(" WARN mysql_async::conn: from log"),
+            ours[8].starts_with(" WARN mysql_async::conn: from log"),
             "{}",
-            ours[7]
+            ours[8]
         );
     }
 
