@@ -21,8 +21,6 @@ pub const STRING_FIELDS: &[&str] = &[
     "phone_number",
 ];
 
-/// Every field a normalized PROFILE may hold by name; any other is a
-/// pass-through attribute.
 /// FusionAuth's user fields that take a PROFILE string field as they are
 /// (theirs, ours): for the export's import file and the login adapter.
 pub const FUSIONAUTH_FIELDS: &[(&str, &str)] = &[
@@ -43,6 +41,8 @@ pub const KEYCLOAK_FIELDS: &[(&str, &str)] = &[
     ("lastName", "family_name"),
 ];
 
+/// Every field a normalized PROFILE may hold by name ([`STRING_FIELDS`] and
+/// four more); any other is a pass-through attribute.
 pub const PROFILE_FIELDS: &[&str] = &[
     "user_id",
     "email",
