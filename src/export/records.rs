@@ -10,13 +10,13 @@
 use rhai::{Dynamic, Map as RhaiMap};
 use serde::ser::{Error as _, SerializeMap, Serializer};
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::{json, Error as JsonError, Value};
 
 use super::hash::NotCarried;
 use super::{Options, Target, User};
 use crate::metadata::{Which, RESERVED_APP_METADATA_KEYS};
 use crate::profile::Profile;
-use crate::script::convert::AsJson;
+use crate::script::convert::{self, AsJson};
 
 /// A problem to report about a user, with whether the user is in the file.
 #[derive(Debug, Clone)]
@@ -108,11 +108,10 @@ fn object(user: &User, which: Which) -> Object<'_> {
 
 /// A metadata object as JSON text (for the platforms that keep it in a
 /// string attribute).
-fn object_text(user: &User, which: Which) -> serde_json::Result<String> {
-    match user.profile.metadata_value(which) {
-        Some(v) => serde_json::to_string(&AsJson(v)),
-        None => Ok("{}".into()),
-    }
+fn object_text(user: &User, which: Which) -> Result<String, String> {
+    user.profile
+        .metadata_value(which)
+        .map_or_else(|| Ok("{}".into()), convert::json_text)
 }
 
 /// The user's id on the platforms that want a UUID: stable, so that a
@@ -299,8 +298,8 @@ fn okta(user: &User, email: Option<&str>, hash: Option<Value>) -> serde_json::Re
                 email,
                 legacy_user_id: &user.user_id,
                 texts: texts(user, OKTA_FIELDS),
-                user_metadata: object_text(user, Which::User)?,
-                app_metadata: object_text(user, Which::App)?,
+                user_metadata: object_text(user, Which::User).map_err(JsonError::custom)?,
+                app_metadata: object_text(user, Which::App).map_err(JsonError::custom)?,
             },
             credentials: hash.map(|h| json!({ "password": { "hash": h } })),
         },
