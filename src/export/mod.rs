@@ -147,7 +147,7 @@ pub async fn run(settings: Settings, options: Options) -> Ended {
         ));
     }
     let has_count = scripts.has_fn("list_users", "count_users", 0);
-    let mut output = match Output::open(&options) {
+    let output = match Output::open(&options) {
         Ok(o) => o,
         Err(e) => return Ended::Usage(e),
     };
@@ -169,88 +169,148 @@ pub async fn run(settings: Settings, options: Options) -> Ended {
     } else {
         None
     };
-    let mut progress = output::Progress::new(total, output.state.listed);
+    let progress = output::Progress::new(total, output.state.listed);
     let started = Instant::now();
     let mut store_time = Duration::ZERO;
-    let max_profile = conn.settings.tunables.max_profile_bytes;
-    let mut extra_fields_told = false;
+    let mut cursor = output.state.clone();
+    // The pages are normalized and written on a thread of their own while
+    // the script lists the next: one page waits between the two at most.
+    let (pages, to_write) = tokio::sync::mpsc::channel(1);
+    let writer = {
+        let options = options.clone();
+        let max_profile = conn.settings.tunables.max_profile_bytes;
+        std::thread::Builder::new()
+            .name("export-writer".into())
+            .spawn(move || write_pages(output, progress, &options, max_profile, to_write))
+    };
+    let writer = match writer {
+        Ok(w) => w,
+        Err(e) => return Ended::Stopped(format!("could not start the export's writer: {e}")),
+    };
 
-    loop {
+    let stopped = loop {
         if INTERRUPTED.load(Ordering::SeqCst) {
-            return finish(
-                &mut output,
-                &mut progress,
-                started,
-                store_time,
-                Some("interrupted".into()),
-            );
+            break Some("interrupted".to_string());
         }
-        let after = output.state.cursor_dynamic();
         let (page, waited) = conn
             .call_function(
                 "list_users",
                 "list_users",
-                vec![after, Dynamic::from_int(options.page_size as i64)],
+                vec![
+                    cursor.cursor_dynamic(),
+                    Dynamic::from_int(options.page_size as i64),
+                ],
             )
             .await;
         store_time += waited;
-        let page = match page {
-            Ok(p) => p,
-            Err(e) => {
-                let why = format!("list_users failed ({}): {e}", e.code());
-                return finish(&mut output, &mut progress, started, store_time, Some(why));
-            }
+        let page = match page.map(|p| check_page(p, options.page_size, &mut cursor)) {
+            Ok(Ok(Some(page))) => page,
+            Ok(Ok(None)) => break None,
+            Ok(Err(why)) => break Some(why),
+            Err(e) => break Some(format!("list_users failed ({}): {e}", e.code())),
         };
-        let Some(items) = page.try_cast::<rhai::Array>() else {
-            let why = "list_users must return an array of user maps".to_string();
-            return finish(&mut output, &mut progress, started, store_time, Some(why));
-        };
-        if items.is_empty() {
-            break;
+        if pages.send(page).await.is_err() {
+            // the writer stopped on an error, which it reports
+            break None;
         }
-        if items.len() > options.page_size {
-            let why = format!(
-                "list_users returned {} users for a limit of {}",
-                items.len(),
-                options.page_size
+    };
+    drop(pages);
+    let Ok(Written {
+        mut output,
+        mut progress,
+        result,
+    }) = writer.join()
+    else {
+        return Ended::Stopped("the export's writer failed".into());
+    };
+    let stopped = match result {
+        Err(why) => Some(why),
+        Ok(()) => stopped,
+    };
+    finish(&mut output, &mut progress, started, store_time, stopped)
+}
+
+/// A checked page: each listed user's id and map, and the cursor past it.
+struct Page {
+    users: Vec<(String, RhaiMap)>,
+    cursor: Option<Value>,
+}
+
+/// Checks a page that list_users returned against the rules of the walk,
+/// as a whole, before anything of it is written, and moves `walk`'s cursor
+/// past it. `None` for the empty page that ends the walk; `Err` for a page
+/// that breaks a rule, which stops the export.
+fn check_page(
+    page: Dynamic,
+    limit: usize,
+    walk: &mut output::State,
+) -> Result<Option<Page>, String> {
+    let Some(items) = page.try_cast::<rhai::Array>() else {
+        return Err("list_users must return an array of user maps".to_string());
+    };
+    if items.is_empty() {
+        return Ok(None);
+    }
+    if items.len() > limit {
+        return Err(format!(
+            "list_users returned {} users for a limit of {limit}",
+            items.len(),
+        ));
+    }
+    let mut users = Vec::with_capacity(items.len());
+    let mut ids = std::collections::HashSet::new();
+    let mut state = walk.clone();
+    let page_after = state.cursor.clone();
+    for item in items {
+        let Some(map) = item.try_cast::<RhaiMap>() else {
+            return Err("list_users must return maps".to_string());
+        };
+        let Some((raw_id, id)) = user_id_of(&map) else {
+            return Err(
+                "a user map without a usable user_id (a non-empty string or an int)".to_string(),
             );
-            return finish(&mut output, &mut progress, started, store_time, Some(why));
+        };
+        if !ids.insert(id.clone()) {
+            return Err(format!(
+                "list_users returned user_id {id} twice in one page"
+            ));
         }
-        // Check the whole page before anything of it is written.
-        let mut users = Vec::with_capacity(items.len());
-        let mut ids = std::collections::HashSet::new();
-        let mut state = output.state.clone();
-        let page_after = state.cursor.clone();
-        for item in items {
-            let Some(map) = item.try_cast::<RhaiMap>() else {
-                let why = "list_users must return maps".to_string();
-                return finish(&mut output, &mut progress, started, store_time, Some(why));
-            };
-            let (raw_id, id) = match user_id_of(&map) {
-                Some(x) => x,
-                None => {
-                    let why = "a user map without a usable user_id (a non-empty string or an int)"
-                        .to_string();
-                    return finish(&mut output, &mut progress, started, store_time, Some(why));
-                }
-            };
-            if !ids.insert(id.clone()) {
-                let why = format!("list_users returned user_id {id} twice in one page");
-                return finish(&mut output, &mut progress, started, store_time, Some(why));
-            }
-            if page_after.as_ref() == Some(&raw_id) {
-                let why = format!(
-                    "list_users returned user_id {id}, the `after` it was given; it must page on `after`"
-                );
-                return finish(&mut output, &mut progress, started, store_time, Some(why));
-            }
-            if let Err(why) = state.advance(&raw_id, &id) {
-                return finish(&mut output, &mut progress, started, store_time, Some(why));
-            }
-            users.push((id, map));
+        if page_after.as_ref() == Some(&raw_id) {
+            return Err(format!(
+                "list_users returned user_id {id}, the `after` it was given; it must page on `after`"
+            ));
         }
-        let mut records = Vec::with_capacity(users.len());
-        for (id, map) in users {
+        state.advance(&raw_id, &id)?;
+        users.push((id, map));
+    }
+    *walk = state;
+    Ok(Some(Page {
+        users,
+        cursor: walk.cursor.clone(),
+    }))
+}
+
+/// What the writer hands back when the pages stop coming or a write fails.
+struct Written {
+    output: Output,
+    progress: output::Progress,
+    result: Result<(), String>,
+}
+
+/// The writer's thread: normalizes each checked page, writes it and saves
+/// the state, in the order listed, until the pages stop or a write fails.
+fn write_pages(
+    mut output: Output,
+    mut progress: output::Progress,
+    options: &Options,
+    max_profile: usize,
+    mut pages: tokio::sync::mpsc::Receiver<Page>,
+) -> Written {
+    let mut extra_fields_told = false;
+    let mut result = Ok(());
+    while let Some(page) = pages.blocking_recv() {
+        let mut records = Vec::with_capacity(page.users.len());
+        for (id, map) in page.users {
             let (entry, extra) = normalize(id, map, max_profile);
             if !extra.is_empty() && !extra_fields_told {
                 extra_fields_told = true;
@@ -261,12 +321,17 @@ pub async fn run(settings: Settings, options: Options) -> Ended {
             }
             records.push(entry);
         }
-        if let Err(e) = output.write_page(&options, records, state) {
-            return finish(&mut output, &mut progress, started, store_time, Some(e));
+        if let Err(e) = output.write_page(options, records, page.cursor) {
+            result = Err(e);
+            break;
         }
         progress.show(output.state.listed, output.state.reported);
     }
-    finish(&mut output, &mut progress, started, store_time, None)
+    Written {
+        output,
+        progress,
+        result,
+    }
 }
 
 fn finish(

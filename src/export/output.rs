@@ -375,26 +375,41 @@ impl Output {
         Ok(())
     }
 
-    /// Writes a checked page, flushes and syncs it, then saves `state`
-    /// (whose cursor is already past the page) with the counts.
+    /// Writes a checked page, flushes and syncs it, then saves the state
+    /// with the counts and `cursor` (the last user_id of the page). On a
+    /// failure the counts go back to the saved state's, which is where
+    /// `--resume` continues (a part's bytes past it are cut then).
     pub fn write_page(
         &mut self,
         options: &Options,
         page: Vec<Listed>,
-        state: State,
+        cursor: Option<Value>,
     ) -> Result<(), String> {
-        let io = |e: std::io::Error| format!("writing the export: {e}");
+        let saved = self.state.clone();
+        let written = self.write_listed(options, page, cursor);
+        if written.is_err() {
+            self.state = saved;
+        }
+        written.map_err(|e| format!("writing the export: {e}"))
+    }
+
+    fn write_listed(
+        &mut self,
+        options: &Options,
+        page: Vec<Listed>,
+        cursor: Option<Value>,
+    ) -> std::io::Result<()> {
         for listed in page {
             self.state.listed += 1;
             match listed {
                 Listed::User(user) => {
                     let (record, problems) = records::record(self.target, options, &user);
                     if let Some(r) = record {
-                        self.write_record(&r).map_err(io)?;
+                        self.write_record(&r)?;
                     }
                     let email = user.profile.text("email");
                     for p in &problems {
-                        self.write_report(&user.user_id, email, p).map_err(io)?;
+                        self.write_report(&user.user_id, email, p)?;
                     }
                     if !problems.is_empty() {
                         self.state.reported += 1;
@@ -410,20 +425,19 @@ impl Output {
                         detail,
                         exported: false,
                     };
-                    self.write_report(&user_id, email.as_deref(), &p)
-                        .map_err(io)?;
+                    self.write_report(&user_id, email.as_deref(), &p)?;
                     self.state.reported += 1;
                 }
             }
         }
         if let Some(f) = self.current.as_mut() {
-            f.flush().map_err(io)?;
-            f.get_ref().sync_data().map_err(io)?;
+            f.flush()?;
+            f.get_ref().sync_data()?;
         }
-        self.report.flush().map_err(io)?;
-        self.report.get_ref().sync_data().map_err(io)?;
-        self.state.cursor = state.cursor;
-        self.save_state().map_err(io)
+        self.report.flush()?;
+        self.report.get_ref().sync_data()?;
+        self.state.cursor = cursor;
+        self.save_state()
     }
 
     /// Closes the last part (an empty export is one empty file) and removes

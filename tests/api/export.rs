@@ -605,3 +605,73 @@ fn a_store_outage_mid_way_stops_the_export_and_resume_finishes_it() {
     let expected: Vec<String> = (1..=200).map(|i| i.to_string()).collect();
     assert_eq!(ids, expected, "every user once, in order");
 }
+
+#[test]
+fn a_write_failure_mid_way_stops_the_export_and_resume_finishes_it() {
+    // The pages are written on a thread of their own while the script lists
+    // the next: a write that fails there must still stop the export with
+    // exit 1, keep what was written, and let --resume finish the walk.
+    let prepared = builder()
+        .bare()
+        .script("login", LOGIN)
+        .script("list_users", LIST_USERS)
+        .prepare();
+    let private = prepared.on_private_server(SCHEMA);
+    let rows: Vec<String> = (1..=40)
+        .map(|i| format!("({i}, 'u{i}@example.com', NULL, NULL, NULL, 0, NULL)"))
+        .collect();
+    private.sql(
+        Some(&prepared.database),
+        &format!("INSERT INTO accounts (id, email, username, pw_hash, descriptor, blocked, plan) VALUES {};", rows.join(",")),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("users.json");
+    // The third part cannot be created: a directory stands in its way
+    // (--overwrite removes files only).
+    let blocker = dir.path().join("users-0003.json.partial");
+    std::fs::create_dir(&blocker).unwrap();
+    let mut args = vec![
+        "main",
+        "--format",
+        "auth0",
+        "--out",
+        out.to_str().unwrap(),
+        "--page-size",
+        "5",
+        "--max-file-users",
+        "5",
+    ];
+    let mut first = args.clone();
+    first.push("--overwrite");
+    let run = export(&prepared.config, &first);
+    let stderr = text(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("export stopped: writing the export"),
+        "{stderr}"
+    );
+    let last = stderr.trim_end().lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("export: 10 users in") && last.contains("10 written"),
+        "the summary counts the two pages written before the failure, nothing after: {stderr}"
+    );
+    let state: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("users.json.state")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(state["cursor"], json!(10), "{state}");
+
+    std::fs::remove_dir(&blocker).unwrap();
+    args.push("--resume");
+    let run = export(&prepared.config, &args);
+    assert_eq!(run.status.code(), Some(3), "{}", text(&run.stderr));
+    let parts = files(&out);
+    assert_eq!(parts.len(), 8, "{parts:?}");
+    let mut ids = Vec::new();
+    for part in &parts {
+        let doc: Value = serde_json::from_str(&std::fs::read_to_string(part).unwrap()).unwrap();
+        ids.extend(ids_in("auth0", &doc));
+    }
+    let expected: Vec<String> = (1..=40).map(|i| i.to_string()).collect();
+    assert_eq!(ids, expected, "every user once, in order");
+}
