@@ -1,10 +1,11 @@
 //! `customdb export`: the whole legacy table, walked page by page through
 //! the connection's `list_users` script, written as another platform's
 //! bulk-import file with each password hash in that platform's own hash
-//! description where it has one ([`hash`], [`records`]). Streaming, one page
-//! in memory; the state saved after every page so that a kill loses nothing
-//! `--resume` cannot redo ([`output`]). Every user listed is in the output,
-//! in the report, or both.
+//! description where it has one ([`hash`], [`records`]). Streaming: the
+//! script lists a page while a writer thread normalizes and writes the one
+//! before, so at most three pages are in memory; the state saved after every
+//! page written so that a kill loses nothing `--resume` cannot redo
+//! ([`output`]). Every user listed is in the output, in the report, or both.
 
 mod hash;
 mod output;
