@@ -122,7 +122,8 @@ impl Ended {
     }
 }
 
-/// Set by SIGINT or SIGTERM: the page in hand is finished, then the export stops.
+/// Set by SIGINT or SIGTERM: the page being written is finished, then the
+/// export stops.
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 /// Runs the export. Must run on a local runtime.
@@ -170,28 +171,53 @@ pub async fn run(settings: Settings, options: Options) -> Ended {
     } else {
         None
     };
-    let progress = output::Progress::new(total, output.state.listed);
     let started = Instant::now();
     let mut store_time = Duration::ZERO;
     let mut cursor = output.state.clone();
     // The pages are normalized and written on a thread of their own while
     // the script lists the next: one page waits between the two at most.
     let (pages, to_write) = tokio::sync::mpsc::channel(1);
-    let writer = {
+    let (hand_back, written) = tokio::sync::oneshot::channel();
+    let spawned = {
         let options = options.clone();
         let max_profile = conn.settings.tunables.max_profile_bytes;
+        let listed = output.state.listed;
         std::thread::Builder::new()
             .name("export-writer".into())
-            .spawn(move || write_pages(output, progress, &options, max_profile, to_write))
+            // The values it normalizes (and drops) were built, and measured
+            // recursively, on a script's stack: give it as deep a one.
+            .stack_size(crate::script::fiber::STACK_BYTES)
+            .spawn(move || {
+                let mut output = output;
+                let mut progress = output::Progress::new(total, listed);
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    write_pages(&mut output, &mut progress, &options, max_profile, to_write)
+                }))
+                .unwrap_or_else(|_| Err("the export's writer failed".into()));
+                let _ = hand_back.send(Written {
+                    output,
+                    progress,
+                    result,
+                });
+            })
     };
-    let writer = match writer {
+    let writer = match spawned {
         Ok(w) => w,
-        Err(e) => return Ended::Stopped(format!("could not start the export's writer: {e}")),
+        Err(e) => {
+            let why = format!("could not start the export's writer: {e}");
+            eprintln!("export stopped: {why}");
+            summary(&cursor, started, store_time);
+            return Ended::Stopped(why);
+        }
     };
 
     let stopped = loop {
         if INTERRUPTED.load(Ordering::SeqCst) {
             break Some("interrupted".to_string());
+        }
+        if pages.is_closed() {
+            // the writer stopped, and says why
+            break None;
         }
         let (page, waited) = conn
             .call_function(
@@ -211,22 +237,30 @@ pub async fn run(settings: Settings, options: Options) -> Ended {
             Err(e) => break Some(format!("list_users failed ({}): {e}", e.code())),
         };
         if pages.send(page).await.is_err() {
-            // the writer stopped on an error, which it reports
             break None;
         }
     };
     drop(pages);
+    // Awaited, not joined: the runtime's other tasks go on meanwhile.
+    let written = written.await;
+    let _ = writer.join();
     let Ok(Written {
         mut output,
         mut progress,
         result,
-    }) = writer.join()
+    }) = written
     else {
-        return Ended::Stopped("the export's writer failed".into());
+        let why = "the export's writer failed".to_string();
+        eprintln!("export stopped: {why}");
+        summary(&cursor, started, store_time);
+        return Ended::Stopped(why);
     };
-    let stopped = match result {
-        Err(why) => Some(why),
-        Ok(()) => stopped,
+    // The writer ends early only with an error; when both sides stopped,
+    // both reasons are told.
+    let stopped = match (result, stopped) {
+        (Err(w), Some(m)) if w != m => Some(format!("{w}; also {m}")),
+        (Err(w), _) => Some(w),
+        (Ok(()), m) => m,
     };
     finish(&mut output, &mut progress, started, store_time, stopped)
 }
@@ -291,7 +325,7 @@ fn check_page(
     }))
 }
 
-/// What the writer hands back when the pages stop coming or a write fails.
+/// What the writer hands back when it ends.
 struct Written {
     output: Output,
     progress: output::Progress,
@@ -299,17 +333,24 @@ struct Written {
 }
 
 /// The writer's thread: normalizes each checked page, writes it and saves
-/// the state, in the order listed, until the pages stop or a write fails.
+/// the state, in the order listed, until the pages stop, a write fails, or
+/// a signal came (the page in hand is finished; pages listed after it are
+/// left for `--resume` to list again).
 fn write_pages(
-    mut output: Output,
-    mut progress: output::Progress,
+    output: &mut Output,
+    progress: &mut output::Progress,
     options: &Options,
     max_profile: usize,
     mut pages: tokio::sync::mpsc::Receiver<Page>,
-) -> Written {
+) -> Result<(), String> {
     let mut extra_fields_told = false;
-    let mut result = Ok(());
-    while let Some(page) = pages.blocking_recv() {
+    loop {
+        if INTERRUPTED.load(Ordering::SeqCst) {
+            return Err("interrupted".into());
+        }
+        let Some(page) = pages.blocking_recv() else {
+            return Ok(());
+        };
         let mut records = Vec::with_capacity(page.users.len());
         for (id, map) in page.users {
             let (entry, extra) = normalize(id, map, max_profile);
@@ -322,16 +363,8 @@ fn write_pages(
             }
             records.push(entry);
         }
-        if let Err(e) = output.write_page(options, records, page.cursor) {
-            result = Err(e);
-            break;
-        }
+        output.write_page(options, records, page.cursor)?;
         progress.show(output.state.listed, output.state.reported);
-    }
-    Written {
-        output,
-        progress,
-        result,
     }
 }
 
@@ -351,7 +384,17 @@ fn finish(
     if let Some(why) = stopped.as_ref().or(result.as_ref().err()) {
         eprintln!("export stopped: {why}");
     }
+    summary(&output.state, started, store_time);
     let s = &output.state;
+    match (stopped, result) {
+        (Some(why), _) | (None, Err(why)) => Ended::Stopped(why),
+        (None, Ok(())) if s.reported == 0 => Ended::Clean,
+        (None, Ok(())) => Ended::Reported,
+    }
+}
+
+/// The summary, always the last line on standard error.
+fn summary(s: &output::State, started: Instant, store_time: Duration) {
     eprintln!(
         "export: {} users in {:.1} s (store {:.1} s): {} written, {} reported, {} files",
         s.listed,
@@ -361,11 +404,6 @@ fn finish(
         s.reported,
         s.files
     );
-    match (stopped, result) {
-        (Some(why), _) | (None, Err(why)) => Ended::Stopped(why),
-        (None, Ok(())) if s.reported == 0 => Ended::Clean,
-        (None, Ok(())) => Ended::Reported,
-    }
 }
 
 fn listen_for_signals() {

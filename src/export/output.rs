@@ -378,7 +378,8 @@ impl Output {
     /// Writes a checked page, flushes and syncs it, then saves the state
     /// with the counts and `cursor` (the last user_id of the page). On a
     /// failure the counts go back to the saved state's, which is where
-    /// `--resume` continues (a part's bytes past it are cut then).
+    /// `--resume` continues (a part's bytes past it are cut then); the
+    /// files are not, so nothing more may be written: the export stops.
     pub fn write_page(
         &mut self,
         options: &Options,

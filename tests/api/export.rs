@@ -674,4 +674,89 @@ fn a_write_failure_mid_way_stops_the_export_and_resume_finishes_it() {
     }
     let expected: Vec<String> = (1..=40).map(|i| i.to_string()).collect();
     assert_eq!(ids, expected, "every user once, in order");
+    // No user has a hash: each is in the report once, the failed page's
+    // lines cut away by --resume.
+    let report = std::fs::read_to_string(dir.path().join("users.json.report.jsonl")).unwrap();
+    let reported: Vec<String> = report
+        .lines()
+        .map(|l| {
+            let line: Value = serde_json::from_str(l).unwrap();
+            line["user_id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(reported, expected, "{report}");
+}
+
+#[test]
+fn sigterm_finishes_the_page_being_written_and_resume_finishes_the_export() {
+    let prepared = builder()
+        .bare()
+        .script("login", LOGIN)
+        .script(
+            "list_users",
+            &LIST_USERS.replace(
+                "let users = [];",
+                "db::query(\"SELECT SLEEP(0.03)\"); let users = [];",
+            ),
+        )
+        .prepare();
+    let private = prepared.on_private_server(SCHEMA);
+    let rows: Vec<String> = (1..=200)
+        .map(|i| format!("({i}, 'u{i}@example.com', NULL, NULL, NULL, 0, NULL)"))
+        .collect();
+    private.sql(
+        Some(&prepared.database),
+        &format!("INSERT INTO accounts (id, email, username, pw_hash, descriptor, blocked, plan) VALUES {};", rows.join(",")),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("users.json");
+    let mut args = vec![
+        "main",
+        "--format",
+        "auth0",
+        "--out",
+        out.to_str().unwrap(),
+        "--page-size",
+        "5",
+    ];
+    let child = export_command(&prepared.config, &args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let state = dir.path().join("users.json.state");
+    crate::helpers::eventually("the export is under way", || {
+        let s: Value = serde_json::from_str(&std::fs::read_to_string(&state).ok()?).ok()?;
+        (s["listed"].as_u64()? >= 20).then_some(())
+    });
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let done = child.wait_with_output().unwrap();
+    let stderr = text(&done.stderr);
+    assert_eq!(done.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("export stopped: interrupted"), "{stderr}");
+    // the summary, last, counts what the state holds: whole pages
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    let listed = saved["listed"].as_u64().unwrap();
+    assert!(listed < 200 && listed.is_multiple_of(5), "{saved}");
+    assert_eq!(saved["cursor"], json!(listed), "{saved}");
+    let last = stderr.trim_end().lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with(&format!("export: {listed} users in")),
+        "{stderr}"
+    );
+
+    args.push("--resume");
+    let run = export(&prepared.config, &args);
+    assert_eq!(run.status.code(), Some(3), "{}", text(&run.stderr));
+    let mut ids = Vec::new();
+    for part in files(&out) {
+        let doc: Value = serde_json::from_str(&std::fs::read_to_string(part).unwrap()).unwrap();
+        ids.extend(ids_in("auth0", &doc));
+    }
+    let expected: Vec<String> = (1..=200).map(|i| i.to_string()).collect();
+    assert_eq!(ids, expected, "every user once, in order");
 }
