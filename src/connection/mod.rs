@@ -310,6 +310,12 @@ impl Connection {
             waited = std::mem::take(&mut session.query_times).iter().sum();
             session.finish().await;
         }
+        if let Err(e) = &result {
+            if e.is_failure() {
+                // as a request's failure is logged (the cause masked)
+                tracing::error!(error = e.code(), cause = %e, script, function, "the script failed");
+            }
+        }
         (result, waited)
     }
 

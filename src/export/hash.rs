@@ -121,18 +121,27 @@ fn ab64(text: &str) -> Option<Vec<u8>> {
     kdf::base64_decode(&text.replace('.', "+"))
 }
 
-/// Parses a stored hash string.
+/// Parses a stored hash string. A string in none of the forms of the
+/// export's table, or malformed in the form its prefix names, is
+/// `hash_unknown_format`, told by its length only: no part of a hash ever
+/// reaches the report. That includes forms the login verifier knows but no
+/// target takes, as Drupal's `$S$` or yescrypt.
 pub fn parse(stored: &str) -> Result<Stored, NotCarried> {
+    parse_shape(stored).map_err(|e| match e {
+        NotCarried::Unknown(_) => NotCarried::Unknown(format!(
+            "unrecognized, {} characters",
+            stored.chars().count()
+        )),
+        other => other,
+    })
+}
+
+/// [`parse`]'s work; its `Unknown` details are worded by [`parse`].
+fn parse_shape(stored: &str) -> Result<Stored, NotCarried> {
     if stored.is_empty() {
         return Err(NotCarried::None);
     }
-    let unknown = || {
-        NotCarried::Unknown(format!(
-            "unrecognized, {} characters",
-            stored.chars().count()
-        ))
-    };
-    let bad = |name: &str| NotCarried::Unknown(format!("{name}: malformed"));
+    let unknown = || NotCarried::Unknown(String::new());
     // The fixed-width forms below are sliced by position: only ASCII text
     // can be (anything else is no hash of theirs).
     let ascii = stored.is_ascii();
@@ -142,7 +151,7 @@ pub fn parse(stored: &str) -> Result<Stored, NotCarried> {
             .iter()
             .any(|p| stored.starts_with(p))
     {
-        let cost = stored[4..6].parse().map_err(|_| bad("bcrypt"))?;
+        let cost = stored[4..6].parse().map_err(|_| unknown())?;
         return Ok(Stored::Bcrypt {
             full: stored.to_string(),
             cost,
@@ -161,31 +170,29 @@ pub fn parse(stored: &str) -> Result<Stored, NotCarried> {
         .iter()
         .any(|p| phc.starts_with(p))
     {
-        return argon2(&phc, django).ok_or_else(|| bad("argon2"));
+        return argon2(&phc, django).ok_or_else(unknown);
     }
     if let Some(rest) = stored.strip_prefix("$scrypt$") {
         let parts: Vec<&str> = rest.split('$').collect();
         let [params, salt, key] = parts[..] else {
-            return Err(bad("scrypt"));
+            return Err(unknown());
         };
         let (mut ln, mut r, mut p) = (None, 8, 1);
         for kv in params.split(',') {
             match kv.split_once('=') {
                 Some(("ln", v)) => ln = v.parse().ok(),
-                Some(("r", v)) => r = v.parse().map_err(|_| bad("scrypt"))?,
-                Some(("p", v)) => p = v.parse().map_err(|_| bad("scrypt"))?,
-                _ => return Err(bad("scrypt")),
+                Some(("r", v)) => r = v.parse().map_err(|_| unknown())?,
+                Some(("p", v)) => p = v.parse().map_err(|_| unknown())?,
+                _ => return Err(unknown()),
             }
         }
         return Ok(Stored::Scrypt {
             // 2^ln must be a number: past 63 it is no real hash
-            ln: ln
-                .filter(|ln: &u32| *ln < 64)
-                .ok_or_else(|| bad("scrypt"))?,
+            ln: ln.filter(|ln: &u32| *ln < 64).ok_or_else(unknown)?,
             r,
             p,
-            salt: ab64(salt).ok_or_else(|| bad("scrypt"))?,
-            key: ab64(key).ok_or_else(|| bad("scrypt"))?,
+            salt: ab64(salt).ok_or_else(unknown)?,
+            key: ab64(key).ok_or_else(unknown)?,
         });
     }
     for (prefix, digest) in [
@@ -194,7 +201,7 @@ pub fn parse(stored: &str) -> Result<Stored, NotCarried> {
         ("$pbkdf2$", Digest::Sha1),
     ] {
         if let Some(rest) = stored.strip_prefix(prefix) {
-            return pbkdf2(rest, digest, "pbkdf2", ab64, ab64, false);
+            return pbkdf2(rest, digest, ab64, ab64, false);
         }
     }
     for (prefix, digest) in [
@@ -204,14 +211,7 @@ pub fn parse(stored: &str) -> Result<Stored, NotCarried> {
         if let Some(rest) = stored.strip_prefix(prefix) {
             // Django's salt is text, used as it is
             let text = |s: &str| Some(s.as_bytes().to_vec());
-            return pbkdf2(
-                rest,
-                digest,
-                "django-pbkdf2",
-                text,
-                kdf::base64_decode,
-                true,
-            );
+            return pbkdf2(rest, digest, text, kdf::base64_decode, true);
         }
     }
     if stored.starts_with("bcrypt_sha256$") {
@@ -221,13 +221,11 @@ pub fn parse(stored: &str) -> Result<Stored, NotCarried> {
         if let Some(rest) = stored.strip_prefix(prefix) {
             let parts: Vec<&str> = rest.split('$').collect();
             let (rounds, salt, hash) = match parts[..] {
-                [r, salt, hash] if r.starts_with("rounds=") => (
-                    Some(r[7..].parse().map_err(|_| bad("sha-crypt"))?),
-                    salt,
-                    hash,
-                ),
+                [r, salt, hash] if r.starts_with("rounds=") => {
+                    (Some(r[7..].parse().map_err(|_| unknown())?), salt, hash)
+                }
                 [salt, hash] => (None, salt, hash),
-                _ => return Err(bad("sha-crypt")),
+                _ => return Err(unknown()),
             };
             return Ok(Stored::ShaCrypt {
                 bits,
@@ -238,15 +236,15 @@ pub fn parse(stored: &str) -> Result<Stored, NotCarried> {
         }
     }
     if let Some(rest) = stored.strip_prefix("$1$") {
-        let (salt, hash) = rest.split_once('$').ok_or_else(|| bad("md5-crypt"))?;
+        let (salt, hash) = rest.split_once('$').ok_or_else(unknown)?;
         return Ok(Stored::Md5Crypt {
             salt: salt.to_string(),
             hash: hash.to_string(),
         });
     }
     if ascii && stored.len() == 34 && (stored.starts_with("$P$") || stored.starts_with("$H$")) {
-        let count = kdf::itoa64_index(stored.as_bytes()[3]).ok_or_else(|| bad("phpass"))?;
-        let digest = kdf::crypt64_decode(&stored[12..]).ok_or_else(|| bad("phpass"))?;
+        let count = kdf::itoa64_index(stored.as_bytes()[3]).ok_or_else(unknown)?;
+        let digest = kdf::crypt64_decode(&stored[12..]).ok_or_else(unknown)?;
         return Ok(Stored::Phpass {
             count,
             salt: stored[4..12].to_string(),
@@ -262,9 +260,9 @@ pub fn parse(stored: &str) -> Result<Stored, NotCarried> {
             if name.eq_ignore_ascii_case("crypt") {
                 // one level: a crypt form, never another braced value
                 if body.starts_with('{') {
-                    return Err(bad("{CRYPT}"));
+                    return Err(unknown());
                 }
-                return parse(body);
+                return parse_shape(body);
             }
             let pbkdf2 = match name.to_ascii_lowercase().as_str() {
                 "pbkdf2" | "pbkdf2-sha1" => Some(Digest::Sha1),
@@ -273,7 +271,7 @@ pub fn parse(stored: &str) -> Result<Stored, NotCarried> {
                 _ => None,
             };
             if let Some(digest) = pbkdf2 {
-                return self::pbkdf2(body, digest, "ldap-pbkdf2", ab64, ab64, false);
+                return self::pbkdf2(body, digest, ab64, ab64, false);
             }
             let (digest, salted) = match name.to_ascii_lowercase().as_str() {
                 "sha" => (Digest::Sha1, false),
@@ -284,25 +282,16 @@ pub fn parse(stored: &str) -> Result<Stored, NotCarried> {
                 "ssha512" => (Digest::Sha512, true),
                 "md5" => (Digest::Md5, false),
                 "smd5" => (Digest::Md5, true),
-                _ => {
-                    return Err(if crate::password::detect(stored).is_some() {
-                        NotCarried::NotImportable(format!("{{{name}}}"))
-                    } else {
-                        NotCarried::Unknown(format!(
-                            "unrecognized, {} characters",
-                            stored.chars().count()
-                        ))
-                    })
-                }
+                _ => return Err(unknown()),
             };
-            let raw = kdf::base64_decode(body).ok_or_else(|| bad("ldap"))?;
+            let raw = kdf::base64_decode(body).ok_or_else(unknown)?;
             let ok = if salted {
                 raw.len() > digest.size()
             } else {
                 raw.len() == digest.size()
             };
             if !ok {
-                return Err(bad("ldap"));
+                return Err(unknown());
             }
             let (value, salt) = raw.split_at(digest.size());
             return Ok(Stored::Ldap {
@@ -314,31 +303,18 @@ pub fn parse(stored: &str) -> Result<Stored, NotCarried> {
             });
         }
     }
-    match crate::password::detect(stored) {
-        Some(format) => Ok(Stored::Other(other_name(format))),
-        None => Err(unknown()),
-    }
-}
-
-fn other_name(format: crate::password::Format) -> &'static str {
-    use crate::password::Format as F;
-    match format {
-        F::Drupal | F::DrupalUpgraded => "drupal",
-        F::Yescrypt => "yescrypt",
-        _ => "other",
-    }
+    Err(unknown())
 }
 
 /// `rounds$salt$key`, the salt and key decoded as their form has them.
 fn pbkdf2(
     rest: &str,
     digest: Digest,
-    name: &str,
     salt: impl Fn(&str) -> Option<Vec<u8>>,
     key: impl Fn(&str) -> Option<Vec<u8>>,
     django: bool,
 ) -> Result<Stored, NotCarried> {
-    let bad = || NotCarried::Unknown(format!("{name}: malformed"));
+    let bad = || NotCarried::Unknown(String::new());
     let parts: Vec<&str> = rest.split('$').collect();
     let [rounds, s, k] = parts[..] else {
         return Err(bad());
@@ -664,6 +640,12 @@ impl Stored {
                 phc,
                 ..
             } if *variant != "argon2d" => phc.clone(),
+            // Kratos's comparator reads version 19 only
+            Stored::Argon2 {
+                variant, version, ..
+            } if *variant != "argon2d" => {
+                return Err(self.not(Some(format!("v={version}, Kratos reads v=19 only"))));
+            }
             Stored::Scrypt {
                 ln,
                 r,
@@ -877,5 +859,67 @@ mod tests {
         // a cost no number holds, and braces inside {CRYPT}
         assert!(parse("$scrypt$ln=64,r=8,p=1$c2FsdA$aGFzaA").is_err());
         assert!(parse(&"{CRYPT}".repeat(10_000)).is_err());
+    }
+
+    /// Outside the table, or malformed in the form its prefix names: the
+    /// spec's `hash_unknown_format`, told by length only.
+    #[test]
+    fn forms_outside_the_table_and_malformed_ones_are_unknown_by_length() {
+        for stored in [
+            // Drupal 7 and yescrypt: the login verifier knows them, no target takes them
+            "$S$DQ8zNbwC4ZuR1EVaV1nLyqUOfI/FStGqvHnnqDKOqQ3iLAa3WS4H",
+            "$y$j9T$F5Jx5fExrKuPp53xLKQ..1$X3DX6M94c7o.9agCG9G317fhZg9SqC.5i5rd.RhAtQ7",
+            "{SSHA384}QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5emFi",
+            "{SSHA}not base64!",
+            "{SHA}AAAA",
+            "$2y$xx$abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01",
+            "$pbkdf2-sha256$many$c2FsdA$aGFzaA",
+            "pbkdf2_sha256$x$salt$aGFzaA==",
+            "$argon2id$v=19$m=65536$c2FsdA$aGFzaA",
+            "{CRYPT}$y$j9T$F5Jx5fExrKuPp53xLKQ..1$X3DX6M94c7o.9agCG9G317fhZg9SqC.5i5rd.RhAtQ7",
+            "hunter2",
+        ] {
+            match parse(stored) {
+                Err(e @ NotCarried::Unknown(_)) => {
+                    assert_eq!(e.reason(), "hash_unknown_format");
+                    assert_eq!(
+                        e.detail(),
+                        format!("unrecognized, {} characters", stored.chars().count()),
+                        "{stored}"
+                    );
+                }
+                other => panic!("{stored}: {other:?}"),
+            }
+        }
+        // in the table with no target: not importable, by name
+        for (stored, name) in [
+            (
+                "$wp$2y$10$abcdefghijklmnopqrstuuJ8F2nM1vMv1jJ4XkR1hEJ3C5yVdS2Gm",
+                "wordpress-bcrypt",
+            ),
+            (
+                "bcrypt_sha256$$2b$12$abcdefghijklmnopqrstuu",
+                "django-bcrypt-sha256",
+            ),
+        ] {
+            let stored = parse(stored).unwrap();
+            let e = stored.for_target(Target::Auth0).unwrap_err();
+            assert_eq!((e.reason(), e.detail()), ("hash_not_importable", name));
+        }
+    }
+
+    #[test]
+    fn kratos_takes_argon2_of_version_19_only_and_says_why_not() {
+        let v19 = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA";
+        assert!(parse(v19).unwrap().for_target(Target::Kratos).is_ok());
+        let v16 = v19.replace("v=19", "v=16");
+        let e = parse(&v16).unwrap().for_target(Target::Kratos).unwrap_err();
+        assert_eq!(
+            (e.reason(), e.detail()),
+            (
+                "hash_not_importable",
+                "argon2id: v=16, Kratos reads v=19 only"
+            )
+        );
     }
 }

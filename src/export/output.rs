@@ -101,11 +101,9 @@ fn create(path: &Path) -> std::io::Result<File> {
     o.open(path)
 }
 
-/// Parts an earlier export to `out` may have left.
-fn part_files(out: &Path, split: bool) -> Vec<PathBuf> {
-    if !split {
-        return Vec::new();
-    }
+/// Parts an earlier export to `out` may have left, whether or not this
+/// one splits: an earlier one may have.
+fn part_files(out: &Path) -> Vec<PathBuf> {
     let dir = out
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -228,14 +226,13 @@ impl Output {
             }
             return Ok(output);
         }
-        let split = max_bytes > 0 || max_users > 0;
         let mut existing = vec![
             out.clone(),
             report_path.clone(),
             state_path.clone(),
             with_suffix(&out, ".partial"),
         ];
-        existing.extend(part_files(&out, split));
+        existing.extend(part_files(&out));
         if options.overwrite {
             for f in &existing {
                 let _ = std::fs::remove_file(f);

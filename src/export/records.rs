@@ -147,6 +147,7 @@ const AUTH0_FIELDS: &[(&str, &str)] = &[
     ("name", "name"),
     ("nickname", "nickname"),
     ("picture", "picture"),
+    ("phone_number", "phone_number"),
 ];
 
 /// Okta's create-user request: `activate` and the body.
@@ -514,6 +515,7 @@ mod tests {
                 "user_id": "7", "email": "ann@example.com", "username": "ann",
                 "given_name": "Ann", "family_name": "Lee", "name": "Ann Lee",
                 "nickname": "annie", "picture": "https://x/a.png",
+                "phone_number": "+15550100",
                 "email_verified": true, "blocked": true,
                 "user_metadata": {"ratio": ratio},
                 "app_metadata": {"plan": "full", "roles": ["admin"]},

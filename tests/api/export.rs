@@ -264,6 +264,29 @@ fn every_format_carries_what_its_platform_verifies_and_accounts_for_every_user()
         );
         assert!(report.contains("\"no_password_hash\""), "{report}");
         assert!(report.contains("\"hash_unknown_format\""), "{report}");
+        // forms the login verifier knows but outside the export's table
+        // (Drupal, yescrypt, {SSHA384}) are unknown formats, told by length
+        for (i, (label, _, hash)) in vectors().into_iter().enumerate() {
+            if !["drupal7", "yescrypt", "ldap_ssha384"]
+                .iter()
+                .any(|l| label.starts_with(l))
+            {
+                continue;
+            }
+            let expected = json!({
+                "user_id": (i + 1).to_string(),
+                "email": format!("u{}@example.com", i + 1),
+                "reason": "hash_unknown_format",
+                "detail": format!("unrecognized, {} characters", hash.chars().count()),
+                "exported": true,
+            });
+            assert!(
+                report
+                    .lines()
+                    .any(|l| serde_json::from_str::<Value>(l).unwrap() == expected),
+                "{format} {label}: {expected} not in {report}"
+            );
+        }
         assert!(report.contains("\"missing_field\""), "{report}");
         // no hash ever outside the output files
         let state_gone = !dir.path().join(format!("{format}.json.state")).exists();
@@ -537,6 +560,10 @@ fn a_list_users_that_breaks_the_rules_stops_the_export_with_exit_1() {
         let stderr = text(&run.stderr);
         assert_eq!(run.status.code(), Some(1), "{script}: {stderr}");
         assert!(stderr.contains(says), "{script}: {stderr}");
+        if says == "list_users failed" {
+            // logged as serve logs a script's failure
+            assert!(stderr.contains("the script failed"), "{script}: {stderr}");
+        }
         // the summary is the last line, also on exit 1
         let last = stderr.trim_end().lines().last().unwrap_or_default();
         assert!(last.starts_with("export: ") && last.contains("users in"), "{stderr}");
@@ -759,4 +786,38 @@ fn sigterm_finishes_the_page_being_written_and_resume_finishes_the_export() {
     }
     let expected: Vec<String> = (1..=200).map(|i| i.to_string()).collect();
     assert_eq!(ids, expected, "every user once, in order");
+}
+
+#[test]
+fn an_earlier_exports_parts_block_a_new_export_and_overwrite_removes_them() {
+    let prepared = builder()
+        .bare()
+        .script("login", LOGIN)
+        .script("list_users", LIST_USERS)
+        .prepare();
+    let private = prepared.on_private_server(SCHEMA);
+    private.sql(
+        Some(&prepared.database),
+        "INSERT INTO accounts (id, email) VALUES (1, 'a@example.com'), (2, 'b@example.com');",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("users.json");
+    let run_as = |format: &str, more: &[&str]| {
+        let mut args = vec!["main", "--format", format, "--out", out.to_str().unwrap()];
+        args.extend_from_slice(more);
+        export(&prepared.config, &args)
+    };
+    // Kratos splits (1,000 users a file): users-0001.json
+    let run = run_as("kratos", &[]);
+    assert_eq!(run.status.code(), Some(3), "{}", text(&run.stderr));
+    let part = dir.path().join("users-0001.json");
+    assert!(part.exists());
+    // Okta does not split, but the earlier parts are still that export's
+    let run = run_as("okta", &[]);
+    assert_eq!(run.status.code(), Some(2), "{}", text(&run.stderr));
+    let run = run_as("okta", &["--overwrite"]);
+    assert_eq!(run.status.code(), Some(3), "{}", text(&run.stderr));
+    assert!(!part.exists(), "the earlier export's part is removed");
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(ids_in("okta", &doc), ["1", "2"]);
 }
