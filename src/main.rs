@@ -109,13 +109,8 @@ fn main() -> ExitCode {
                 test(settings, &selection).await
             }
             Command::Export(options) => {
+                // its reasons and its summary line are the command's to say
                 let ended = customdb::export::run(settings, options).await;
-                match &ended {
-                    // said before the summary line, which comes last
-                    customdb::export::Ended::Stopped(_) => {}
-                    customdb::export::Ended::Usage(why) => eprintln!("export: {why}"),
-                    _ => {}
-                }
                 ExitCode::from(ended.code())
             }
             Command::Check => unreachable!("handled above"),

@@ -11,6 +11,7 @@ mod hash;
 mod output;
 mod records;
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -128,6 +129,17 @@ static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 /// Runs the export. Must run on a local runtime.
 pub async fn run(settings: Settings, options: Options) -> Ended {
+    let started = Instant::now();
+    let ended = export(settings, options).await;
+    if let Ended::Usage(why) = &ended {
+        // the summary is the last line of every run, one refused too
+        eprintln!("export: {why}");
+        summary(None, started, Duration::ZERO);
+    }
+    ended
+}
+
+async fn export(settings: Settings, options: Options) -> Ended {
     let Some(conn_settings) = settings.connections.get(&options.connection).cloned() else {
         return Ended::Usage(format!("no connection `{}`", options.connection));
     };
@@ -190,13 +202,23 @@ pub async fn run(settings: Settings, options: Options) -> Ended {
             .spawn(move || {
                 let mut output = output;
                 let mut progress = output::Progress::new(total, listed);
+                let mut left_out = BTreeSet::new();
                 let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    write_pages(&mut output, &mut progress, &options, max_profile, to_write)
+                    let pages = to_write;
+                    write_pages(
+                        &mut output,
+                        &mut progress,
+                        &mut left_out,
+                        &options,
+                        max_profile,
+                        pages,
+                    )
                 }))
                 .unwrap_or_else(|_| Err("the export's writer failed".into()));
                 let _ = hand_back.send(Written {
                     output,
                     progress,
+                    left_out,
                     result,
                 });
             })
@@ -206,7 +228,7 @@ pub async fn run(settings: Settings, options: Options) -> Ended {
         Err(e) => {
             let why = format!("could not start the export's writer: {e}");
             eprintln!("export stopped: {why}");
-            summary(&cursor, started, store_time);
+            summary(Some(&cursor), started, store_time);
             return Ended::Stopped(why);
         }
     };
@@ -247,12 +269,13 @@ pub async fn run(settings: Settings, options: Options) -> Ended {
     let Ok(Written {
         mut output,
         mut progress,
+        left_out,
         result,
     }) = written
     else {
         let why = "the export's writer failed".to_string();
         eprintln!("export stopped: {why}");
-        summary(&cursor, started, store_time);
+        summary(Some(&cursor), started, store_time);
         return Ended::Stopped(why);
     };
     // The writer ends early only with an error; when both sides stopped,
@@ -262,6 +285,14 @@ pub async fn run(settings: Settings, options: Options) -> Ended {
         (Err(w), _) => Some(w),
         (Ok(()), m) => m,
     };
+    if !left_out.is_empty() {
+        progress.done();
+        let names: Vec<&str> = left_out.iter().map(String::as_str).collect();
+        eprintln!(
+            "export: fields not exported (put what matters in user_metadata or app_metadata): {}",
+            names.join(", ")
+        );
+    }
     finish(&mut output, &mut progress, started, store_time, stopped)
 }
 
@@ -329,6 +360,9 @@ fn check_page(
 struct Written {
     output: Output,
     progress: output::Progress,
+    /// The fields of listed maps that were not exported, all of them, told
+    /// in one line at the end.
+    left_out: BTreeSet<String>,
     result: Result<(), String>,
 }
 
@@ -339,11 +373,11 @@ struct Written {
 fn write_pages(
     output: &mut Output,
     progress: &mut output::Progress,
+    left_out: &mut BTreeSet<String>,
     options: &Options,
     max_profile: usize,
     mut pages: tokio::sync::mpsc::Receiver<Page>,
 ) -> Result<(), String> {
-    let mut extra_fields_told = false;
     loop {
         if INTERRUPTED.load(Ordering::SeqCst) {
             return Err("interrupted".into());
@@ -354,13 +388,7 @@ fn write_pages(
         let mut records = Vec::with_capacity(page.users.len());
         for (id, map) in page.users {
             let (entry, extra) = normalize(id, map, max_profile);
-            if !extra.is_empty() && !extra_fields_told {
-                extra_fields_told = true;
-                eprintln!(
-                    "export: fields not exported (put what matters in user_metadata or app_metadata): {}",
-                    extra.join(", ")
-                );
-            }
+            left_out.extend(extra);
             records.push(entry);
         }
         output.write_page(options, records, page.cursor)?;
@@ -384,7 +412,7 @@ fn finish(
     if let Some(why) = stopped.as_ref().or(result.as_ref().err()) {
         eprintln!("export stopped: {why}");
     }
-    summary(&output.state, started, store_time);
+    summary(Some(&output.state), started, store_time);
     let s = &output.state;
     match (stopped, result) {
         (Some(why), _) | (None, Err(why)) => Ended::Stopped(why),
@@ -394,15 +422,13 @@ fn finish(
 }
 
 /// The summary, always the last line on standard error.
-fn summary(s: &output::State, started: Instant, store_time: Duration) {
+fn summary(state: Option<&output::State>, started: Instant, store_time: Duration) {
+    let (listed, written, reported, files) =
+        state.map_or((0, 0, 0, 0), |s| (s.listed, s.written, s.reported, s.files));
     eprintln!(
-        "export: {} users in {:.1} s (store {:.1} s): {} written, {} reported, {} files",
-        s.listed,
+        "export: {listed} users in {:.1} s (store {:.1} s): {written} written, {reported} reported, {files} files",
         started.elapsed().as_secs_f64(),
         store_time.as_secs_f64(),
-        s.written,
-        s.reported,
-        s.files
     );
 }
 
@@ -460,13 +486,16 @@ fn normalize(id: String, mut map: RhaiMap, max_profile: usize) -> (Listed, Vec<S
             Err(t) => Err(hash::NotCarried::Unknown(format!("unrecognized, a {t}"))),
         },
     };
+    // a bool, or 0/1 (a TINYINT column); `()` (NULL) is not blocked
     let blocked = match map.remove("blocked") {
-        None => false,
-        Some(v) => v
-            .as_bool()
-            .ok()
-            .or_else(|| v.as_int().ok().map(|i| i == 1))
-            .unwrap_or(false),
+        None => Some(false),
+        Some(v) if v.is_unit() => Some(false),
+        Some(v) => match (v.as_bool(), v.as_int()) {
+            (Ok(b), _) => Some(b),
+            (_, Ok(0)) => Some(false),
+            (_, Ok(1)) => Some(true),
+            _ => None,
+        },
     };
     let extra: Vec<String> = map
         .keys()
@@ -484,6 +513,15 @@ fn normalize(id: String, mut map: RhaiMap, max_profile: usize) -> (Listed, Vec<S
             .map(|s| s.to_string())
     };
     let email = email_of(&map);
+    let Some(blocked) = blocked else {
+        let detail = "field `blocked`: must be a bool, or 0 or 1".to_string();
+        let refused = Listed::Refused {
+            user_id: id,
+            email,
+            detail,
+        };
+        return (refused, extra);
+    };
     let mut dropped = Vec::new();
     match profile::normalize(map, max_profile, &mut dropped) {
         Ok(profile) => (

@@ -449,8 +449,12 @@ fn bad_usage_is_exit_2_and_a_walk_that_does_not_progress_is_exit_1() {
         ),
     ] {
         let run = export(&prepared.config, &args);
+        let stderr = text(&run.stderr);
         assert_eq!(run.status.code(), Some(2), "{args:?}");
-        assert!(text(&run.stderr).contains(says), "{}", text(&run.stderr));
+        assert!(stderr.contains(says), "{stderr}");
+        // the summary is the last line of a refused run too
+        let last = stderr.trim_end().lines().last().unwrap_or_default();
+        assert!(last.starts_with("export: 0 users in"), "{stderr}");
     }
     let run = export(&prepared.config, &["main", "--format", "wrong", "--out", o]);
     assert_eq!(run.status.code(), Some(2));
@@ -820,4 +824,60 @@ fn an_earlier_exports_parts_block_a_new_export_and_overwrite_removes_them() {
     assert!(!part.exists(), "the earlier export's part is removed");
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
     assert_eq!(ids_in("okta", &doc), ["1", "2"]);
+}
+
+#[test]
+fn odd_blocked_values_are_refused_and_every_field_left_out_is_named_once() {
+    let script = r#"
+fn list_users(after, limit) {
+    if after != () { return []; }
+    [
+        #{ user_id: 1, email: "a@example.com", blocked: true },
+        #{ user_id: 2, email: "b@example.com", blocked: 0, shoe_size: 42 },
+        #{ user_id: 3, email: "c@example.com", blocked: "yes" },
+        #{ user_id: 4, email: "d@example.com", blocked: 2, hat: "red" },
+        #{ user_id: 5, email: "e@example.com", blocked: (), shoe_size: 40 },
+    ]
+}
+"#;
+    let prepared = builder()
+        .bare()
+        .script("login", LOGIN)
+        .script("list_users", script)
+        .prepare();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("users.json");
+    let run = export(
+        &prepared.config,
+        &["main", "--format", "auth0", "--out", out.to_str().unwrap()],
+    );
+    let stderr = text(&run.stderr);
+    assert_eq!(run.status.code(), Some(3), "{stderr}");
+    // one line, naming the fields of every map, not only the first's
+    let told: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("fields not exported"))
+        .collect();
+    assert_eq!(told.len(), 1, "{stderr}");
+    assert!(told[0].ends_with(": hat, shoe_size"), "{stderr}");
+    let parts = files(&out);
+    assert_eq!(parts.len(), 1, "{parts:?}");
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&parts[0]).unwrap()).unwrap();
+    assert_eq!(ids_in("auth0", &doc), ["1", "2", "5"]);
+    assert_eq!(doc[0]["blocked"], json!(true));
+    assert!(doc[1].get("blocked").is_none() && doc[2].get("blocked").is_none());
+    let report = std::fs::read_to_string(dir.path().join("users.json.report.jsonl")).unwrap();
+    for id in ["3", "4"] {
+        let line = report
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .find(|l| l["user_id"] == id)
+            .unwrap_or_else(|| panic!("{id} not in {report}"));
+        assert_eq!(line["reason"], "invalid_profile", "{line}");
+        assert_eq!(line["exported"], false, "{line}");
+        assert!(
+            line["detail"].as_str().unwrap().contains("blocked"),
+            "{line}"
+        );
+    }
 }
