@@ -378,6 +378,7 @@ fn write_pages(
     max_profile: usize,
     mut pages: tokio::sync::mpsc::Receiver<Page>,
 ) -> Result<(), String> {
+    let mut warned = BTreeSet::new();
     loop {
         if INTERRUPTED.load(Ordering::SeqCst) {
             return Err("interrupted".into());
@@ -387,9 +388,15 @@ fn write_pages(
         };
         let mut records = Vec::with_capacity(page.users.len());
         for (id, map) in page.users {
-            let (entry, extra) = normalize(id, map, max_profile);
-            left_out.extend(extra);
-            records.push(entry);
+            let n = normalize(id, map, max_profile);
+            left_out.extend(n.extra);
+            for d in n.dropped {
+                // as serve warns, once a field rather than once a user
+                if warned.insert(d.field.clone()) {
+                    tracing::warn!(script = "list_users", field = %d.field, reason = d.reason, "field left out of the profile (told once for the export)");
+                }
+            }
+            records.push(n.listed);
         }
         output.write_page(options, records, page.cursor)?;
         progress.show(output.state.listed, output.state.reported);
@@ -473,7 +480,15 @@ pub enum Listed {
 /// anything else is not exported.
 const LISTED_EXTRA: &[&str] = &["id", "metadata", "password_hash", "blocked"];
 
-fn normalize(id: String, mut map: RhaiMap, max_profile: usize) -> (Listed, Vec<String>) {
+/// A listed map normalized: the user or its refusal, the fields not
+/// exported, and those dropped because they hold a password or a hash.
+struct Normalized {
+    listed: Listed,
+    extra: Vec<String>,
+    dropped: Vec<profile::Dropped>,
+}
+
+fn normalize(id: String, mut map: RhaiMap, max_profile: usize) -> Normalized {
     let hash = match map.remove("password_hash") {
         None => Err(hash::NotCarried::None),
         Some(v) if v.is_unit() => Err(hash::NotCarried::None),
@@ -520,27 +535,30 @@ fn normalize(id: String, mut map: RhaiMap, max_profile: usize) -> (Listed, Vec<S
             email,
             detail,
         };
-        return (refused, extra);
+        return Normalized {
+            listed: refused,
+            extra,
+            dropped: Vec::new(),
+        };
     };
     let mut dropped = Vec::new();
-    match profile::normalize(map, max_profile, &mut dropped) {
-        Ok(profile) => (
-            Listed::User(Box::new(User {
-                user_id: id,
-                profile,
-                blocked,
-                hash,
-            })),
-            extra,
-        ),
-        Err(e) => (
-            Listed::Refused {
-                user_id: id,
-                email,
-                detail: format!("field `{}`: {}", e.field, e.rule),
-            },
-            extra,
-        ),
+    let listed = match profile::normalize(map, max_profile, &mut dropped) {
+        Ok(profile) => Listed::User(Box::new(User {
+            user_id: id,
+            profile,
+            blocked,
+            hash,
+        })),
+        Err(e) => Listed::Refused {
+            user_id: id,
+            email,
+            detail: format!("field `{}`: {}", e.field, e.rule),
+        },
+    };
+    Normalized {
+        listed,
+        extra,
+        dropped,
     }
 }
 
@@ -586,7 +604,7 @@ pub async fn preview(conn: &Arc<Connection>, request: &Value) -> (u16, Value) {
             users.push(serde_json::json!({ "error": "no usable user_id" }));
             continue;
         };
-        match normalize(id, map, max_profile).0 {
+        match normalize(id, map, max_profile).listed {
             Listed::User(user) => {
                 let mut shown = user.profile.to_fields();
                 shown.insert("blocked".into(), user.blocked.into());
