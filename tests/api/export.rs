@@ -770,8 +770,21 @@ fn sigterm_finishes_the_page_being_written_and_resume_finishes_the_export() {
     assert_eq!(done.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("export stopped: interrupted"), "{stderr}");
     // the summary, last, counts what the state holds: whole pages
-    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    let saved_text = std::fs::read_to_string(&state).unwrap();
+    assert!(
+        !saved_text.contains("@example.com"),
+        "no profile data in the state: {saved_text}"
+    );
+    let saved: Value = serde_json::from_str(&saved_text).unwrap();
     let listed = saved["listed"].as_u64().unwrap();
+    #[cfg(unix)]
+    {
+        // the part being written, as every output file, is the owner's only
+        use std::os::unix::fs::PermissionsExt;
+        let partial = dir.path().join("users-0001.json.partial");
+        let mode = std::fs::metadata(&partial).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
     assert!(listed < 200 && listed.is_multiple_of(5), "{saved}");
     assert_eq!(saved["cursor"], json!(listed), "{saved}");
     let last = stderr.trim_end().lines().last().unwrap_or_default();
@@ -893,4 +906,138 @@ fn list_users(after, limit) {
             "{line}"
         );
     }
+}
+
+#[test]
+fn file_and_report_options_work_as_given() {
+    let prepared = builder()
+        .bare()
+        .script("login", LOGIN)
+        .script("list_users", LIST_USERS)
+        .prepare();
+    let private = prepared.on_private_server(SCHEMA);
+    let rows: Vec<String> = (1..=30)
+        .map(|i| format!("({i}, 'u{i}@example.com', 'user{i}', NULL, NULL, 0, 'gold')"))
+        .collect();
+    private.sql(
+        Some(&prepared.database),
+        &format!("INSERT INTO accounts (id, email, username, pw_hash, descriptor, blocked, plan) VALUES {};", rows.join(",")),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("users.json");
+    let o = out.to_str().unwrap();
+    let report = dir.path().join("elsewhere/problems.jsonl");
+    std::fs::create_dir_all(report.parent().unwrap()).unwrap();
+
+    // a page size past 10,000 is bad usage
+    let run = export(
+        &prepared.config,
+        &[
+            "main",
+            "--format",
+            "auth0",
+            "--out",
+            o,
+            "--page-size",
+            "10001",
+        ],
+    );
+    assert_eq!(run.status.code(), Some(2), "{}", text(&run.stderr));
+
+    // parts cut before 2,000 bytes, a user never split; the report where asked
+    let run = export(
+        &prepared.config,
+        &[
+            "main",
+            "--format",
+            "auth0",
+            "--out",
+            o,
+            "--max-file-bytes",
+            "2000",
+            "--report",
+            report.to_str().unwrap(),
+            "--page-size",
+            "4",
+        ],
+    );
+    assert_eq!(run.status.code(), Some(3), "{}", text(&run.stderr));
+    let parts = files(&out);
+    assert!(parts.len() > 2, "{parts:?}");
+    let mut ids = Vec::new();
+    for part in &parts {
+        let bytes = std::fs::read(part).unwrap();
+        assert!(
+            bytes.len() <= 2000,
+            "{}: {} bytes",
+            part.display(),
+            bytes.len()
+        );
+        let doc: Value = serde_json::from_slice(&bytes).unwrap();
+        ids.extend(ids_in("auth0", &doc));
+    }
+    let expected: Vec<String> = (1..=30).map(|i| i.to_string()).collect();
+    assert_eq!(ids, expected);
+    assert!(!dir.path().join("users.json.report.jsonl").exists());
+    let lines = std::fs::read_to_string(&report).unwrap();
+    assert_eq!(lines.lines().count(), 30, "no hashes: each user reported");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&report).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+
+    // Kratos: the schema id and the migration hook from the command line
+    let kratos = dir.path().join("kratos.json");
+    let run = export(
+        &prepared.config,
+        &[
+            "main",
+            "--format",
+            "kratos",
+            "--out",
+            kratos.to_str().unwrap(),
+            "--kratos-schema-id",
+            "customer",
+            "--kratos-migration-hook",
+        ],
+    );
+    assert_eq!(run.status.code(), Some(3), "{}", text(&run.stderr));
+    let parts = files(&kratos);
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&parts[0]).unwrap()).unwrap();
+    let first = &doc["identities"][0]["create"];
+    assert_eq!(first["schema_id"], "customer", "{first}");
+    assert_eq!(
+        first["credentials"]["password"]["config"]["use_password_migration_hook"], true,
+        "{first}"
+    );
+}
+
+#[test]
+fn check_names_a_list_users_or_count_users_of_the_wrong_shape() {
+    let prepared = builder()
+        .bare()
+        .script("login", LOGIN)
+        .script(
+            "list_users",
+            "fn list_users(after) { [] }\nfn count_users(x) { 1 }",
+        )
+        .prepare();
+    let out = Command::new(env!("CARGO_BIN_EXE_customdb"))
+        .arg("--config")
+        .arg(&prepared.config)
+        .arg("check")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let said = text(&out.stdout);
+    assert!(
+        said.contains("list_users.rhai:1:1: fn list_users takes 2 parameters, not 1"),
+        "{said}"
+    );
+    assert!(
+        said.contains("fn count_users takes no parameters, not 1"),
+        "{said}"
+    );
 }
