@@ -259,7 +259,8 @@ fn parse_shape(stored: &str) -> Result<Stored, NotCarried> {
             // a crypt form under {CRYPT} is that form
             if name.eq_ignore_ascii_case("crypt") {
                 // one level: a crypt form, never another braced value
-                if body.starts_with('{') {
+                // and never empty: that is a malformed value, not no hash
+                if body.starts_with('{') || body.is_empty() {
                     return Err(unknown());
                 }
                 return parse_shape(body);
@@ -330,9 +331,15 @@ fn pbkdf2(
 
 fn argon2(phc: &str, django: bool) -> Option<Stored> {
     let parts: Vec<&str> = phc.split('$').collect();
-    // ["", variant, "v=19", "m=..,t=..,p=..", salt, hash]
-    let [_, variant, version, params, salt, hash] = parts[..] else {
-        return None;
+    // ["", variant, "v=19", "m=..,t=..,p=..", salt, hash], or without the
+    // version: Argon2 1.0's encoding, which the reference code reads as 16
+    let (variant, version, params, salt, hash) = match parts[..] {
+        [_, variant, version, params, salt, hash] => {
+            let version: u32 = version.strip_prefix("v=")?.parse().ok()?;
+            (variant, version, params, salt, hash)
+        }
+        [_, variant, params, salt, hash] => (variant, 16, params, salt, hash),
+        _ => return None,
     };
     let variant = match variant {
         "argon2id" => "argon2id",
@@ -340,7 +347,6 @@ fn argon2(phc: &str, django: bool) -> Option<Stored> {
         "argon2d" => "argon2d",
         _ => return None,
     };
-    let version = version.strip_prefix("v=")?.parse().ok()?;
     let (mut m, mut t, mut p) = (None, None, None);
     for kv in params.split(',') {
         match kv.split_once('=')? {
@@ -872,7 +878,8 @@ mod tests {
             "{SSHA384}QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5emFi",
             "{SSHA}not base64!",
             "{SHA}AAAA",
-            "$2y$xx$abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01",
+            "$2y$xx$abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0",
+            "{CRYPT}",
             "$pbkdf2-sha256$many$c2FsdA$aGFzaA",
             "pbkdf2_sha256$x$salt$aGFzaA==",
             "$argon2id$v=19$m=65536$c2FsdA$aGFzaA",
@@ -912,14 +919,20 @@ mod tests {
     fn kratos_takes_argon2_of_version_19_only_and_says_why_not() {
         let v19 = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA";
         assert!(parse(v19).unwrap().for_target(Target::Kratos).is_ok());
-        let v16 = v19.replace("v=19", "v=16");
-        let e = parse(&v16).unwrap().for_target(Target::Kratos).unwrap_err();
-        assert_eq!(
-            (e.reason(), e.detail()),
-            (
-                "hash_not_importable",
-                "argon2id: v=16, Kratos reads v=19 only"
-            )
-        );
+        // v=16 written out, and Argon2 1.0's encoding without a version
+        for old in [v19.replace("v=19", "v=16"), v19.replace("$v=19", "")] {
+            let stored = parse(&old).unwrap();
+            let e = stored.for_target(Target::Kratos).unwrap_err();
+            assert_eq!(
+                (e.reason(), e.detail()),
+                (
+                    "hash_not_importable",
+                    "argon2id: v=16, Kratos reads v=19 only"
+                )
+            );
+            // Keycloak takes it, as version 1.0
+            let credential = stored.for_target(Target::Keycloak).unwrap();
+            assert!(credential.to_string().contains("1.0"), "{credential}");
+        }
     }
 }

@@ -202,7 +202,7 @@ async fn export(settings: Settings, options: Options) -> Ended {
             .spawn(move || {
                 let mut output = output;
                 let mut progress = output::Progress::new(total, listed);
-                let mut left_out = BTreeSet::new();
+                let mut left_out = LeftOut::default();
                 let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     let pages = to_write;
                     write_pages(
@@ -285,12 +285,10 @@ async fn export(settings: Settings, options: Options) -> Ended {
         (Err(w), _) => Some(w),
         (Ok(()), m) => m,
     };
-    if !left_out.is_empty() {
+    if let Some(names) = left_out.names() {
         progress.done();
-        let names: Vec<&str> = left_out.iter().map(String::as_str).collect();
         eprintln!(
-            "export: fields not exported (put what matters in user_metadata or app_metadata): {}",
-            names.join(", ")
+            "export: fields not exported (put what matters in user_metadata or app_metadata): {names}"
         );
     }
     finish(&mut output, &mut progress, started, store_time, stopped)
@@ -360,10 +358,46 @@ fn check_page(
 struct Written {
     output: Output,
     progress: output::Progress,
-    /// The fields of listed maps that were not exported, all of them, told
-    /// in one line at the end.
-    left_out: BTreeSet<String>,
+    left_out: LeftOut,
     result: Result<(), String>,
+}
+
+/// The fields of listed maps that were not exported, told in one line at
+/// the end: the first [`LeftOut::NAMED`] names, so that keys that come from
+/// the data cannot grow it with the table.
+#[derive(Default)]
+struct LeftOut {
+    names: BTreeSet<String>,
+    more: bool,
+}
+
+impl LeftOut {
+    const NAMED: usize = 100;
+
+    fn add(&mut self, name: String) {
+        if self.names.len() < Self::NAMED {
+            self.names.insert(name);
+        } else if !self.names.contains(&name) {
+            self.more = true;
+        }
+    }
+
+    /// The names as the line gives them; `None` when there are none.
+    fn names(&self) -> Option<String> {
+        if self.names.is_empty() {
+            return None;
+        }
+        let mut line = self
+            .names
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join(", ");
+        if self.more {
+            line.push_str(", and more");
+        }
+        Some(line)
+    }
 }
 
 /// The writer's thread: normalizes each checked page, writes it and saves
@@ -373,7 +407,7 @@ struct Written {
 fn write_pages(
     output: &mut Output,
     progress: &mut output::Progress,
-    left_out: &mut BTreeSet<String>,
+    left_out: &mut LeftOut,
     options: &Options,
     max_profile: usize,
     mut pages: tokio::sync::mpsc::Receiver<Page>,
@@ -389,7 +423,9 @@ fn write_pages(
         let mut records = Vec::with_capacity(page.users.len());
         for (id, map) in page.users {
             let n = normalize(id, map, max_profile);
-            left_out.extend(n.extra);
+            for name in n.extra {
+                left_out.add(name);
+            }
             for d in n.dropped {
                 // as serve warns, once a field rather than once a user
                 if warned.insert(d.field.clone()) {
@@ -522,9 +558,12 @@ fn normalize(id: String, mut map: RhaiMap, max_profile: usize) -> Normalized {
     for k in &extra {
         map.remove(k.as_str());
     }
+    // for a refusal's report line: never a value with a hash's shape, which
+    // must not leave the output files
     let email_of = |m: &RhaiMap| {
         m.get("email")
             .and_then(|e| e.clone().into_immutable_string().ok())
+            .filter(|s| crate::password::detect(s).is_none())
             .map(|s| s.to_string())
     };
     let email = email_of(&map);
@@ -626,4 +665,27 @@ pub async fn preview(conn: &Arc<Connection>, request: &Value) -> (u16, Value) {
         }
     }
     (200, serde_json::json!({ "users": users }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LeftOut;
+
+    #[test]
+    fn the_fields_left_out_are_named_up_to_a_hundred() {
+        let mut left_out = LeftOut::default();
+        assert_eq!(left_out.names(), None);
+        for _ in 0..3 {
+            left_out.add("shoe_size".into());
+            left_out.add("hat".into());
+        }
+        assert_eq!(left_out.names().as_deref(), Some("hat, shoe_size"));
+        for i in 0..1000 {
+            left_out.add(format!("k{i:04}"));
+        }
+        let names = left_out.names().unwrap();
+        assert_eq!(names.split(", ").count(), LeftOut::NAMED + 1);
+        assert!(names.ends_with(", and more"), "{names}");
+        assert!(names.starts_with("hat, k0000, k0001"), "{names}");
+    }
 }

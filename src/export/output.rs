@@ -101,40 +101,35 @@ fn create(path: &Path) -> std::io::Result<File> {
     o.open(path)
 }
 
-/// Parts an earlier export to `out` may have left, whether or not this
-/// one splits: an earlier one may have.
-fn part_files(out: &Path) -> Vec<PathBuf> {
-    let dir = out
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+/// Part `n` of an export to `out`: `STEM-NNNN.EXT`.
+fn part_name(out: &Path, n: u64) -> PathBuf {
     let stem = out
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let ext = out.extension().map(|e| e.to_string_lossy().into_owned());
-    std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| {
-                    // STEM-NNNN.EXT and STEM-NNNN.EXT.partial, nothing else
-                    p.file_name().is_some_and(|n| {
-                        let n = n.to_string_lossy();
-                        let n = n.strip_suffix(".partial").unwrap_or(&n);
-                        let n = match &ext {
-                            Some(e) => n.strip_suffix(&format!(".{e}")).unwrap_or(""),
-                            None => n,
-                        };
-                        n.strip_prefix(&format!("{stem}-")).is_some_and(|digits| {
-                            digits.len() >= 4 && digits.bytes().all(|b| b.is_ascii_digit())
-                        })
-                    })
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+    let name = match out.extension() {
+        Some(ext) => format!("{stem}-{n:04}.{}", ext.to_string_lossy()),
+        None => format!("{stem}-{n:04}"),
+    };
+    out.with_file_name(name)
+}
+
+/// The parts an earlier export to `out` left, whether or not this one
+/// splits (an earlier one may have): part 1, 2, … for as long as one of
+/// them (done or `.partial`) is there. Parts are written in order, so a
+/// file of the same pattern past a gap (`users-2024.json`) is not one.
+fn part_files(out: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for n in 1.. {
+        let done = part_name(out, n);
+        let partial = with_suffix(&done, ".partial");
+        let before = found.len();
+        found.extend([done, partial].into_iter().filter(|p| p.exists()));
+        if found.len() == before {
+            break;
+        }
+    }
+    found
 }
 
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
@@ -268,16 +263,7 @@ impl Output {
         if !self.split() {
             return self.out.clone();
         }
-        let stem = self
-            .out
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let name = match self.out.extension() {
-            Some(ext) => format!("{stem}-{n:04}.{}", ext.to_string_lossy()),
-            None => format!("{stem}-{n:04}"),
-        };
-        self.out.with_file_name(name)
+        part_name(&self.out, n)
     }
 
     fn partial(&self, n: u64) -> PathBuf {

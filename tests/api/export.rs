@@ -830,11 +830,22 @@ fn an_earlier_exports_parts_block_a_new_export_and_overwrite_removes_them() {
     let part = dir.path().join("users-0001.json");
     assert!(part.exists());
     // Okta does not split, but the earlier parts are still that export's
+    // (the earlier report removed, so that the parts alone stand in the way)
+    std::fs::remove_file(dir.path().join("users.json.report.jsonl")).unwrap();
     let run = run_as("okta", &[]);
     assert_eq!(run.status.code(), Some(2), "{}", text(&run.stderr));
+    assert!(
+        text(&run.stderr).contains("users-0001.json"),
+        "{}",
+        text(&run.stderr)
+    );
+    // a file past a gap in the numbers is not a part of it
+    let yours = dir.path().join("users-2024.json");
+    std::fs::write(&yours, "[]").unwrap();
     let run = run_as("okta", &["--overwrite"]);
     assert_eq!(run.status.code(), Some(3), "{}", text(&run.stderr));
     assert!(!part.exists(), "the earlier export's part is removed");
+    assert!(yours.exists(), "a file that is no part stays");
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
     assert_eq!(ids_in("okta", &doc), ["1", "2"]);
 }
@@ -852,6 +863,7 @@ fn list_users(after, limit) {
         #{ user_id: 5, email: "e@example.com", blocked: (), shoe_size: 40 },
         #{ user_id: 6, email: "f@example.com", nickname: "$2y$05$q71v/Wnu9brUlx1vKt7cgu2voAnulafbkNBND1JMvCYRg7CB8QlKu" },
         #{ user_id: 7, email: "g@example.com", nickname: "$2y$05$q71v/Wnu9brUlx1vKt7cgu2voAnulafbkNBND1JMvCYRg7CB8QlKu" },
+        #{ user_id: 8, email: "$2y$05$q71v/Wnu9brUlx1vKt7cgu2voAnulafbkNBND1JMvCYRg7CB8QlKu", blocked: "no" },
     ]
 }
 "#;
@@ -893,7 +905,11 @@ fn list_users(after, limit) {
     assert_eq!(doc[0]["blocked"], json!(true));
     assert!(doc[1].get("blocked").is_none() && doc[2].get("blocked").is_none());
     let report = std::fs::read_to_string(dir.path().join("users.json.report.jsonl")).unwrap();
-    for id in ["3", "4"] {
+    assert!(
+        !report.contains("CYRg7CB8QlKu"),
+        "no hash in the report: {report}"
+    );
+    for id in ["3", "4", "8"] {
         let line = report
             .lines()
             .map(|l| serde_json::from_str::<Value>(l).unwrap())
