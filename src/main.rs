@@ -128,7 +128,11 @@ async fn serve(settings: Settings) -> ExitCode {
     };
     match app.run_until(customdb::startup::count_signals()).await {
         Ok(customdb::startup::Drained::Clean) => ExitCode::SUCCESS,
-        Ok(customdb::startup::Drained::Cut(_)) => ExitCode::from(FAILED),
+        // Now, not when the runtime has waited for the server's threads:
+        // what they still run is dropped with the process.
+        Ok(customdb::startup::Drained::TimedOut(cut)) => {
+            std::process::exit(if cut > 0 { i32::from(FAILED) } else { 0 })
+        }
         Err(e) => {
             tracing::error!("the server stopped: {e}");
             ExitCode::from(FAILED)

@@ -58,8 +58,10 @@ pub struct Application {
 pub enum Drained {
     /// Every request in flight was answered.
     Clean,
-    /// Requests still running at the drain timeout were dropped.
-    Cut(usize),
+    /// The drain timeout passed with this many requests still running (0:
+    /// none, only the threads' own closing was left). The process must end
+    /// now, which drops them: the threads are not waited for.
+    TimedOut(usize),
 }
 
 impl Application {
@@ -194,12 +196,18 @@ impl Application {
             Err(_) => {
                 let cut = self.state.in_flight();
                 // `cut` counts HTTP requests; script calls whose client
-                // already left, and kills, may be what was still running.
-                tracing::error!(
-                    cut,
-                    "the drain timeout passed: dropping the requests still running (and script calls whose client left)"
-                );
-                Ok(Drained::Cut(cut))
+                // already left, and kills, may be running too.
+                if cut > 0 {
+                    tracing::error!(
+                        cut,
+                        "the drain timeout passed: dropping the requests still running (and script calls whose client left)"
+                    );
+                } else {
+                    tracing::warn!(
+                        "the drain timeout passed with no request running: exiting without waiting for the rest (script calls whose client left, connections still closing)"
+                    );
+                }
+                Ok(Drained::TimedOut(cut))
             }
         }
     }

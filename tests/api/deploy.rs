@@ -110,14 +110,14 @@ fn requests_still_running_at_the_drain_timeout_are_cut_and_the_exit_says_so() {
         .bare()
         .script(
             "login",
-            "fn login(u, p) { db::query(\"SELECT SLEEP(20)\"); #{ id: 1 } }",
+            "fn login(u, p) { db::query(\"SELECT SLEEP(120)\"); #{ id: 1 } }",
         )
-        .connection("script_timeout_ms = 30000\nquery_timeout_ms = 30000")
+        .connection("script_timeout_ms = 150000\nquery_timeout_ms = 150000")
         .http("drain_delay_ms = 0\ndrain_timeout_ms = 500")
         .prepare();
     let mut server = Process::serve(&prepared.config, &[]);
     let addr = server.addr;
-    std::thread::spawn(move || {
+    let client = std::thread::spawn(move || {
         raw_post(
             addr,
             "/v1/connections/main/login",
@@ -136,11 +136,28 @@ fn requests_still_running_at_the_drain_timeout_are_cut_and_the_exit_says_so() {
             .then_some(())
     });
     signal(&server, "TERM");
+    // at the timeout, not when the two-minute query ends (`wait` gives up
+    // after 30 s): the request is dropped with the process
     assert_eq!(server.wait(), Some(1), "{}", server.log());
+    let answer = client.join().unwrap();
+    assert!(!answer.starts_with("HTTP/1.1 200"), "{answer}");
     let log = server.log();
     assert!(log.contains("dropping the requests still running"), "{log}");
     // the warning at start: a drain timeout below a script's time limit
     assert!(log.contains("drain_timeout_ms (500) is below"), "{log}");
+}
+
+#[test]
+fn an_idle_server_past_a_zero_drain_timeout_exits_0() {
+    let prepared = builder()
+        .bare()
+        .script("login", "fn login(u, p) { #{ id: 1 } }")
+        .http("drain_delay_ms = 0\ndrain_timeout_ms = 0")
+        .prepare();
+    let mut server = Process::serve(&prepared.config, &[]);
+    assert!(raw_request(server.addr, "GET", "/healthz", &[], "").starts_with("HTTP/1.1 200"));
+    signal(&server, "TERM");
+    assert_eq!(server.wait(), Some(0), "{}", server.log());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
