@@ -76,11 +76,7 @@ fn magento2(pw: &[u8], stored: &str) -> Result<bool, HashError> {
         return Err(HashError::Malformed(F));
     }
     if versions.len() > MAX_MAGENTO_VERSIONS {
-        return Err(too_costly(
-            F,
-            format!("{} hashing versions", versions.len()),
-            MAX_MAGENTO_VERSIONS,
-        ));
+        return Err(too_costly(F, "hashing versions", MAX_MAGENTO_VERSIONS));
     }
     // Check every step before computing any.
     let steps = versions
@@ -145,7 +141,7 @@ impl MagentoStep {
                 if m_bytes > u64::from(super::MAX_ARGON2_KIB) * 1024 || t > 16 || length > 1024 {
                     return Err(too_costly(
                         F,
-                        format!("Argon2 of {length} bytes, t = {t}, {m_bytes} bytes of memory"),
+                        "an Argon2 step",
                         "256 MiB, t = 16, 1024 bytes",
                     ));
                 }

@@ -118,16 +118,12 @@ pub fn pbkdf2(
         return Err(HashError::Malformed(format));
     }
     if rounds > u64::from(MAX_ROUNDS) {
-        return Err(too_costly(
-            format,
-            format!("{rounds} iterations"),
-            MAX_ROUNDS,
-        ));
+        return Err(too_costly(format, "iterations", MAX_ROUNDS));
     }
     if length > MAX_PBKDF2_KEY {
         return Err(too_costly(
             format,
-            format!("a {length}-byte key"),
+            "key length",
             format!("{MAX_PBKDF2_KEY} bytes"),
         ));
     }
@@ -157,19 +153,19 @@ pub fn scrypt(
         return Err(HashError::Malformed(format));
     }
     if n > MAX_SCRYPT_N {
-        return Err(too_costly(format, format!("N = {n}"), "N = 2^20"));
+        return Err(too_costly(format, "N", "N = 2^20"));
     }
     if 128 * n * u64::from(r) > MAX_KDF_BYTES || p > MAX_LANES {
         return Err(too_costly(
             format,
-            format!("r = {r}, p = {p}"),
+            "memory or p",
             "1 GiB of memory and p = 16",
         ));
     }
     if length > MAX_KDF_OUTPUT {
         return Err(too_costly(
             format,
-            format!("a {length}-byte output"),
+            "output length",
             format!("{MAX_KDF_OUTPUT} bytes"),
         ));
     }
@@ -202,21 +198,17 @@ pub fn argon2_costs(
     if m > MAX_ARGON2_KIB {
         return Err(too_costly(
             format,
-            format!("{m} KiB"),
+            "memory",
             format!("{MAX_ARGON2_KIB} KiB"),
         ));
     }
     if t > MAX_PASSES || p > MAX_LANES {
-        return Err(too_costly(
-            format,
-            format!("t = {t}, p = {p}"),
-            "t = 16 and p = 16",
-        ));
+        return Err(too_costly(format, "t or p", "t = 16 and p = 16"));
     }
     if length > MAX_KDF_OUTPUT {
         return Err(too_costly(
             format,
-            format!("a {length}-byte output"),
+            "output length",
             format!("{MAX_KDF_OUTPUT} bytes"),
         ));
     }

@@ -37,11 +37,7 @@ pub fn verify_drupal(pw: &[u8], stored: &str) -> Result<bool, HashError> {
         return Err(HashError::Malformed(F));
     }
     if log2 > MAX_DRUPAL_LOG2 {
-        return Err(too_costly(
-            F,
-            format!("2^{log2} iterations"),
-            format!("2^{MAX_DRUPAL_LOG2}"),
-        ));
+        return Err(too_costly(F, "iterations", format!("2^{MAX_DRUPAL_LOG2}")));
     }
     if pw.len() > DRUPAL_MAX_PASSWORD_BYTES {
         return Ok(false);
@@ -87,11 +83,7 @@ fn yescrypt_params(stored: &str) -> Result<yescrypt::Params, HashError> {
     let params = yescrypt::Params::from_str(field).map_err(|_| HashError::Malformed(F))?;
     let memory = 128u128 * u128::from(params.n()) * u128::from(params.r());
     if memory > u128::from(kdf::MAX_KDF_BYTES) || params.p() > kdf::MAX_LANES {
-        return Err(too_costly(
-            F,
-            format!("N = {}, r = {}, p = {}", params.n(), params.r(), params.p()),
-            "1 GiB of memory and p = 16",
-        ));
+        return Err(too_costly(F, "memory or p", "1 GiB of memory and p = 16"));
     }
     Ok(params)
 }

@@ -102,10 +102,11 @@ pub enum HashError {
     /// A field a structured credential lacks.
     #[error("the credential has no `{0}`")]
     MissingField(String),
-    #[error("{format} asks for {what}, over the limit of {limit}; refused")]
+    /// Names the parameter and its limit, never the value asked for.
+    #[error("{format}: {what} over the limit of {limit}; refused")]
     TooCostly {
         format: &'static str,
-        what: String,
+        what: &'static str,
         limit: String,
     },
     #[error("the password is longer than bcrypt's 72 bytes")]
@@ -222,10 +223,10 @@ fn verify_bytes(pw: &[u8], stored: &str) -> Result<bool, HashError> {
     }
 }
 
-fn too_costly(format: &'static str, what: impl ToString, limit: impl ToString) -> HashError {
+fn too_costly(format: &'static str, what: &'static str, limit: impl ToString) -> HashError {
     HashError::TooCostly {
         format,
-        what: what.to_string(),
+        what,
         limit: limit.to_string(),
     }
 }
@@ -233,11 +234,7 @@ fn too_costly(format: &'static str, what: impl ToString, limit: impl ToString) -
 fn verify_bcrypt(pw: &[u8], stored: &str) -> Result<bool, HashError> {
     let cost = bcrypt_cost(stored)?;
     if cost > MAX_BCRYPT_COST {
-        return Err(too_costly(
-            "bcrypt",
-            format!("cost {cost}"),
-            MAX_BCRYPT_COST,
-        ));
+        return Err(too_costly("bcrypt", "cost", MAX_BCRYPT_COST));
     }
     // Legacy systems verified with the first 72 bytes: so do we.
     bcrypt::verify(pw, stored).map_err(|_| HashError::Malformed("bcrypt"))
@@ -308,7 +305,7 @@ fn verify_sha_crypt(pw: &[u8], stored: &str) -> Result<bool, HashError> {
     {
         let rounds: u64 = rounds.parse().map_err(|_| HashError::Malformed(F))?;
         if rounds > u64::from(MAX_ROUNDS) {
-            return Err(too_costly(F, format!("{rounds} rounds"), MAX_ROUNDS));
+            return Err(too_costly(F, "rounds", MAX_ROUNDS));
         }
     }
     match sha_crypt::ShaCrypt::default().verify_password(pw, stored) {
@@ -402,11 +399,7 @@ fn verify_phpass(pw: &[u8], stored: &str) -> Result<bool, HashError> {
         return Err(HashError::Malformed(F));
     }
     if log2 > MAX_PHPASS_LOG2 {
-        return Err(too_costly(
-            F,
-            format!("2^{log2} rounds"),
-            format!("2^{MAX_PHPASS_LOG2}"),
-        ));
+        return Err(too_costly(F, "rounds", format!("2^{MAX_PHPASS_LOG2}")));
     }
     let salt = &stored.as_bytes()[4..12];
     let mut h = Md5::new().chain_update(salt).chain_update(pw).finalize();
@@ -423,7 +416,7 @@ fn pbkdf2_rounds(text: &str, format: &'static str) -> Result<u32, HashError> {
         return Err(HashError::Malformed(format));
     }
     if rounds > u64::from(MAX_ROUNDS) {
-        return Err(too_costly(format, format!("{rounds} rounds"), MAX_ROUNDS));
+        return Err(too_costly(format, "rounds", MAX_ROUNDS));
     }
     Ok(rounds as u32)
 }
