@@ -599,3 +599,38 @@ fn no_password_or_adapter_secret_reaches_the_log_at_trace() {
         assert!(!log.contains(secret), "{secret} in the log");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_the_platform_cannot_take_is_a_500_in_the_answer_and_the_metrics() {
+    // neither a username nor an email: FusionAuth and Keycloak cannot name it
+    let app = builder()
+        .bare()
+        .script("login", "fn login(u, p) { #{ id: 9 } }")
+        .script("get_user", "fn get_user(u) { #{ id: 9 } }")
+        .connection(ADAPTERS)
+        .spawn()
+        .await;
+    fa(&app, "nameless", "pw")
+        .await
+        .expect(500, "invalid_profile");
+    keycloak_get(&app, "nameless")
+        .await
+        .expect(500, "invalid_profile");
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for action in ["fusionauth.login", "keycloak.get_user"] {
+        let line = format!(
+            "customdb_requests_total{{connection=\"main\",action=\"{action}\",status=\"500\"}} 1"
+        );
+        assert!(metrics.contains(&line), "{line} in {metrics}");
+        let ok = format!("action=\"{action}\",status=\"200\"");
+        assert!(!metrics.contains(&ok), "{ok} in {metrics}");
+    }
+}

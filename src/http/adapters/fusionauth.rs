@@ -12,8 +12,8 @@ use axum::response::Response;
 use serde_json::{json, Map, Value};
 
 use super::{
-    admit, context, error_at, json, json_body, not_for, optional, our_status, required, stable_id,
-    AppState, STANDARD,
+    admit, context, error_at, json, json_body, named, not_for, optional, our_status, required,
+    stable_id, user_status, AppState, STANDARD,
 };
 use crate::actions::{Outcome, Request as ActionRequest};
 use crate::error::Error;
@@ -21,10 +21,13 @@ use crate::http::error::ApiError;
 use crate::profile::Profile;
 
 fn status(result: &Result<Outcome, Error>) -> StatusCode {
+    if let Some(status) = user_status(result) {
+        return status;
+    }
     match result {
-        Ok(_) => StatusCode::OK,
         Err(Error::WrongUsernameOrPassword | Error::Unauthorized(_)) => StatusCode::NOT_FOUND,
         Err(e) => our_status(e),
+        Ok(_) => StatusCode::OK,
     }
 }
 
@@ -63,7 +66,7 @@ pub(super) async fn login(
 /// FusionAuth's user, from the PROFILE.
 fn user(connection: &str, profile: &Profile, application: Option<String>) -> Result<Value, Error> {
     let fields = profile.to_fields();
-    if profile.text("username").is_none() && profile.text("email").is_none() {
+    if !named(profile) {
         return Err(not_for(
             "FusionAuth",
             "FusionAuth needs a username or an email",

@@ -12,8 +12,8 @@ use axum::response::Response;
 use serde_json::{json, Map, Value};
 
 use super::{
-    admit, context, error_at, json, json_body, not_for, our_status, required, stable_id, AppState,
-    STANDARD,
+    admit, context, error_at, json, json_body, not_for, our_status, required, stable_id,
+    user_status, AppState, STANDARD,
 };
 use crate::actions::{Outcome, Request as ActionRequest};
 use crate::error::Error;
@@ -22,8 +22,8 @@ use crate::profile::Profile;
 
 fn lookup_status(result: &Result<Outcome, Error>) -> StatusCode {
     match result {
-        Ok(_) => StatusCode::OK,
         Err(e) => our_status(e),
+        Ok(_) => user_status(result).unwrap_or(StatusCode::OK),
     }
 }
 

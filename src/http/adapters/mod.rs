@@ -260,6 +260,22 @@ fn json(status: StatusCode, value: &Value) -> Response {
 use crate::profile::PROFILE_FIELDS as STANDARD;
 
 /// A profile the platform cannot take: 500 `invalid_profile`.
+/// Whether FusionAuth and Keycloak can take this profile: each needs a
+/// username or an email to name the user by.
+fn named(profile: &crate::profile::Profile) -> bool {
+    profile.text("username").is_some() || profile.text("email").is_some()
+}
+
+/// The status a login or lookup that answers a user gets, for the metrics:
+/// 200, or 500 when the answer is no user or one the platform cannot take.
+fn user_status(result: &Result<crate::actions::Outcome, Error>) -> Option<StatusCode> {
+    match result {
+        Ok(crate::actions::Outcome::User(p)) if named(p) => Some(StatusCode::OK),
+        Ok(_) => Some(StatusCode::INTERNAL_SERVER_ERROR),
+        Err(_) => None,
+    }
+}
+
 fn not_for(platform: &str, rule: &str) -> Error {
     let e = Error::InvalidProfile(crate::profile::ProfileError {
         field: format!("{platform} user"),
