@@ -27,9 +27,9 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     && install -D -m 0755 target/release/customdb /out/customdb
 
 # glibc and libgcc, which the binary links, and the CA certificates in
-# /etc/ssl/certs; no shell, no package manager. (customdb's own TLS to the
-# store checks the roots built into it, or a connection's tls_ca: mount
-# that file too.)
+# /etc/ssl/certs, which TLS to the store checks; no shell, no package
+# manager. (A private CA: a connection's tls_ca, or SSL_CERT_FILE naming a
+# mounted bundle.)
 FROM gcr.io/distroless/cc-debian12
 COPY --from=build /out/customdb /usr/local/bin/customdb
 # Numeric, so that Kubernetes' runAsNonRoot can check it is not root.

@@ -148,7 +148,10 @@ pub fn connect_opts(settings: &ConnectionSettings) -> Opts {
     // Checked when the settings were loaded.
     let opts = Opts::from_url(settings.database_url.expose()).unwrap_or_default();
     // TLS comes from the URL (`require_ssl=true`, `verify_ca`, ...); a
-    // `tls_ca` requires it and verifies the server against that CA.
+    // `tls_ca` requires it and verifies the server against that CA. Without
+    // one, the server is verified against the system's roots too (the
+    // driver knows only its built-in ones), as a private CA installed on
+    // the host or in the image is expected to be trusted.
     let ssl = match &settings.tls_ca {
         Some(ca) => Some(
             opts.ssl_opts()
@@ -156,7 +159,10 @@ pub fn connect_opts(settings: &ConnectionSettings) -> Opts {
                 .unwrap_or_default()
                 .with_root_certs(vec![ca.clone().into()]),
         ),
-        None => opts.ssl_opts().cloned(),
+        None => opts.ssl_opts().cloned().map(|ssl| match system_roots() {
+            Some(bundle) => ssl.with_root_certs(vec![bundle.into()]),
+            None => ssl,
+        }),
     };
     OptsBuilder::from_opts(opts)
         .ssl_opts(ssl)
@@ -164,6 +170,21 @@ pub fn connect_opts(settings: &ConnectionSettings) -> Opts {
         // (and so every Auth0 template) has it.
         .client_found_rows(true)
         .into()
+}
+
+/// The system's CA certificates: the file `SSL_CERT_FILE` names, as
+/// OpenSSL reads it, or the distribution's bundle.
+fn system_roots() -> Option<std::path::PathBuf> {
+    let named = std::env::var_os("SSL_CERT_FILE").map(std::path::PathBuf::from);
+    let bundles = [
+        "/etc/ssl/certs/ca-certificates.crt",
+        "/etc/pki/tls/certs/ca-bundle.crt",
+        "/etc/ssl/cert.pem",
+    ];
+    named
+        .into_iter()
+        .chain(bundles.iter().map(std::path::PathBuf::from))
+        .find(|p| p.is_file())
 }
 
 /// Sets a session's time zone to UTC, as scripts are promised.

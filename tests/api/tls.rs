@@ -181,4 +181,29 @@ async fn tls_to_the_store_verified_against_tls_ca() {
     // no TLS at all: the server refuses the user, 503
     let addr = serve_with(format!("database_url = \"{}\"", url(""))).await;
     assert_eq!(login(addr).await.unwrap().status(), 503);
+
+    // TLS required and no tls_ca: the system's roots are trusted, here
+    // the CA given as the system's bundle (SSL_CERT_FILE), in a process of
+    // its own so that the setting stays there
+    std::fs::write(
+        &prepared.config,
+        config.replace(
+            &old_url,
+            &format!("database_url = \"{}\"", url("&require_ssl=true")),
+        ),
+    )
+    .unwrap();
+    let ca = certs.ca.display().to_string();
+    let process = crate::helpers::Process::serve(&prepared.config, &[("SSL_CERT_FILE", &ca)]);
+    let answer = crate::helpers::raw_post(
+        process.addr,
+        "/v1/connections/main/login",
+        TOKEN,
+        r#"{"username_or_email":"jane","password":"correct horse battery staple"}"#,
+    );
+    assert!(
+        answer.starts_with("HTTP/1.1 200"),
+        "{answer}\n{}",
+        process.log()
+    );
 }
