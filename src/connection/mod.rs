@@ -169,6 +169,13 @@ impl Connection {
         all.iter().map(|s| s.in_use()).sum()
     }
 
+    /// The most store connections the connection's pools may hold over all
+    /// threads: `pool.max`, split between the threads, each holding at
+    /// least one (so the number of threads, when that is more).
+    pub fn pool_max(&self) -> usize {
+        pools_total(self.settings.tunables.pool.max, self.threads)
+    }
+
     /// Closes this thread's pool of the connection, when it has one: at the
     /// end of the thread's runtime, which the pool belongs to.
     pub async fn close_thread_store(&self) {
@@ -448,8 +455,27 @@ pub fn share(total: usize, threads: usize, nth: usize) -> usize {
     total / threads + usize::from(nth % threads < total % threads)
 }
 
+/// What the pools of `threads` threads hold at most, each given its
+/// [`share`] of `max` and at least one.
+fn pools_total(max: usize, threads: usize) -> usize {
+    (0..threads.max(1))
+        .map(|nth| share(max, threads, nth).max(1))
+        .sum()
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn pools_hold_pool_max_or_one_a_thread() {
+        for (max, threads, total) in [(20, 2, 20), (1, 4, 4), (3, 16, 16), (10, 1, 10), (7, 3, 7)] {
+            assert_eq!(
+                super::pools_total(max, threads),
+                total,
+                "{max} over {threads}"
+            );
+        }
+    }
+
     #[test]
     fn shares_add_up() {
         for (total, threads) in [(20, 2), (21, 2), (1, 4), (0, 3), (7, 3), (5, 1)] {

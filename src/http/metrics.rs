@@ -135,8 +135,8 @@ impl Metrics {
             ),
             (
                 "customdb_pool_connections_max",
-                "The pool's size (pool.max).",
-                |c| c.settings.tunables.pool.max,
+                "The most store connections the pools may hold (pool.max, or one a runtime thread when there are more threads).",
+                |c| c.pool_max(),
             ),
         ];
         let connections: Vec<_> = connections.collect();
