@@ -33,13 +33,15 @@ pub fn start(state: AppState, source: Option<PathBuf>) {
             watch(Arc::downgrade(connection));
         }
     }
+    // The handler is installed now, before the listener says it listens:
+    // a SIGHUP right after the start reloads rather than ends the process.
+    #[cfg(unix)]
+    let Ok(mut hangups) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+        tracing::warn!("SIGHUP cannot be listened to: reload needs a restart");
+        return;
+    };
     #[cfg(unix)]
     tokio::spawn(async move {
-        use tokio::signal::unix::{signal, SignalKind};
-        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
-            tracing::warn!("SIGHUP cannot be listened to: reload needs a restart");
-            return;
-        };
         while hangups.recv().await.is_some() {
             tracing::info!("SIGHUP: reloading");
             let state = state.clone();

@@ -286,36 +286,40 @@ fn serve_thread(
 }
 
 /// Counts SIGTERM and SIGINT (Ctrl-C) into a watch channel: the first
-/// begins a drain, the second ends its delay.
+/// begins a drain, the second ends its delay. The handlers are installed
+/// here, at once, not when the counting task first runs: a signal that
+/// comes right after the start is counted, never the default action.
 pub fn count_signals() -> tokio::sync::watch::Receiver<u32> {
     let (tx, rx) = tokio::sync::watch::channel(0u32);
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).ok();
+        let mut int = signal(SignalKind::interrupt()).ok();
+        tokio::task::spawn_local(async move {
+            async fn next(s: &mut Option<tokio::signal::unix::Signal>) {
+                let received = match s {
+                    Some(s) => s.recv().await.is_some(),
+                    None => false,
+                };
+                if !received {
+                    std::future::pending::<()>().await;
+                }
+            }
+            loop {
+                tokio::select! {
+                    () = next(&mut term) => {},
+                    () = next(&mut int) => {},
+                }
+                tx.send_modify(|n| *n += 1);
+            }
+        });
+    }
+    #[cfg(not(unix))]
     tokio::task::spawn_local(async move {
-        loop {
-            shutdown_signal().await;
+        while tokio::signal::ctrl_c().await.is_ok() {
             tx.send_modify(|n| *n += 1);
         }
     });
     rx
-}
-
-/// Completes on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
 }
