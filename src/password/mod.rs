@@ -247,7 +247,11 @@ fn argon2_params(stored: &str) -> Result<(PasswordHash, argon2::Params), HashErr
 }
 
 fn verify_argon2(pw: &[u8], stored: &str) -> Result<bool, HashError> {
-    let (hash, params) = argon2_params(stored)?;
+    let Ok((hash, params)) = argon2_params(stored) else {
+        // The PHC parser stops at 64-byte outputs; longer ones (up to the
+        // cap) are computed here.
+        return verify_argon2_long(pw, stored);
+    };
     let output = hash.hash.as_ref().map_or(0, |h| h.len());
     kdf::argon2_costs(
         "Argon2",
@@ -261,6 +265,46 @@ fn verify_argon2(pw: &[u8], stored: &str) -> Result<bool, HashError> {
         Err(argon2::password_hash::Error::PasswordInvalid) => Ok(false),
         Err(_) => Err(HashError::Malformed("Argon2")),
     }
+}
+
+/// `$argon2X$v=N$m=M,t=T,p=P$salt$hash` with an output the PHC parser does
+/// not take (longer than 64 bytes), computed directly; the version, when
+/// absent, is 1.3 as the parser has it.
+fn verify_argon2_long(pw: &[u8], stored: &str) -> Result<bool, HashError> {
+    const F: &str = "Argon2";
+    let parts: Vec<&str> = stored.split('$').collect();
+    let (variant, version, params, salt, hash) = match parts[..] {
+        ["", variant, version, params, salt, hash] => (variant, Some(version), params, salt, hash),
+        ["", variant, params, salt, hash] => (variant, None, params, salt, hash),
+        _ => return Err(HashError::Malformed(F)),
+    };
+    let variant = kdf::argon2_variant(variant).ok_or(HashError::Malformed(F))?;
+    let version = match version {
+        None | Some("v=19") => argon2::Version::V0x13,
+        Some("v=16") => argon2::Version::V0x10,
+        Some(_) => return Err(HashError::Malformed(F)),
+    };
+    let (mut m, mut t, mut p) = (None, None, None);
+    for kv in params.split(',') {
+        let number = |v: &str| v.parse::<u32>().map_err(|_| HashError::Malformed(F));
+        match kv.split_once('=') {
+            Some(("m", v)) => m = Some(number(v)?),
+            Some(("t", v)) => t = Some(number(v)?),
+            Some(("p", v)) => p = Some(number(v)?),
+            _ => return Err(HashError::Malformed(F)),
+        }
+    }
+    let (Some(m), Some(t), Some(p)) = (m, t, p) else {
+        return Err(HashError::Malformed(F));
+    };
+    let salt = b64(salt, F)?;
+    let expected = b64(hash, F)?;
+    // only what the parser refused for its length: anything else is malformed
+    if expected.len() <= 64 {
+        return Err(HashError::Malformed(F));
+    }
+    let computed = kdf::argon2(F, variant, version, pw, &salt, t, m, p, expected.len())?;
+    Ok(bool::from(computed.ct_eq(&expected)))
 }
 
 /// Decodes PHC, Django and passlib base64 (`.` for `+`), padded or not.
@@ -801,6 +845,31 @@ mod tests {
             verify_keycloak("pw", &secret, &cred),
             Err(HashError::Malformed("Keycloak credential"))
         );
+    }
+
+    /// An Argon2id output of 100 bytes, past the PHC parser's 64, made with
+    /// PHP's libsodium: `sodium_crypto_pwhash(100, PASSWORD,
+    /// "somesaltsomesalt", 2, 1024 * 1024, SODIUM_CRYPTO_PWHASH_ALG_ARGON2ID13)`
+    /// in unpadded base64.
+    #[test]
+    fn argon2_outputs_longer_than_64_bytes_verify() {
+        let stored = "$argon2id$v=19$m=1024,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$U+MqY7Q7SBilTiwERS8i6bxZoflHPQRDfkpuOu3RfeBgGxOpPxZG038p2ot96Sn6z35XPCySvMp9lxJe+Y/rvWt1iB3doCIZEZkYThBlgwwfbv3S9RFQgALztXdvSEkMOV7yqg";
+        assert_eq!(verify("correct horse battery staple", stored), Ok(true));
+        assert_eq!(verify("correct horse battery stapler", stored), Ok(false));
+        // Django's form of it too
+        let django = format!("argon2{stored}");
+        assert_eq!(verify("correct horse battery staple", &django), Ok(true));
+        // past 1024 bytes: refused as too costly, naming the limit
+        let long = format!(
+            "$argon2id$v=19$m=1024,t=2,p=1$c29tZXNhbHRzb21lc2FsdA${}",
+            "A".repeat(1400)
+        );
+        match verify("x", &long) {
+            Err(e @ HashError::TooCostly { .. }) => {
+                assert!(e.to_string().contains("1024 bytes"), "{e}")
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     /// ASP.NET Core Identity's own test vectors (PasswordHasherTest.cs):
