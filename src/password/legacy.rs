@@ -194,7 +194,7 @@ pub fn verify_braced(pw: &[u8], stored: &str) -> Result<bool, HashError> {
                 ldap_plain(pw, body, Digest::Sha256, "{SHA256}")
             }
         }
-        BracedKind::Plain(d) => ldap_plain(pw, body, d, "{SHA384}/{SHA512}"),
+        BracedKind::Plain(d) => ldap_plain(pw, body, d, plain_name(d)),
         BracedKind::Md5 => {
             if body.starts_with('{') {
                 spring_digest(pw, body, Digest::Md5)
@@ -252,11 +252,33 @@ pub fn verify_braced(pw: &[u8], stored: &str) -> Result<bool, HashError> {
 }
 
 /// `{SSHA}` and friends: base64(digest(password ‖ salt) ‖ salt).
+/// The braces of an LDAP digest, as errors name the format.
+fn plain_name(d: Digest) -> &'static str {
+    match d {
+        Digest::Md5 => "{MD5}",
+        Digest::Sha1 => "{SHA}",
+        Digest::Sha256 => "{SHA256}",
+        Digest::Sha384 => "{SHA384}",
+        Digest::Sha512 => "{SHA512}",
+    }
+}
+
+/// The braces of a salted LDAP digest.
+fn salted_name(d: Digest) -> &'static str {
+    match d {
+        Digest::Md5 => "{SMD5}",
+        Digest::Sha1 => "{SSHA}",
+        Digest::Sha256 => "{SSHA256}",
+        Digest::Sha384 => "{SSHA384}",
+        Digest::Sha512 => "{SSHA512}",
+    }
+}
+
 fn ldap_salted(pw: &[u8], body: &str, d: Digest) -> Result<bool, HashError> {
-    const F: &str = "{SSHA}";
-    let raw = kdf::base64_decode(body).ok_or(HashError::Malformed(F))?;
+    let f = salted_name(d);
+    let raw = kdf::base64_decode(body).ok_or(HashError::Malformed(f))?;
     if raw.len() <= d.size() {
-        return Err(HashError::Malformed(F));
+        return Err(HashError::Malformed(f));
     }
     let (digest, salt) = raw.split_at(d.size());
     Ok(eq(&d.of(&[pw, salt]), digest))
@@ -288,15 +310,19 @@ fn ab64(text: &str, format: &'static str) -> Result<Vec<u8>, HashError> {
 /// `{PBKDF2-SHA256}rounds$salt$hash`, as OpenLDAP's pw-pbkdf2 and passlib
 /// write it.
 fn ldap_pbkdf2(pw: &[u8], body: &str, d: Digest) -> Result<bool, HashError> {
-    const F: &str = "{PBKDF2}";
+    let f = match d {
+        Digest::Sha256 => "{PBKDF2-SHA256}",
+        Digest::Sha512 => "{PBKDF2-SHA512}",
+        _ => "{PBKDF2}",
+    };
     let parts: Vec<&str> = body.split('$').collect();
     let [rounds, salt, hash] = parts[..] else {
-        return Err(HashError::Malformed(F));
+        return Err(HashError::Malformed(f));
     };
-    let rounds: u64 = rounds.parse().map_err(|_| HashError::Malformed(F))?;
-    let salt = ab64(salt, F)?;
-    let expected = ab64(hash, F)?;
-    let key = kdf::pbkdf2(F, d, pw, &salt, rounds, expected.len())?;
+    let rounds: u64 = rounds.parse().map_err(|_| HashError::Malformed(f))?;
+    let salt = ab64(salt, f)?;
+    let expected = ab64(hash, f)?;
+    let key = kdf::pbkdf2(f, d, pw, &salt, rounds, expected.len())?;
     Ok(eq(&key, &expected))
 }
 
@@ -326,17 +352,22 @@ fn spring_sha256(pw: &[u8], body: &str) -> Result<bool, HashError> {
 /// Spring's `MessageDigestPasswordEncoder`: optional `{salt}` + hex digest
 /// of password ‖ `{salt}`.
 fn spring_digest(pw: &[u8], body: &str, d: Digest) -> Result<bool, HashError> {
-    const F: &str = "Spring message digest";
+    let f = match d {
+        Digest::Md5 => "{MD5}",
+        Digest::Sha1 => "{SHA-1}",
+        Digest::Sha256 => "{SHA-256}",
+        _ => "Spring message digest",
+    };
     let (salt, hex) = match body.strip_prefix('{') {
         Some(rest) => {
-            let end = rest.find('}').ok_or(HashError::Malformed(F))?;
+            let end = rest.find('}').ok_or(HashError::Malformed(f))?;
             (&body[..end + 2], &rest[end + 1..])
         }
         None => ("", body),
     };
     let expected = kdf::hex_decode(hex)
         .filter(|e| e.len() == d.size())
-        .ok_or(HashError::Malformed(F))?;
+        .ok_or(HashError::Malformed(f))?;
     Ok(eq(&d.of(&[pw, salt.as_bytes()]), &expected))
 }
 

@@ -847,6 +847,28 @@ mod tests {
         );
     }
 
+    /// A broken value under braces is named by its own braces, never by a
+    /// neighbouring format's.
+    #[test]
+    fn broken_braced_values_are_named_by_their_braces() {
+        for (stored, name) in [
+            ("{SSHA512}AAAA", "{SSHA512}"),
+            ("{SSHA256}AAAA", "{SSHA256}"),
+            ("{SMD5}AAAA", "{SMD5}"),
+            ("{SSHA}AAAA", "{SSHA}"),
+            ("{SHA384}AAAA", "{SHA384}"),
+            ("{SHA512}AAAA", "{SHA512}"),
+            ("{PBKDF2-SHA256}1000$bad", "{PBKDF2-SHA256}"),
+            ("{PBKDF2-SHA512}1000$bad", "{PBKDF2-SHA512}"),
+        ] {
+            assert_eq!(
+                verify("pw", stored),
+                Err(HashError::Malformed(name)),
+                "{stored}"
+            );
+        }
+    }
+
     /// An Argon2id output of 100 bytes, past the PHC parser's 64, made with
     /// PHP's libsodium: `sodium_crypto_pwhash(100, PASSWORD,
     /// "somesaltsomesalt", 2, 1024 * 1024, SODIUM_CRYPTO_PWHASH_ALG_ARGON2ID13)`
