@@ -170,11 +170,12 @@ fn joomla(pw: &[u8], stored: &str) -> Result<bool, HashError> {
     if stored.starts_with('$') {
         return verify_bytes(pw, stored);
     }
-    if let Some(body) = stored
-        .strip_prefix("{SHA256}")
-        .or_else(|| stored.strip_prefix("{sha256}"))
+    // brace names in any case, as everywhere
+    if stored
+        .get(..8)
+        .is_some_and(|p| p.eq_ignore_ascii_case("{SHA256}"))
     {
-        return legacy::joomla_sha256(pw, body);
+        return legacy::joomla_sha256(pw, &stored[8..]);
     }
     match stored.split_once(':') {
         Some((hex, salt)) => hex_equals(&Digest::Md5.of(&[pw, salt.as_bytes()]), hex, F),
@@ -218,5 +219,23 @@ fn aspnet_identity(pw: &[u8], stored: &str) -> Result<bool, HashError> {
             Ok(computed.ct_eq(key).into())
         }
         _ => Err(HashError::Malformed(F)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Joomla's `{SHA256}` in any case, as brace names are everywhere (the
+    /// value from tests/vectors/legacy.tsv, written by Joomla's formula).
+    #[test]
+    fn joomla_takes_its_brace_name_in_any_case() {
+        let body = "d8565d6f85f2aa66fba4a83364176439ecb96d04165b5784da4e71815948191a:738c74a3608b";
+        for braces in ["{SHA256}", "{sha256}", "{Sha256}"] {
+            let stored = format!("{braces}{body}");
+            assert_eq!(
+                super::verify_as("joomla", "correct horse battery staple", &stored),
+                Ok(true),
+                "{stored}"
+            );
+        }
     }
 }

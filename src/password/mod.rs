@@ -558,7 +558,9 @@ pub fn hash(plain: &str, policy: HashPolicy) -> Result<String, HashError> {
 pub fn needs_rehash(stored: &str, policy: HashPolicy) -> bool {
     match (policy.algorithm, detect(stored)) {
         (PasswordAlgorithm::Bcrypt, Some(Format::Bcrypt)) => {
-            stored.starts_with("$2x$") || bcrypt_cost(stored) != Ok(policy.bcrypt_cost)
+            stored.starts_with("$2x$")
+                || bcrypt_cost(stored) != Ok(policy.bcrypt_cost)
+                || !bcrypt_body_ok(stored)
         }
         (PasswordAlgorithm::Argon2id, Some(Format::Argon2)) => {
             let Ok((hash, params)) = argon2_params(stored) else {
@@ -573,6 +575,17 @@ pub fn needs_rehash(stored: &str, policy: HashPolicy) -> bool {
         }
         _ => true,
     }
+}
+
+/// `$2?$NN$` then 53 characters of bcrypt's alphabet: salt and digest.
+fn bcrypt_body_ok(stored: &str) -> bool {
+    stored.as_bytes().get(6) == Some(&b'$')
+        && stored.get(7..).is_some_and(|body| {
+            body.len() == 53
+                && body
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'/')
+        })
 }
 
 fn bcrypt_cost(stored: &str) -> Result<u32, HashError> {
@@ -845,6 +858,41 @@ mod tests {
             verify_keycloak("pw", &secret, &cred),
             Err(HashError::Malformed("Keycloak credential"))
         );
+    }
+
+    /// A bcrypt value of the right length and cost but a broken body needs
+    /// a new hash: it is malformed.
+    #[test]
+    fn a_broken_bcrypt_body_needs_a_rehash() {
+        let policy = HashPolicy {
+            algorithm: PasswordAlgorithm::Bcrypt,
+            bcrypt_cost: 10,
+        };
+        let good = "$2y$10$abcdefghijklmnopqrstuuJ8F2nM1vMv1jJ4XkR1hEJ3C5yVdS2Gm";
+        assert_eq!(good.len(), 60);
+        assert!(!needs_rehash(good, policy));
+        let broken = format!("$2y$10${}", "!".repeat(53));
+        assert!(needs_rehash(&broken, policy));
+    }
+
+    /// A Keycloak row of an algorithm not taken is named by it, whatever
+    /// else the row lacks; passes past 32 bits are a cost refusal.
+    #[test]
+    fn keycloak_rows_name_an_unknown_algorithm_first() {
+        let secret = serde_json::json!({"value": "c2FsdHNhbHRzYWx0c2FsdA==", "salt": "c2FsdHNhbHRzYWx0c2FsdA=="});
+        let e = verify_keycloak("pw", &secret, &serde_json::json!({"algorithm": "bcrypt"}))
+            .unwrap_err();
+        assert!(
+            matches!(&e, HashError::UnknownName(n) if n.contains("bcrypt")),
+            "{e}"
+        );
+        let cred = serde_json::json!({"algorithm": "argon2", "hashIterations": 1u64 << 40,
+            "additionalParameters": {"type": ["id"], "version": ["1.3"], "hashLength": ["16"],
+                "memory": ["64"], "parallelism": ["1"]}});
+        assert!(matches!(
+            verify_keycloak("pw", &secret, &cred),
+            Err(HashError::TooCostly { .. })
+        ));
     }
 
     /// A broken value under braces is named by its own braces, never by a
