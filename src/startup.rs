@@ -217,6 +217,12 @@ impl Application {
 /// the others take the port the first one got.
 fn bind(addr: SocketAddr, threads: usize) -> std::io::Result<Vec<std::net::TcpListener>> {
     use socket2::{Domain, Protocol, Socket, Type};
+    // SO_REUSEPORT would let a second server (another customdb, started by
+    // mistake) share the port without a word: a plain bind first finds
+    // anything listening there already.
+    if addr.port() != 0 {
+        drop(std::net::TcpListener::bind(addr)?);
+    }
     let mut addr = addr;
     let mut listeners = Vec::with_capacity(threads);
     for _ in 0..threads.max(1) {

@@ -451,3 +451,35 @@ fn succeeds(command: &mut std::process::Command) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn a_second_server_on_a_port_in_use_is_refused_not_given_half_the_traffic() {
+    let prepared = builder()
+        .bare()
+        .script("login", "fn login(u, p) { #{ id: 1 } }")
+        .prepare();
+    let first = Process::serve(&prepared.config, &[]);
+    let config = std::fs::read_to_string(&prepared.config).unwrap();
+    assert!(config.contains("listen = \"127.0.0.1:0\""), "{config}");
+    let dir = tempfile::tempdir().unwrap();
+    let second_config = dir.path().join("second.toml");
+    std::fs::write(
+        &second_config,
+        config.replace(
+            "listen = \"127.0.0.1:0\"",
+            &format!("listen = \"{}\"", first.addr),
+        ),
+    )
+    .unwrap();
+    let mut second = Process::start(&second_config, &["serve"], &[]);
+    assert_eq!(second.wait(), Some(2), "{}", second.log());
+    assert!(
+        second
+            .log()
+            .contains(&format!("cannot listen on {}", first.addr)),
+        "{}",
+        second.log()
+    );
+    // the first one goes on serving alone
+    assert!(raw_request(first.addr, "GET", "/healthz", &[], "").starts_with("HTTP/1.1 200"));
+}
