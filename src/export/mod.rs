@@ -140,12 +140,16 @@ pub async fn run(settings: Settings, options: Options) -> Ended {
 }
 
 async fn export(settings: Settings, options: Options) -> Ended {
-    let Some(conn_settings) = settings.connections.get(&options.connection).cloned() else {
+    let Some(mut conn_settings) = settings.connections.get(&options.connection).cloned() else {
         return Ended::Usage(format!("no connection `{}`", options.connection));
     };
     if !(1..=10_000).contains(&options.page_size) {
         return Ended::Usage("--page-size: 1 to 10000".into());
     }
+    // Rhai counts the entries of every map in a value together, so a page
+    // of users would share one user's allowance: here it is per user.
+    let t = &mut conn_settings.tunables;
+    t.max_map_entries = t.max_map_entries.saturating_mul(options.page_size);
     let conn = match Connection::open(conn_settings, Admission::new(1), 1) {
         Ok(c) => Arc::new(c),
         Err(problems) => {

@@ -1057,3 +1057,31 @@ fn check_names_a_list_users_or_count_users_of_the_wrong_shape() {
         "{said}"
     );
 }
+
+#[test]
+fn a_full_default_page_fits_the_default_map_limit_which_counts_per_user() {
+    // 1,000 users of 11 entries each: 11,000 map entries in one page, past
+    // the default max_map_entries of 10,000 that one script value may hold
+    let prepared = builder()
+        .bare()
+        .script("login", LOGIN)
+        .script("list_users", LIST_USERS)
+        .prepare();
+    let private = prepared.on_private_server(SCHEMA);
+    let rows: Vec<String> = (1..=1000)
+        .map(|i| format!("({i}, 'u{i}@example.com', 'user{i}', NULL, NULL, 0, 'gold')"))
+        .collect();
+    private.sql(
+        Some(&prepared.database),
+        &format!("INSERT INTO accounts (id, email, username, pw_hash, descriptor, blocked, plan) VALUES {};", rows.join(",")),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("users.json");
+    let run = export(
+        &prepared.config,
+        &["main", "--format", "okta", "--out", out.to_str().unwrap()],
+    );
+    assert_eq!(run.status.code(), Some(3), "{}", text(&run.stderr));
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(ids_in("okta", &doc).len(), 1000);
+}

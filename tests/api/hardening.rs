@@ -109,6 +109,16 @@ async fn each_limit_fails_its_request_while_good_logins_go_on() {
             0,
             5000,
         ),
+        // the default: 10,000 entries (10,001 would otherwise answer a user;
+        // Rhai measures a map when it is handed on, here to `len`)
+        (
+            "let m = #{}; for i in 0..10001 { m[`k${i}`] = i; } #{ id: 1, entries: m.len() }",
+            "",
+            500,
+            "script_error",
+            0,
+            5000,
+        ),
         (
             "let m = #{}; let i = 0; loop { m[`k${i}`] = i; i += 1; }",
             "max_map_entries = 1000",
