@@ -90,6 +90,8 @@ fn with_session<T>(f: impl FnOnce(&mut Session) -> Result<T, StoreError>) -> Fal
         StoreError::Cancelled => {
             EvalAltResult::ErrorTerminated("cancelled".into(), Position::NONE).into()
         }
+        // the script's own mistake: a plain error, 500 when not caught
+        StoreError::Refused(why) => runtime(format!("the statement was refused: {why}")),
         other => errors::thrown(errors::store_error_map(&other)),
     })
 }

@@ -50,6 +50,11 @@ pub enum StoreError {
     /// The store could not be reached, or no connection came free in time.
     #[error("user store unavailable: {0}")]
     Unavailable(String),
+    /// The driver refused the statement itself (a parameter count that
+    /// does not match its `?`s, say): the script's fault, not the store's.
+    /// Its connection is gone, and with it any transaction.
+    #[error("{0}")]
+    Refused(String),
     /// The statement ran past its time and was stopped.
     #[error("query timed out")]
     Timeout,

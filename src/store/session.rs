@@ -115,6 +115,13 @@ impl Session {
                     message: s.message,
                 })
             }
+            // The driver gives up the connection after these too: the next
+            // statement gets another, outside any transaction.
+            Some(Err(mysql_async::Error::Driver(d))) if refused_statement(&d) => {
+                self.in_transaction = false;
+                drop(held);
+                Err(StoreError::Refused(d.to_string()))
+            }
             Some(Err(other)) => {
                 self.in_transaction = false;
                 drop(held);
@@ -199,4 +206,17 @@ impl Session {
             held.conn.reset_connection(false);
         }
     }
+}
+
+/// Driver errors about the statement as written: the script's to fix,
+/// never an outage.
+fn refused_statement(error: &mysql_async::DriverError) -> bool {
+    use mysql_async::DriverError as D;
+    matches!(
+        error,
+        D::Params(_)
+            | D::MixedParams
+            | D::StmtParamsMismatch { .. }
+            | D::StmtParamsNumberExceedsLimit { .. }
+    )
 }

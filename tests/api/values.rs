@@ -235,3 +235,31 @@ async fn blob_bytes_iterate_as_integers() {
     assert_eq!(a.body["user"]["kinds"], json!(["i64", "i64", "i64"]));
     assert_eq!(a.body["user"]["first"], 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statement_with_the_wrong_number_of_parameters_is_the_scripts_fault_not_an_outage() {
+    let get_user = r#"
+        fn get_user(email) {
+            if email == "caught@example.com" {
+                // caught: a plain error, and the session goes on
+                let why = "";
+                try { db::query("SELECT ? AS a, ? AS b", [1]); } catch (e) { why = e; }
+                let n = db::query_one("SELECT 7 AS n").n;
+                return #{ id: 1, why: why, n: n };
+            }
+            db::query_one("SELECT member_id FROM members WHERE email_addr = ?")
+        }
+    "#;
+    let app = builder().script("get_user", get_user).spawn().await;
+    // not caught: 500 script_error, not 503
+    app.action("get_user", json!({"email": "jane@example.com"}))
+        .await
+        .expect(500, "script_error");
+    let a = app
+        .action("get_user", json!({"email": "caught@example.com"}))
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.body["user"]["n"], 7, "{}", a.body);
+    let why = a.body["user"]["why"].as_str().unwrap_or_default();
+    assert!(why.contains("the statement was refused"), "{}", a.body);
+}
