@@ -67,10 +67,14 @@ fn merge_metadata(current: Dynamic, patch: Dynamic) -> Fallible<Dynamic> {
                 ))),
             }
         };
-    let merged = crate::metadata::merge(
-        &as_object(&current, "current")?,
-        &as_object(&patch, "patch")?,
-    );
+    let current = as_object(&current, "current")?;
+    // `()`, a part the caller did not give (`patch.user_metadata` when only
+    // `metadata` came): left as it is, as the update's merge rule has it
+    let merged = if patch.is_unit() {
+        current
+    } else {
+        crate::metadata::merge(&current, &as_object(&patch, "patch")?)
+    };
     rhai::serde::to_dynamic(serde_json::Value::Object(merged))
 }
 

@@ -300,7 +300,8 @@ async fn merge_metadata_in_a_script() {
                replaced: merge_metadata(cur, #{ addresses: #{ work: "B" } }),
                deleted: merge_metadata(cur, #{ gone: () }),
                cleared: merge_metadata(cur, #{}),
-               from_unit: merge_metadata((), #{ a: 1 }) }
+               from_unit: merge_metadata((), #{ a: 1 }),
+               not_given: merge_metadata(cur, ()) }
         }
     "#;
     let app = builder().bare().script("login", login).spawn().await;
@@ -323,6 +324,11 @@ async fn merge_metadata_in_a_script() {
     );
     assert_eq!(u["cleared"], json!({}));
     assert_eq!(u["from_unit"], json!({"a": 1}));
+    // a part the caller did not give leaves the metadata as it is
+    assert_eq!(
+        u["not_given"],
+        json!({"hobby": "surf", "addresses": {"home": "A"}, "gone": 1})
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
