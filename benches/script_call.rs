@@ -78,6 +78,7 @@ fn script_call(c: &mut Criterion) {
                 masker: Masker::default().with_request(request.secrets()),
                 verified: false,
                 deadline,
+                modules: Vec::new(),
             };
             let (request, scripts) = (request.clone(), scripts.clone());
             let (answer, _) = runtime

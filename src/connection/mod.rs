@@ -298,6 +298,7 @@ impl Connection {
             masker: self.masker.clone(),
             verified: false,
             deadline,
+            modules: Vec::new(),
         };
         let ran = call::run(state, move |call| {
             scripts.call_fn(call, script, function, args)
@@ -392,6 +393,7 @@ impl Connection {
             masker: self.masker.with_request(request.secrets()),
             verified: false,
             deadline,
+            modules: Vec::new(),
         };
         let started = Instant::now();
         let (result, state) = call::run(state, move |call| {

@@ -142,6 +142,8 @@ pub struct CallState {
     /// When the call must end: checked as the script runs, and the limit
     /// of every wait.
     pub deadline: Instant,
+    /// The modules the call imported, each once.
+    pub modules: Vec<String>,
 }
 
 thread_local! {
@@ -200,6 +202,18 @@ const GRACE: std::time::Duration = std::time::Duration::from_millis(250);
 /// scripts are checked at load).
 pub fn current<R>(f: impl FnOnce(&mut CallState) -> R) -> Option<R> {
     CALL.with(|c| c.borrow_mut().as_mut().map(f))
+}
+
+/// Counts `module` among the current call's imports; answers how many
+/// distinct modules it has imported (0 outside a call, as at load).
+pub fn imports(module: &str) -> usize {
+    current(|c| {
+        if !c.modules.iter().any(|m| m == module) {
+            c.modules.push(module.to_string());
+        }
+        c.modules.len()
+    })
+    .unwrap_or(0)
 }
 
 /// The current call's deadline, if a call is running.

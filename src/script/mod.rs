@@ -108,7 +108,11 @@ impl ScriptSet {
                 ),
             }]
         })?;
-        let resolver = Arc::new(ScriptsResolver::new(root, dir.clone()));
+        let resolver = Arc::new(ScriptsResolver::new(
+            root,
+            dir.clone(),
+            settings.tunables.max_modules,
+        ));
         let engine = sandbox::build_engine(settings, resolver.clone());
 
         let mut problems = Vec::new();

@@ -18,15 +18,19 @@ pub(super) struct ScriptsResolver {
     /// script set (a reload makes a new resolver), so a hit needs no
     /// file-system look-up.
     cache: RwLock<HashMap<String, Shared<Module>>>,
+    /// The most distinct modules one call may import (`max_modules`).
+    max_modules: usize,
 }
 
 impl ScriptsResolver {
-    /// Resolves inside `root` (canonical), showing files under `shown_dir`.
-    pub(super) fn new(root: PathBuf, shown_dir: PathBuf) -> Self {
+    /// Resolves inside `root` (canonical), showing files under `shown_dir`,
+    /// at most `max_modules` distinct modules a call.
+    pub(super) fn new(root: PathBuf, shown_dir: PathBuf, max_modules: usize) -> Self {
         ScriptsResolver {
             root,
             shown_dir,
             cache: RwLock::default(),
+            max_modules,
         }
     }
 
@@ -105,6 +109,11 @@ impl ModuleResolver for SharedResolver {
         path: &str,
         pos: Position,
     ) -> Result<Shared<Module>, Box<EvalAltResult>> {
+        // Distinct modules, not import statements run: Rhai counts every
+        // run, so a helper that imports would fail on its 17th call.
+        if super::call::imports(path) > self.0.max_modules {
+            return Err(EvalAltResult::ErrorTooManyModules(pos).into());
+        }
         self.0.compile(engine, path).map_err(|e| match *e {
             EvalAltResult::ErrorModuleNotFound(m, _) => {
                 EvalAltResult::ErrorModuleNotFound(m, pos).into()

@@ -28,7 +28,9 @@ pub(super) fn build_engine(
     engine.set_max_string_size(t.max_string_bytes);
     engine.set_max_array_size(t.max_array_items);
     engine.set_max_map_size(t.max_map_entries);
-    engine.set_max_modules(t.max_modules);
+    // 0 forbids `import`; otherwise the resolver counts distinct modules
+    // (Rhai's own count is of import statements run).
+    engine.set_max_modules(if t.max_modules == 0 { 0 } else { usize::MAX });
     engine.disable_symbol("eval");
     // A blob's bytes iterate as integers, which arithmetic takes (Rhai's own
     // iterator yields a byte type that `+` refuses); indexing already does.
@@ -205,6 +207,7 @@ mod tests {
         let resolver = std::sync::Arc::new(super::ScriptsResolver::new(
             dir.path().into(),
             dir.path().into(),
+            16,
         ));
         let engine = super::build_engine(&settings.connections["legacy"], resolver);
         let before = super::MAPPED.with(std::cell::Cell::get);

@@ -351,3 +351,45 @@ async fn flag_actions_refuse_other_answers() {
     .await
     .expect(500, "invalid_profile");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_modules_counts_distinct_modules_not_import_statements_run() {
+    // a helper that imports, called 40 times: one module
+    let login = r#"
+        fn helper() { import "util" as u; u::one() }
+        fn login(u, p) {
+            let n = 0;
+            for i in 0..40 { n += helper(); }
+            if u == "many" {
+                import "m1" as a; import "m2" as b; import "m3" as c;
+                n += a::x() + b::x() + c::x();
+            }
+            #{ id: n }
+        }
+    "#;
+    let app = builder()
+        .bare()
+        .script("login", login)
+        .script("util", "fn one() { 1 }")
+        .script("m1", "fn x() { 1 }")
+        .script("m2", "fn x() { 2 }")
+        .script("m3", "fn x() { 3 }")
+        .connection("max_modules = 3")
+        .spawn()
+        .await;
+    let a = app
+        .action(
+            "login",
+            json!({"username_or_email": "one", "password": "b"}),
+        )
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.body["user"]["user_id"], "40");
+    // util and three more: four distinct modules, past 3
+    app.action(
+        "login",
+        json!({"username_or_email": "many", "password": "b"}),
+    )
+    .await
+    .expect(500, "script_error");
+}
