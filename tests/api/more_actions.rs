@@ -393,3 +393,23 @@ async fn max_modules_counts_distinct_modules_not_import_statements_run() {
     .await
     .expect(500, "script_error");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statement_cut_by_the_calls_own_time_cannot_be_caught() {
+    // the query may run 10 s, the call only 1 s: the call's time ends it,
+    // and a script that catches everything still answers 504
+    let get_user = r#"
+        fn get_user(email) {
+            try { db::query("SELECT SLEEP(5)"); } catch (e) { return (); }
+            #{ id: 1 }
+        }
+    "#;
+    let app = builder()
+        .script("get_user", get_user)
+        .connection("script_timeout_ms = 1000\nquery_timeout_ms = 10000")
+        .spawn()
+        .await;
+    app.action("get_user", json!({"email": "jane@example.com"}))
+        .await
+        .expect(504, "script_timeout");
+}
