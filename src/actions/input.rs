@@ -16,11 +16,12 @@ struct Fields(Map<String, Value>);
 
 impl Fields {
     fn new(mut map: Map<String, Value>, allowed: &[&str]) -> Result<Self> {
-        // A null for an optional field means the field is absent.
-        map.retain(|_, v| !v.is_null());
+        // Unknown even when null: a null means absent for a field there is.
         if let Some(unknown) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
             return Err(Error::invalid_request(format!("unknown field `{unknown}`")));
         }
+        // A null for an optional field means the field is absent.
+        map.retain(|_, v| !v.is_null());
         Ok(Fields(map))
     }
 
@@ -337,6 +338,17 @@ mod tests {
             json!({"username_or_email": "jane", "password": "pw", "extra": 1}),
         ));
         assert!(m.contains("`extra`"), "{m}");
+        // unknown even as null; a known optional field as null is absent
+        let m = message(parse(
+            Action::Login,
+            json!({"username_or_email": "jane", "password": "pw", "extra": null}),
+        ));
+        assert!(m.contains("`extra`"), "{m}");
+        assert!(parse(
+            Action::Create,
+            json!({"email": "a@b.c", "password": "pw", "nickname": null}),
+        )
+        .is_ok());
         let m = message(parse(Action::Login, json!({"username_or_email": "jane"})));
         assert!(m.contains("`password` is required"), "{m}");
         let m = message(parse(
