@@ -66,9 +66,12 @@ pub fn check_signup_user_metadata(meta: &Map<String, Value>) -> Result<(), Error
     for (name, value) in meta {
         let chars = name.chars().count();
         if chars == 0 || chars > SIGNUP_MAX_NAME_CHARS {
+            // the property named, its start only when it is long
+            let shown: String = name.chars().take(40).collect();
+            let more = if chars > 40 { "…" } else { "" };
             return Err(which.error(format!(
-                "user_metadata: at sign-up a property name is 1 to {SIGNUP_MAX_NAME_CHARS} characters; \
-                 one has {chars}"
+                "user_metadata property `{shown}{more}`: at sign-up a property name is 1 to \
+                 {SIGNUP_MAX_NAME_CHARS} characters, not {chars}"
             )));
         }
         match value {
@@ -169,7 +172,11 @@ mod tests {
 
         let name = |n: usize| obj(json!({ "a".repeat(n): "v" }));
         assert!(check_signup_user_metadata(&name(100)).is_ok());
-        assert!(check_signup_user_metadata(&name(101)).is_err());
+        let e = check_signup_user_metadata(&name(101)).unwrap_err();
+        // the property named (its start) and the rule
+        let m = e.to_string();
+        assert!(m.contains(&format!("`{}…`", "a".repeat(40))), "{m}");
+        assert!(m.contains("1 to 100 characters, not 101"), "{m}");
         assert!(check_signup_user_metadata(&name(0)).is_err());
         // characters, not bytes
         assert!(check_signup_user_metadata(&obj(json!({ "é".repeat(100): "v" }))).is_ok());
