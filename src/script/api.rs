@@ -96,6 +96,7 @@ fn with_session<T>(f: impl FnOnce(&mut Session) -> Result<T, StoreError>) -> Fal
         }
         // the script's own mistake: a plain error, 500 when not caught
         StoreError::Refused(why) => runtime(format!("the statement was refused: {why}")),
+        StoreError::TransactionLost(_) => runtime(e.to_string()),
         // A wait cut short by the call's own time, not the query's: the
         // script is past it and stops (504), with nothing for it to catch.
         StoreError::Timeout if call::past_deadline() => {

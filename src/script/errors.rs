@@ -76,7 +76,9 @@ pub fn store_error_map(error: &StoreError) -> RhaiMap {
     m.insert("kind".into(), STORE.into());
     let code: Dynamic = match error {
         StoreError::Server { code, .. } => i64::from(*code).into(),
-        StoreError::Unavailable(_) | StoreError::Refused(_) => Dynamic::UNIT,
+        StoreError::Unavailable(_) | StoreError::Refused(_) | StoreError::TransactionLost(_) => {
+            Dynamic::UNIT
+        }
         StoreError::Timeout | StoreError::Cancelled => {
             m.insert("timeout".into(), true.into());
             Dynamic::UNIT

@@ -55,6 +55,10 @@ pub enum StoreError {
     /// Its connection is gone, and with it any transaction.
     #[error("{0}")]
     Refused(String),
+    /// The transaction's connection was lost earlier in the transaction
+    /// (why): its statements are refused until it ends, and it cannot commit.
+    #[error("the transaction was lost ({0}); what it had written was rolled back")]
+    TransactionLost(String),
     /// The statement ran past its time and was stopped.
     #[error("query timed out")]
     Timeout,

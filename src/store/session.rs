@@ -22,6 +22,10 @@ pub struct Session {
     conn: Option<Held>,
     deadline: Instant,
     pub in_transaction: bool,
+    /// Why the open transaction's connection was lost: until the script's
+    /// `db::transaction` ends, its statements are refused and its commit
+    /// fails, rather than running outside the transaction.
+    lost: Option<String>,
     /// Whether the session may have left state on its connection (user
     /// variables, locks, LAST_INSERT_ID, a transaction...): only a session
     /// that provably did not skips the reset when the connection goes back.
@@ -37,6 +41,7 @@ impl Session {
             conn: None,
             deadline,
             in_transaction: false,
+            lost: None,
             stateful: false,
             query_times: Vec::new(),
         }
@@ -84,6 +89,9 @@ impl Session {
     /// is killed on the server and its connection thrown away; a broken
     /// connection is dropped.
     fn run(&mut self, statement: Statement) -> Result<Done, StoreError> {
+        if let Some(why) = &self.lost {
+            return Err(StoreError::TransactionLost(why.clone()));
+        }
         let limit = self.store.query_timeout.min(self.remaining()?);
         let held = self.take_conn()?;
         let started = Instant::now();
@@ -97,6 +105,15 @@ impl Session {
                 self.in_transaction = false;
                 Err(StoreError::Cancelled)
             }
+        }
+    }
+
+    /// The connection is going: a transaction open on it goes with it
+    /// (the server rolls it back), and is remembered as lost.
+    fn lose_transaction(&mut self, why: &str) {
+        if self.in_transaction {
+            self.in_transaction = false;
+            self.lost = Some(why.to_string());
         }
     }
 
@@ -116,19 +133,19 @@ impl Session {
                 })
             }
             // The driver gives up the connection after these too: the next
-            // statement gets another, outside any transaction.
+            // statement gets another.
             Some(Err(mysql_async::Error::Driver(d))) if refused_statement(&d) => {
-                self.in_transaction = false;
+                self.lose_transaction("a statement was refused");
                 drop(held);
                 Err(StoreError::Refused(d.to_string()))
             }
             Some(Err(other)) => {
-                self.in_transaction = false;
+                self.lose_transaction("the store connection failed");
                 drop(held);
                 Err(StoreError::Unavailable(other.to_string()))
             }
             None => {
-                self.in_transaction = false;
+                self.lose_transaction("a statement ran past its time");
                 self.store.abandon(held);
                 Err(StoreError::Timeout)
             }
@@ -163,12 +180,15 @@ impl Session {
 
     pub fn commit(&mut self) -> Result<(), StoreError> {
         self.in_transaction = false;
+        if let Some(why) = self.lost.take() {
+            return Err(StoreError::TransactionLost(why));
+        }
         self.run(Statement::Plain("COMMIT")).map(drop)
     }
 
     pub fn rollback(&mut self) -> Result<(), StoreError> {
         self.in_transaction = false;
-        if self.conn.is_none() {
+        if self.lost.take().is_some() || self.conn.is_none() {
             return Ok(());
         }
         self.run(Statement::Plain("ROLLBACK")).map(drop)

@@ -125,6 +125,12 @@ async fn kratos(app: &TestApp, identifier: &str, password: &str) -> Answer {
     .await
 }
 
+/// The Prometheus text of `/metrics`.
+async fn metrics_text(app: &TestApp) -> String {
+    let response = app.client.get(app.url("/metrics")).send().await.unwrap();
+    response.text().await.unwrap()
+}
+
 async fn keycloak_get(app: &TestApp, user: &str) -> Answer {
     app.send(
         app.client
@@ -299,15 +305,7 @@ async fn okta_gets_a_verdict_in_a_200_and_a_fault_as_an_error_status() {
         .await;
     a.expect(401, "invalid_adapter_credentials");
     // the label of the metrics
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics_text(&app).await;
     assert!(
         metrics.contains(
             "customdb_requests_total{connection=\"main\",action=\"okta.login\",status=\"200\"} 4"
@@ -616,15 +614,7 @@ async fn a_user_the_platform_cannot_take_is_a_500_in_the_answer_and_the_metrics(
     keycloak_get(&app, "nameless")
         .await
         .expect(500, "invalid_profile");
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics_text(&app).await;
     for action in ["fusionauth.login", "keycloak.get_user"] {
         let line = format!(
             "customdb_requests_total{{connection=\"main\",action=\"{action}\",status=\"500\"}} 1"

@@ -193,6 +193,35 @@ fn ids_in(format: &str, doc: &Value) -> Vec<String> {
         .collect()
 }
 
+/// Users 1 to `n` into `accounts` on `private`: `u{i}@example.com`, no
+/// hash; with `username` and `plan` when `full`.
+fn seed_accounts(prepared: &Prepared, private: &crate::helpers::MariaDb, n: usize, full: bool) {
+    let rows: Vec<String> = (1..=n)
+        .map(|i| {
+            if full {
+                format!("({i}, 'u{i}@example.com', 'user{i}', NULL, NULL, 0, 'gold')")
+            } else {
+                format!("({i}, 'u{i}@example.com', NULL, NULL, NULL, 0, NULL)")
+            }
+        })
+        .collect();
+    private.sql(
+        Some(&prepared.database),
+        &format!("INSERT INTO accounts (id, email, username, pw_hash, descriptor, blocked, plan) VALUES {};", rows.join(",")),
+    );
+}
+
+/// The user ids of every part an export to `out` wrote, in order.
+fn ids_in_parts(format: &str, out: &Path) -> Vec<String> {
+    let mut ids = Vec::new();
+    for part in files(out) {
+        let doc: Value = serde_json::from_str(&std::fs::read_to_string(&part).unwrap())
+            .unwrap_or_else(|e| panic!("{}: {e}", part.display()));
+        ids.extend(ids_in(format, &doc));
+    }
+    ids
+}
+
 #[test]
 fn every_format_carries_what_its_platform_verifies_and_accounts_for_every_user() {
     let (prepared, passwords) = seeded();
@@ -592,13 +621,7 @@ fn a_store_outage_mid_way_stops_the_export_and_resume_finishes_it() {
         .connection("[connections.main.pool]\nacquire_timeout_ms = 1000")
         .prepare();
     let private = prepared.on_private_server(SCHEMA);
-    let rows: Vec<String> = (1..=200)
-        .map(|i| format!("({i}, 'u{i}@example.com', NULL, NULL, NULL, 0, NULL)"))
-        .collect();
-    private.sql(
-        Some(&prepared.database),
-        &format!("INSERT INTO accounts (id, email, username, pw_hash, descriptor, blocked, plan) VALUES {};", rows.join(",")),
-    );
+    seed_accounts(&prepared, &private, 200, false);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("users.json");
     let args = [
@@ -648,13 +671,7 @@ fn a_write_failure_mid_way_stops_the_export_and_resume_finishes_it() {
         .script("list_users", LIST_USERS)
         .prepare();
     let private = prepared.on_private_server(SCHEMA);
-    let rows: Vec<String> = (1..=40)
-        .map(|i| format!("({i}, 'u{i}@example.com', NULL, NULL, NULL, 0, NULL)"))
-        .collect();
-    private.sql(
-        Some(&prepared.database),
-        &format!("INSERT INTO accounts (id, email, username, pw_hash, descriptor, blocked, plan) VALUES {};", rows.join(",")),
-    );
+    seed_accounts(&prepared, &private, 40, false);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("users.json");
     // The third part cannot be created: a directory stands in its way
@@ -696,13 +713,8 @@ fn a_write_failure_mid_way_stops_the_export_and_resume_finishes_it() {
     args.push("--resume");
     let run = export(&prepared.config, &args);
     assert_eq!(run.status.code(), Some(3), "{}", text(&run.stderr));
-    let parts = files(&out);
-    assert_eq!(parts.len(), 8, "{parts:?}");
-    let mut ids = Vec::new();
-    for part in &parts {
-        let doc: Value = serde_json::from_str(&std::fs::read_to_string(part).unwrap()).unwrap();
-        ids.extend(ids_in("auth0", &doc));
-    }
+    assert_eq!(files(&out).len(), 8, "{:?}", files(&out));
+    let ids = ids_in_parts("auth0", &out);
     let expected: Vec<String> = (1..=40).map(|i| i.to_string()).collect();
     assert_eq!(ids, expected, "every user once, in order");
     // No user has a hash: each is in the report once, the failed page's
@@ -732,13 +744,7 @@ fn sigterm_finishes_the_page_being_written_and_resume_finishes_the_export() {
         )
         .prepare();
     let private = prepared.on_private_server(SCHEMA);
-    let rows: Vec<String> = (1..=200)
-        .map(|i| format!("({i}, 'u{i}@example.com', NULL, NULL, NULL, 0, NULL)"))
-        .collect();
-    private.sql(
-        Some(&prepared.database),
-        &format!("INSERT INTO accounts (id, email, username, pw_hash, descriptor, blocked, plan) VALUES {};", rows.join(",")),
-    );
+    seed_accounts(&prepared, &private, 200, false);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("users.json");
     let mut args = vec![
@@ -796,11 +802,7 @@ fn sigterm_finishes_the_page_being_written_and_resume_finishes_the_export() {
     args.push("--resume");
     let run = export(&prepared.config, &args);
     assert_eq!(run.status.code(), Some(3), "{}", text(&run.stderr));
-    let mut ids = Vec::new();
-    for part in files(&out) {
-        let doc: Value = serde_json::from_str(&std::fs::read_to_string(part).unwrap()).unwrap();
-        ids.extend(ids_in("auth0", &doc));
-    }
+    let ids = ids_in_parts("auth0", &out);
     let expected: Vec<String> = (1..=200).map(|i| i.to_string()).collect();
     assert_eq!(ids, expected, "every user once, in order");
 }
@@ -932,13 +934,7 @@ fn file_and_report_options_work_as_given() {
         .script("list_users", LIST_USERS)
         .prepare();
     let private = prepared.on_private_server(SCHEMA);
-    let rows: Vec<String> = (1..=30)
-        .map(|i| format!("({i}, 'u{i}@example.com', 'user{i}', NULL, NULL, 0, 'gold')"))
-        .collect();
-    private.sql(
-        Some(&prepared.database),
-        &format!("INSERT INTO accounts (id, email, username, pw_hash, descriptor, blocked, plan) VALUES {};", rows.join(",")),
-    );
+    seed_accounts(&prepared, &private, 30, true);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("users.json");
     let o = out.to_str().unwrap();
@@ -1068,13 +1064,7 @@ fn a_full_default_page_fits_the_default_map_limit_which_counts_per_user() {
         .script("list_users", LIST_USERS)
         .prepare();
     let private = prepared.on_private_server(SCHEMA);
-    let rows: Vec<String> = (1..=1000)
-        .map(|i| format!("({i}, 'u{i}@example.com', 'user{i}', NULL, NULL, 0, 'gold')"))
-        .collect();
-    private.sql(
-        Some(&prepared.database),
-        &format!("INSERT INTO accounts (id, email, username, pw_hash, descriptor, blocked, plan) VALUES {};", rows.join(",")),
-    );
+    seed_accounts(&prepared, &private, 1000, true);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("users.json");
     let run = export(

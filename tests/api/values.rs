@@ -263,3 +263,30 @@ async fn a_statement_with_the_wrong_number_of_parameters_is_the_scripts_fault_no
     let why = a.body["user"]["why"].as_str().unwrap_or_default();
     assert!(why.contains("the statement was refused"), "{}", a.body);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_that_lost_its_connection_neither_goes_on_outside_it_nor_commits() {
+    // the refused statement costs the transaction its connection: what
+    // follows must not run in autocommit, and the commit must fail
+    let create = r#"
+        fn create(user) {
+            db::transaction(|| {
+                db::execute("INSERT INTO lost (id) VALUES (1)");
+                try { db::execute("INSERT INTO lost (id) VALUES (?)", []); } catch (e) {}
+                try { db::execute("INSERT INTO lost (id) VALUES (3)"); } catch (e) {}
+            });
+            #{ id: 1 }
+        }
+    "#;
+    let app = builder()
+        .bare()
+        .script("create", create)
+        .script("login", "fn login(u, p) { () }")
+        .spawn()
+        .await;
+    app.sql("CREATE TABLE lost (id INT PRIMARY KEY)");
+    app.action("create", json!({"email": "a@b", "password": "pw"}))
+        .await
+        .expect(500, "script_error");
+    assert_eq!(app.sql("SELECT COUNT(*) FROM lost"), "0");
+}
