@@ -168,10 +168,10 @@ pub fn connect_opts(settings: &ConnectionSettings) -> Opts {
                 .unwrap_or_default()
                 .with_root_certs(vec![ca.clone().into()]),
         ),
-        None => opts.ssl_opts().cloned().map(|ssl| match system_roots() {
-            Some(bundle) => ssl.with_root_certs(vec![bundle.into()]),
-            None => ssl,
-        }),
+        None => opts
+            .ssl_opts()
+            .cloned()
+            .map(|ssl| ssl.with_root_certs(system_roots().into_iter().map(Into::into).collect())),
     };
     OptsBuilder::from_opts(opts)
         .ssl_opts(ssl)
@@ -181,19 +181,53 @@ pub fn connect_opts(settings: &ConnectionSettings) -> Opts {
         .into()
 }
 
-/// The system's CA certificates: the file `SSL_CERT_FILE` names, as
-/// OpenSSL reads it, or the distribution's bundle.
-fn system_roots() -> Option<std::path::PathBuf> {
+/// The system's CA certificates, read once: the file `SSL_CERT_FILE` names,
+/// as OpenSSL reads it, or the distribution's bundle. Only those a root
+/// store takes: the driver adds every one it is given, and one it refuses
+/// (an odd corporate CA, say) would fail every TLS connection.
+fn system_roots() -> Vec<Vec<u8>> {
+    static ROOTS: std::sync::OnceLock<Vec<Vec<u8>>> = std::sync::OnceLock::new();
+    ROOTS.get_or_init(read_system_roots).clone()
+}
+
+fn read_system_roots() -> Vec<Vec<u8>> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::CertificateDer;
     let named = std::env::var_os("SSL_CERT_FILE").map(std::path::PathBuf::from);
+    if let Some(file) = named.as_ref().filter(|f| !f.is_file()) {
+        tracing::warn!(file = %file.display(), "SSL_CERT_FILE names no file: TLS to the store uses the distribution's CA bundle");
+    }
     let bundles = [
         "/etc/ssl/certs/ca-certificates.crt",
         "/etc/pki/tls/certs/ca-bundle.crt",
         "/etc/ssl/cert.pem",
     ];
-    named
+    let Some(file) = named
         .into_iter()
         .chain(bundles.iter().map(std::path::PathBuf::from))
         .find(|p| p.is_file())
+    else {
+        return Vec::new();
+    };
+    let Ok(certs) = CertificateDer::pem_file_iter(&file) else {
+        tracing::warn!(file = %file.display(), "the CA bundle cannot be read: TLS to the store uses the built-in roots only");
+        return Vec::new();
+    };
+    let (mut kept, mut left_out) = (Vec::new(), 0);
+    for cert in certs {
+        let taken = cert.ok().filter(|c| {
+            let mut store = tokio_rustls::rustls::RootCertStore::empty();
+            store.add(c.clone()).is_ok()
+        });
+        match taken {
+            Some(c) => kept.push(c.to_vec()),
+            None => left_out += 1,
+        }
+    }
+    if left_out > 0 {
+        tracing::warn!(file = %file.display(), left_out, "CA certificates left out of TLS to the store: a root store does not take them");
+    }
+    kept
 }
 
 /// Sets a session's time zone to UTC, as scripts are promised.

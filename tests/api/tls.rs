@@ -193,7 +193,18 @@ async fn tls_to_the_store_verified_against_tls_ca() {
         ),
     )
     .unwrap();
-    let ca = certs.ca.display().to_string();
+    // the bundle also holds a block no root store takes: it is left out
+    // (with a warning) rather than failing every connection
+    let bundle = dir.path().join("bundle.pem");
+    std::fs::write(
+        &bundle,
+        format!(
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n{}",
+            std::fs::read_to_string(&certs.ca).unwrap()
+        ),
+    )
+    .unwrap();
+    let ca = bundle.display().to_string();
     let process = crate::helpers::Process::serve(&prepared.config, &[("SSL_CERT_FILE", &ca)]);
     let answer = crate::helpers::raw_post(
         process.addr,
@@ -206,4 +217,6 @@ async fn tls_to_the_store_verified_against_tls_ca() {
         "{answer}\n{}",
         process.log()
     );
+    let log = process.log();
+    assert!(log.contains("left out of TLS to the store"), "{log}");
 }
