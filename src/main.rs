@@ -119,6 +119,12 @@ fn main() -> ExitCode {
 }
 
 async fn serve(settings: Settings) -> ExitCode {
+    // The handlers first, before the scripts load (which can take seconds):
+    // a SIGTERM or Ctrl-C meanwhile is counted, a SIGHUP (a reload, which
+    // the loading does anyway) ignored; none is the default action.
+    let signals = customdb::startup::count_signals();
+    #[cfg(unix)]
+    let _hangups_ignored = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
     let app = match Application::build(settings).await {
         Ok(app) => app,
         Err(e) => {
@@ -126,7 +132,7 @@ async fn serve(settings: Settings) -> ExitCode {
             return ExitCode::from(USAGE);
         }
     };
-    match app.run_until(customdb::startup::count_signals()).await {
+    match app.run_until(signals).await {
         Ok(customdb::startup::Drained::Clean) => ExitCode::SUCCESS,
         // Now, not when the runtime has waited for the server's threads:
         // what they still run is dropped with the process.

@@ -292,7 +292,7 @@ fn serve_thread(
 }
 
 /// Counts SIGTERM and SIGINT (Ctrl-C) into a watch channel: the first
-/// begins a drain, the second ends its delay. The handlers are installed
+/// begins a drain, the second ends its delay. On Unix the handlers are installed
 /// here, at once, not when the counting task first runs: a signal that
 /// comes right after the start is counted, never the default action.
 pub fn count_signals() -> tokio::sync::watch::Receiver<u32> {
