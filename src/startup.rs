@@ -221,7 +221,10 @@ fn bind(addr: SocketAddr, threads: usize) -> std::io::Result<Vec<std::net::TcpLi
     // mistake) share the port without a word: a plain bind first finds
     // anything listening there already.
     if addr.port() != 0 {
-        drop(std::net::TcpListener::bind(addr)?);
+        // bound, never listening: no connection lands on it meanwhile
+        let probe = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        probe.set_reuse_address(true)?;
+        probe.bind(&addr.into())?;
     }
     let mut addr = addr;
     let mut listeners = Vec::with_capacity(threads);
