@@ -204,16 +204,20 @@ pub fn current<R>(f: impl FnOnce(&mut CallState) -> R) -> Option<R> {
     CALL.with(|c| c.borrow_mut().as_mut().map(f))
 }
 
-/// Counts `module` among the current call's imports; answers how many
-/// distinct modules it has imported (0 outside a call, as at load).
-pub fn imports(module: &str) -> usize {
+/// Whether the current call may import `module`: one it imported already,
+/// or a new one within `max` distinct modules (always outside a call, as
+/// at load).
+pub fn may_import(module: &str, max: usize) -> bool {
+    current(|c| c.modules.iter().any(|m| m == module) || c.modules.len() < max).unwrap_or(true)
+}
+
+/// Counts `module`, once resolved, among the current call's imports.
+pub fn note_import(module: &str) {
     current(|c| {
         if !c.modules.iter().any(|m| m == module) {
             c.modules.push(module.to_string());
         }
-        c.modules.len()
-    })
-    .unwrap_or(0)
+    });
 }
 
 /// The current call's deadline, if a call is running.

@@ -69,6 +69,11 @@ impl ScriptsResolver {
             return Ok(m);
         }
         let file = self.locate(name).map_err(err)?;
+        // A module that imports, however indirectly, the one importing it
+        // would be compiled without end (until the stack overflows).
+        // (Not "not found", which Rhai replaces by the bare name.)
+        let _compiling = Compiling::enter(name)
+            .map_err(|m| Box::new(EvalAltResult::ErrorRuntime(m.into(), Position::NONE)))?;
         let text = std::fs::read_to_string(&file).map_err(|e| err(format!("{name}: {e}")))?;
         let mut ast = engine.compile(&text).map_err(|e| {
             err(format!(
@@ -99,6 +104,41 @@ impl ScriptsResolver {
     }
 }
 
+thread_local! {
+    /// The modules being compiled on this thread, outermost first: a
+    /// module's imports are compiled inside its own compilation.
+    static COMPILING: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A module on [`COMPILING`] while it compiles.
+struct Compiling;
+
+impl Compiling {
+    /// Notes that `name` compiles now; a cycle if it already is.
+    fn enter(name: &str) -> Result<Compiling, String> {
+        COMPILING.with(|c| {
+            let mut c = c.borrow_mut();
+            if let Some(at) = c.iter().position(|m| m == name) {
+                let chain: Vec<&str> = c[at..].iter().map(String::as_str).collect();
+                return Err(format!(
+                    "import \"{name}\": an import cycle ({} → {name})",
+                    chain.join(" → ")
+                ));
+            }
+            c.push(name.to_string());
+            Ok(Compiling)
+        })
+    }
+}
+
+impl Drop for Compiling {
+    fn drop(&mut self) {
+        COMPILING.with(|c| {
+            c.borrow_mut().pop();
+        });
+    }
+}
+
 pub(super) struct SharedResolver(pub(super) Arc<ScriptsResolver>);
 
 impl ModuleResolver for SharedResolver {
@@ -111,19 +151,26 @@ impl ModuleResolver for SharedResolver {
     ) -> Result<Shared<Module>, Box<EvalAltResult>> {
         // Distinct modules, not import statements run: Rhai counts every
         // run, so a helper that imports would fail on its 17th call.
-        if super::call::imports(path) > self.0.max_modules {
+        if !super::call::may_import(path, self.0.max_modules) {
             return Err(EvalAltResult::ErrorTooManyModules(pos).into());
         }
-        self.0.compile(engine, path).map_err(|e| match *e {
-            EvalAltResult::ErrorModuleNotFound(m, _) => {
-                EvalAltResult::ErrorModuleNotFound(m, pos).into()
-            }
-            other => EvalAltResult::ErrorInModule(
-                self.0.shown(path).to_string_lossy().into_owned(),
-                other.into(),
-                pos,
-            )
-            .into(),
-        })
+        let module = self
+            .0
+            .compile(engine, path)
+            .map_err(|e| -> Box<EvalAltResult> {
+                match *e {
+                    EvalAltResult::ErrorModuleNotFound(m, _) => {
+                        EvalAltResult::ErrorModuleNotFound(m, pos).into()
+                    }
+                    other => EvalAltResult::ErrorInModule(
+                        self.0.shown(path).to_string_lossy().into_owned(),
+                        other.into(),
+                        pos,
+                    )
+                    .into(),
+                }
+            })?;
+        super::call::note_import(path);
+        Ok(module)
     }
 }

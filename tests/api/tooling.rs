@@ -563,3 +563,20 @@ fn test_runner_selects_by_connection_file_and_name_and_checks_null_and_absent() 
         assert!(errors.contains(said), "{args:?}: {errors}");
     }
 }
+
+#[test]
+fn an_import_cycle_is_a_problem_at_load_not_a_crash() {
+    let prepared = builder()
+        .bare()
+        .script("a", "import \"b\" as b;\nfn fa() { 1 }")
+        .script("b", "import \"a\" as a;\nfn fb() { 2 }")
+        .script(
+            "login",
+            "import \"a\" as a;\nfn login(u, p) { #{ id: a::fa() } }",
+        )
+        .prepare();
+    let out = customdb(&prepared.config, &["check"], None);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    assert!(said.contains("an import cycle (a → b → a)"), "{said}");
+}
