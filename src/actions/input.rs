@@ -266,7 +266,7 @@ impl Request {
 }
 
 fn new_user(action: Action, map: Map<String, Value>) -> Result<NewUser> {
-    if action == Action::Signup && map.get("app_metadata").is_some_and(|v| !v.is_null()) {
+    if action == Action::Signup && map.contains_key("app_metadata") {
         return Err(Error::invalid_request(
             "`app_metadata` cannot be set at sign-up; an administrator sets it with create",
         ));

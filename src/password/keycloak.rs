@@ -82,8 +82,13 @@ pub fn verify_keycloak(plain: &str, secret: &Value, credential: &Value) -> Resul
                 _ => return Err(HashError::Malformed(F)),
             };
             let length: usize = number(&parameter(params, "hashLength")?)?;
-            let memory: u32 = number(&parameter(params, "memory")?)?;
-            let lanes: u32 = number(&parameter(params, "parallelism")?)?;
+            // past u32, past the caps too
+            let memory: u32 = number::<u64>(&parameter(params, "memory")?)?
+                .try_into()
+                .unwrap_or(u32::MAX);
+            let lanes: u32 = number::<u64>(&parameter(params, "parallelism")?)?
+                .try_into()
+                .unwrap_or(u32::MAX);
             // past u32, past the cap of 16 passes too
             let t = u32::try_from(iterations).unwrap_or(u32::MAX);
             kdf::argon2(F, variant, version, pw, &salt, t, memory, lanes, length)?
