@@ -888,6 +888,14 @@ mod tests {
             verify_keycloak("pw", &secret, &cred),
             Err(HashError::TooCostly { .. })
         ));
+        // memory past 32 bits too
+        let mut cred = cred;
+        cred["hashIterations"] = 2.into();
+        cred["additionalParameters"]["memory"] = serde_json::json!(["99999999999"]);
+        assert!(matches!(
+            verify_keycloak("pw", &secret, &cred),
+            Err(HashError::TooCostly { .. })
+        ));
     }
 
     /// A broken value under braces is named by its own braces, never by a
