@@ -211,6 +211,21 @@ fn seed_accounts(prepared: &Prepared, private: &crate::helpers::MariaDb, n: usiz
     );
 }
 
+/// An export started with `args` (its standard error kept), once its state
+/// has 20 users listed.
+fn under_way(config: &Path, args: &[&str], state: &Path) -> std::process::Child {
+    let child = export_command(config, args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    crate::helpers::eventually("the export is under way", || {
+        let s: Value = serde_json::from_str(&std::fs::read_to_string(state).ok()?).ok()?;
+        (s["listed"].as_u64()? >= 20).then_some(())
+    });
+    child
+}
+
 /// The user ids of every part an export to `out` wrote, in order.
 fn ids_in_parts(format: &str, out: &Path) -> Vec<String> {
     let mut ids = Vec::new();
@@ -633,16 +648,8 @@ fn a_store_outage_mid_way_stops_the_export_and_resume_finishes_it() {
         "--page-size",
         "5",
     ];
-    let child = export_command(&prepared.config, &args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
     let state = dir.path().join("users.json.state");
-    crate::helpers::eventually("the export is under way", || {
-        let s: Value = serde_json::from_str(&std::fs::read_to_string(&state).ok()?).ok()?;
-        (s["listed"].as_u64()? >= 20).then_some(())
-    });
+    let child = under_way(&prepared.config, &args, &state);
     private.stop();
     let done = child.wait_with_output().unwrap();
     assert_eq!(done.status.code(), Some(1), "{}", text(&done.stderr));
@@ -756,16 +763,8 @@ fn sigterm_finishes_the_page_being_written_and_resume_finishes_the_export() {
         "--page-size",
         "5",
     ];
-    let child = export_command(&prepared.config, &args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
     let state = dir.path().join("users.json.state");
-    crate::helpers::eventually("the export is under way", || {
-        let s: Value = serde_json::from_str(&std::fs::read_to_string(&state).ok()?).ok()?;
-        (s["listed"].as_u64()? >= 20).then_some(())
-    });
+    let child = under_way(&prepared.config, &args, &state);
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
