@@ -163,6 +163,19 @@ impl Connection {
         store
     }
 
+    /// Kills the statements the connection's pools run now, on every
+    /// thread: a drain out of time, just before the process ends.
+    pub async fn kill_running(&self) {
+        let stores: Vec<Arc<Store>> = self
+            .stores
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        for store in stores {
+            store.kill_running().await;
+        }
+    }
+
     /// Store connections held by scripts now, over all threads.
     pub fn in_use(&self) -> usize {
         let all = self.stores.lock().unwrap_or_else(|p| p.into_inner());

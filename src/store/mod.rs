@@ -37,6 +37,9 @@ pub struct Store {
     /// Kills go one at a time, so that they hold at most one connection
     /// outside the pool (the capacity rule counts `pool.max + 1`).
     kills: Arc<tokio::sync::Mutex<()>>,
+    /// The server's ids of the connections running a statement now, for
+    /// a drain that runs out of time: it kills them before the process ends.
+    running: std::sync::Mutex<Vec<u32>>,
     query_timeout: Duration,
     acquire_timeout: Duration,
 }
@@ -106,6 +109,7 @@ impl Store {
             in_use: Arc::default(),
             opts,
             kills,
+            running: std::sync::Mutex::default(),
             query_timeout: Duration::from_millis(t.query_timeout_ms),
             acquire_timeout: Duration::from_millis(t.pool.acquire_timeout_ms),
         }
@@ -263,6 +267,37 @@ fn unavailable(e: mysql_async::Error) -> StoreError {
 }
 
 impl Store {
+    /// Notes that connection `id` runs a statement (`true`) or no longer does.
+    pub(super) fn note_running(&self, id: u32, running: bool) {
+        let mut ids = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        if running {
+            ids.push(id);
+        } else if let Some(at) = ids.iter().position(|i| *i == id) {
+            ids.swap_remove(at);
+        }
+    }
+
+    /// Kills every statement running now, each over a connection of its
+    /// own: for a drain out of time, just before the process ends (and the
+    /// pool's limits with it). Best effort: failures are logged.
+    pub async fn kill_running(&self) {
+        let ids = self
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        for id in ids {
+            let kill = async {
+                let mut other = Conn::new(self.opts.clone()).await?;
+                other.query_drop(format!("KILL {id}")).await?;
+                other.disconnect().await
+            };
+            if let Err(e) = kill.await {
+                tracing::warn!(error = %e, "could not kill a statement at the drain timeout");
+            }
+        }
+    }
+
     /// Kills the connection's running statement on the server and throws the
     /// connection away, without waiting for either. The kill goes through a
     /// connection outside the pool, so that a full pool cannot hold it up.

@@ -94,11 +94,14 @@ pub(super) async fn run_statement(
             }
         }
     }
-    let mut guard = KillIfDropped(Some((store, held.conn.id())));
+    let id = held.conn.id();
+    store.note_running(id, true);
+    let mut guard = KillIfDropped(Some((store.clone(), id)));
     let result = tokio::time::timeout(limit, statement.run(&mut held.conn))
         .await
         .ok();
     guard.0 = None;
+    store.note_running(id, false);
     (held, result)
 }
 
