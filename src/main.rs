@@ -132,6 +132,12 @@ async fn serve(settings: Settings) -> ExitCode {
             return ExitCode::from(USAGE);
         }
     };
+    // Stopped while the scripts loaded: nothing was served, nothing drains.
+    tokio::task::yield_now().await;
+    if *signals.borrow() > 0 {
+        tracing::info!("a signal came while the scripts loaded: not serving");
+        return ExitCode::SUCCESS;
+    }
     match app.run_until(signals).await {
         Ok(customdb::startup::Drained::Clean) => ExitCode::SUCCESS,
         // Now, not when the runtime has waited for the server's threads:

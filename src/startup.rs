@@ -202,23 +202,23 @@ impl Application {
                         cut,
                         "the drain timeout passed: dropping the requests still running (and script calls whose client left)"
                     );
-                    // Their statements would otherwise run on in the store
-                    // (and hold its locks) after the process is gone.
-                    let kills = async {
-                        for connection in self.state.connections() {
-                            connection.kill_running().await;
-                        }
-                    };
-                    if tokio::time::timeout(Duration::from_secs(1), kills)
-                        .await
-                        .is_err()
-                    {
-                        tracing::warn!("not every running statement was killed within a second");
-                    }
                 } else {
                     tracing::warn!(
                         "the drain timeout passed with no request running: exiting without waiting for the rest (script calls whose client left, connections still closing)"
                     );
+                }
+                // Their statements would otherwise run on in the store (and
+                // hold its locks) after the process is gone.
+                let kills = async {
+                    for connection in self.state.connections() {
+                        connection.kill_running().await;
+                    }
+                };
+                if tokio::time::timeout(Duration::from_secs(1), kills)
+                    .await
+                    .is_err()
+                {
+                    tracing::warn!("not every running statement was killed within a second");
                 }
                 Ok(Drained::TimedOut(cut))
             }

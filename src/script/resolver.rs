@@ -111,13 +111,22 @@ thread_local! {
 }
 
 /// A module on [`COMPILING`] while it compiles.
-struct Compiling;
+struct Compiling(String);
+
+/// The deepest chain of modules importing modules: past it, a script's
+/// stack (or a reload's thread) could overflow.
+const MAX_IMPORT_DEPTH: usize = 32;
 
 impl Compiling {
     /// Notes that `name` compiles now; a cycle if it already is.
     fn enter(name: &str) -> Result<Compiling, String> {
         COMPILING.with(|c| {
             let mut c = c.borrow_mut();
+            if c.len() >= MAX_IMPORT_DEPTH {
+                return Err(format!(
+                    "import \"{name}\": modules import each other more than {MAX_IMPORT_DEPTH} deep"
+                ));
+            }
             if let Some(at) = c.iter().position(|m| m == name) {
                 let chain: Vec<&str> = c[at..].iter().map(String::as_str).collect();
                 return Err(format!(
@@ -126,15 +135,20 @@ impl Compiling {
                 ));
             }
             c.push(name.to_string());
-            Ok(Compiling)
+            Ok(Compiling(name.to_string()))
         })
     }
 }
 
 impl Drop for Compiling {
     fn drop(&mut self) {
+        // Its own entry: another call's fiber on this thread may have
+        // pushed one since, while this compilation was suspended.
         COMPILING.with(|c| {
-            c.borrow_mut().pop();
+            let mut c = c.borrow_mut();
+            if let Some(at) = c.iter().rposition(|m| *m == self.0) {
+                c.remove(at);
+            }
         });
     }
 }

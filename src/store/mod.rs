@@ -286,13 +286,19 @@ impl Store {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
+        // at once, each over a connection of its own: the caller's second
+        // is for all of them
+        let mut kills = tokio::task::JoinSet::new();
         for id in ids {
-            let kill = async {
-                let mut other = Conn::new(self.opts.clone()).await?;
+            let opts = self.opts.clone();
+            kills.spawn(async move {
+                let mut other = Conn::new(opts).await?;
                 other.query_drop(format!("KILL {id}")).await?;
                 other.disconnect().await
-            };
-            if let Err(e) = kill.await {
+            });
+        }
+        while let Some(done) = kills.join_next().await {
+            if let Ok(Err(e)) = done {
                 tracing::warn!(error = %e, "could not kill a statement at the drain timeout");
             }
         }

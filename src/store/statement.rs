@@ -86,22 +86,33 @@ pub(super) async fn run_statement(
     statement: Statement,
     limit: Duration,
 ) -> Ran {
-    struct KillIfDropped(Option<(Arc<Store>, u32)>);
-    impl Drop for KillIfDropped {
+    /// Notes the statement as running while it lives (however the future
+    /// ends: done, dropped or unwound), and kills it on the server when it
+    /// is dropped before it is done.
+    struct Running {
+        store: Arc<Store>,
+        id: u32,
+        done: bool,
+    }
+    impl Drop for Running {
         fn drop(&mut self) {
-            if let Some((store, id)) = self.0.take() {
-                store.kill(id, None);
+            self.store.note_running(self.id, false);
+            if !self.done {
+                self.store.kill(self.id, None);
             }
         }
     }
     let id = held.conn.id();
     store.note_running(id, true);
-    let mut guard = KillIfDropped(Some((store.clone(), id)));
+    let mut running = Running {
+        store,
+        id,
+        done: false,
+    };
     let result = tokio::time::timeout(limit, statement.run(&mut held.conn))
         .await
         .ok();
-    guard.0 = None;
-    store.note_running(id, false);
+    running.done = true;
     (held, result)
 }
 
