@@ -80,11 +80,7 @@ fn sql_text(s: &str) -> String {
 /// A connection over `accounts`, seeded with every vector: the passwords
 /// by user_id, and the ids of users with no email.
 fn seeded() -> (Prepared, BTreeMap<String, String>) {
-    let prepared = builder()
-        .bare()
-        .script("login", LOGIN)
-        .script("list_users", LIST_USERS)
-        .prepare();
+    let prepared = exporting(LIST_USERS).prepare();
     let db = crate::helpers::mariadb();
     db.sql(Some(&prepared.database), SCHEMA);
     let mut passwords = BTreeMap::new();
@@ -191,6 +187,22 @@ fn ids_in(format: &str, doc: &Value) -> Vec<String> {
                 .to_string(),
         })
         .collect()
+}
+
+/// A connection with `list_users` (and the login every connection needs).
+fn exporting(list_users: &str) -> crate::helpers::Builder {
+    builder()
+        .bare()
+        .script("login", LOGIN)
+        .script("list_users", list_users)
+}
+
+/// [`LIST_USERS`], waiting `seconds` on the store before each page.
+fn slow_list_users(seconds: &str) -> String {
+    LIST_USERS.replace(
+        "let users = [];",
+        &format!("db::query(\"SELECT SLEEP({seconds})\"); let users = [];"),
+    )
 }
 
 /// Users 1 to `n` into `accounts` on `private`: `u{i}@example.com`, no
@@ -366,17 +378,7 @@ fn every_format_carries_what_its_platform_verifies_and_accounts_for_every_user()
 
 #[test]
 fn a_killed_export_resumes_to_the_same_files_as_an_uninterrupted_one() {
-    let prepared = builder()
-        .bare()
-        .script("login", LOGIN)
-        .script(
-            "list_users",
-            &LIST_USERS.replace(
-                "let users = [];",
-                "db::query(\"SELECT SLEEP(0.03)\"); let users = [];",
-            ),
-        )
-        .prepare();
+    let prepared = exporting(&slow_list_users("0.03")).prepare();
     let db = crate::helpers::mariadb();
     db.sql(Some(&prepared.database), SCHEMA);
     let hash = "$2y$05$q71v/Wnu9brUlx1vKt7cgu2voAnulafbkNBND1JMvCYRg7CB8QlKu";
@@ -623,16 +625,7 @@ fn a_list_users_that_breaks_the_rules_stops_the_export_with_exit_1() {
 
 #[test]
 fn a_store_outage_mid_way_stops_the_export_and_resume_finishes_it() {
-    let prepared = builder()
-        .bare()
-        .script("login", LOGIN)
-        .script(
-            "list_users",
-            &LIST_USERS.replace(
-                "let users = [];",
-                "db::query(\"SELECT SLEEP(0.05)\"); let users = [];",
-            ),
-        )
+    let prepared = exporting(&slow_list_users("0.05"))
         .connection("[connections.main.pool]\nacquire_timeout_ms = 1000")
         .prepare();
     let private = prepared.on_private_server(SCHEMA);
@@ -672,11 +665,7 @@ fn a_write_failure_mid_way_stops_the_export_and_resume_finishes_it() {
     // The pages are written on a thread of their own while the script lists
     // the next: a write that fails there must still stop the export with
     // exit 1, keep what was written, and let --resume finish the walk.
-    let prepared = builder()
-        .bare()
-        .script("login", LOGIN)
-        .script("list_users", LIST_USERS)
-        .prepare();
+    let prepared = exporting(LIST_USERS).prepare();
     let private = prepared.on_private_server(SCHEMA);
     seed_accounts(&prepared, &private, 40, false);
     let dir = tempfile::tempdir().unwrap();
@@ -739,17 +728,7 @@ fn a_write_failure_mid_way_stops_the_export_and_resume_finishes_it() {
 
 #[test]
 fn sigterm_finishes_the_page_being_written_and_resume_finishes_the_export() {
-    let prepared = builder()
-        .bare()
-        .script("login", LOGIN)
-        .script(
-            "list_users",
-            &LIST_USERS.replace(
-                "let users = [];",
-                "db::query(\"SELECT SLEEP(0.03)\"); let users = [];",
-            ),
-        )
-        .prepare();
+    let prepared = exporting(&slow_list_users("0.03")).prepare();
     let private = prepared.on_private_server(SCHEMA);
     seed_accounts(&prepared, &private, 200, false);
     let dir = tempfile::tempdir().unwrap();
@@ -808,11 +787,7 @@ fn sigterm_finishes_the_page_being_written_and_resume_finishes_the_export() {
 
 #[test]
 fn an_earlier_exports_parts_block_a_new_export_and_overwrite_removes_them() {
-    let prepared = builder()
-        .bare()
-        .script("login", LOGIN)
-        .script("list_users", LIST_USERS)
-        .prepare();
+    let prepared = exporting(LIST_USERS).prepare();
     let private = prepared.on_private_server(SCHEMA);
     private.sql(
         Some(&prepared.database),
@@ -868,11 +843,7 @@ fn list_users(after, limit) {
     ]
 }
 "#;
-    let prepared = builder()
-        .bare()
-        .script("login", LOGIN)
-        .script("list_users", script)
-        .prepare();
+    let prepared = exporting(script).prepare();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("users.json");
     let run = export(
@@ -927,11 +898,7 @@ fn list_users(after, limit) {
 
 #[test]
 fn file_and_report_options_work_as_given() {
-    let prepared = builder()
-        .bare()
-        .script("login", LOGIN)
-        .script("list_users", LIST_USERS)
-        .prepare();
+    let prepared = exporting(LIST_USERS).prepare();
     let private = prepared.on_private_server(SCHEMA);
     seed_accounts(&prepared, &private, 30, true);
     let dir = tempfile::tempdir().unwrap();
@@ -1057,11 +1024,7 @@ fn check_names_a_list_users_or_count_users_of_the_wrong_shape() {
 fn a_full_default_page_fits_the_default_map_limit_which_counts_per_user() {
     // 1,000 users of 11 entries each: 11,000 map entries in one page, past
     // the default max_map_entries of 10,000 that one script value may hold
-    let prepared = builder()
-        .bare()
-        .script("login", LOGIN)
-        .script("list_users", LIST_USERS)
-        .prepare();
+    let prepared = exporting(LIST_USERS).prepare();
     let private = prepared.on_private_server(SCHEMA);
     seed_accounts(&prepared, &private, 1000, true);
     let dir = tempfile::tempdir().unwrap();
