@@ -79,6 +79,7 @@ fn script_call(c: &mut Criterion) {
                 verified: false,
                 deadline,
                 modules: Vec::new(),
+                compiling: Vec::new(),
             };
             let (request, scripts) = (request.clone(), scripts.clone());
             let (answer, _) = runtime

@@ -312,6 +312,7 @@ impl Connection {
             verified: false,
             deadline,
             modules: Vec::new(),
+            compiling: Vec::new(),
         };
         let ran = call::run(state, move |call| {
             scripts.call_fn(call, script, function, args)
@@ -407,6 +408,7 @@ impl Connection {
             verified: false,
             deadline,
             modules: Vec::new(),
+            compiling: Vec::new(),
         };
         let started = Instant::now();
         let (result, state) = call::run(state, move |call| {

@@ -144,6 +144,9 @@ pub struct CallState {
     pub deadline: Instant,
     /// The modules the call imported, each once.
     pub modules: Vec<String>,
+    /// The modules being compiled for the call, outermost first (its own:
+    /// other calls' fibers share the thread).
+    pub compiling: Vec<String>,
 }
 
 thread_local! {
@@ -202,6 +205,20 @@ const GRACE: std::time::Duration = std::time::Duration::from_millis(250);
 /// scripts are checked at load).
 pub fn current<R>(f: impl FnOnce(&mut CallState) -> R) -> Option<R> {
     CALL.with(|c| c.borrow_mut().as_mut().map(f))
+}
+
+thread_local! {
+    /// The modules being compiled on this thread outside any call (at load).
+    static LOADING: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` on the stack of modules being compiled: the current call's, or
+/// the thread's outside a call.
+pub fn with_compiling<R>(f: impl FnOnce(&mut Vec<String>) -> R) -> R {
+    CALL.with(|c| match c.borrow_mut().as_mut() {
+        Some(state) => f(&mut state.compiling),
+        None => LOADING.with(|l| f(&mut l.borrow_mut())),
+    })
 }
 
 /// Whether the current call may import `module`: one it imported already,

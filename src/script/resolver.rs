@@ -104,13 +104,8 @@ impl ScriptsResolver {
     }
 }
 
-thread_local! {
-    /// The modules being compiled on this thread, outermost first: a
-    /// module's imports are compiled inside its own compilation.
-    static COMPILING: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// A module on [`COMPILING`] while it compiles.
+/// A module on the stack of modules being compiled
+/// ([`super::call::with_compiling`]) while it compiles.
 struct Compiling(String);
 
 /// The deepest chain of modules importing modules: past it, a script's
@@ -120,8 +115,7 @@ const MAX_IMPORT_DEPTH: usize = 32;
 impl Compiling {
     /// Notes that `name` compiles now; a cycle if it already is.
     fn enter(name: &str) -> Result<Compiling, String> {
-        COMPILING.with(|c| {
-            let mut c = c.borrow_mut();
+        super::call::with_compiling(|c| {
             if c.len() >= MAX_IMPORT_DEPTH {
                 return Err(format!(
                     "import \"{name}\": modules import each other more than {MAX_IMPORT_DEPTH} deep"
@@ -142,10 +136,7 @@ impl Compiling {
 
 impl Drop for Compiling {
     fn drop(&mut self) {
-        // Its own entry: another call's fiber on this thread may have
-        // pushed one since, while this compilation was suspended.
-        COMPILING.with(|c| {
-            let mut c = c.borrow_mut();
+        super::call::with_compiling(|c| {
             if let Some(at) = c.iter().rposition(|m| *m == self.0) {
                 c.remove(at);
             }

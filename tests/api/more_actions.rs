@@ -413,3 +413,32 @@ async fn a_statement_cut_by_the_calls_own_time_cannot_be_caught() {
         .await
         .expect(504, "script_timeout");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_calls_compiling_the_same_module_at_once_see_no_cycle() {
+    // one thread, a module imported by name at run time whose top-level
+    // code waits on the store: the second call compiles it while the first
+    // is suspended in the middle of compiling it
+    let get_user = r#"
+        fn get_user(email) {
+            let name = "slowmod";
+            import name as m;
+            #{ id: m::one() }
+        }
+    "#;
+    let app = builder()
+        .script("get_user", get_user)
+        .script(
+            "slowmod",
+            "let waited = db::query_one(\"SELECT SLEEP(0.3) AS s\");\nfn one() { 1 }",
+        )
+        .http("threads = 1")
+        .spawn()
+        .await;
+    let (a, b) = tokio::join!(
+        app.action("get_user", json!({"email": "a@example.com"})),
+        app.action("get_user", json!({"email": "b@example.com"}))
+    );
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(b.status, 200, "{}", b.body);
+}
