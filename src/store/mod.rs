@@ -172,10 +172,10 @@ pub fn connect_opts(settings: &ConnectionSettings) -> Opts {
                 .unwrap_or_default()
                 .with_root_certs(vec![ca.clone().into()]),
         ),
-        None => opts
-            .ssl_opts()
-            .cloned()
-            .map(|ssl| ssl.with_root_certs(system_roots().into_iter().map(Into::into).collect())),
+        None => opts.ssl_opts().cloned().map(|ssl| {
+            // lent from the bundle read once, not copied for each pool
+            ssl.with_root_certs(system_roots().iter().map(|d| d.as_slice().into()).collect())
+        }),
     };
     OptsBuilder::from_opts(opts)
         .ssl_opts(ssl)
@@ -189,9 +189,9 @@ pub fn connect_opts(settings: &ConnectionSettings) -> Opts {
 /// as OpenSSL reads it, or the distribution's bundle. Only those a root
 /// store takes: the driver adds every one it is given, and one it refuses
 /// (an odd corporate CA, say) would fail every TLS connection.
-fn system_roots() -> Vec<Vec<u8>> {
+fn system_roots() -> &'static [Vec<u8>] {
     static ROOTS: std::sync::OnceLock<Vec<Vec<u8>>> = std::sync::OnceLock::new();
-    ROOTS.get_or_init(read_system_roots).clone()
+    ROOTS.get_or_init(read_system_roots)
 }
 
 fn read_system_roots() -> Vec<Vec<u8>> {

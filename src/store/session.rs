@@ -25,7 +25,7 @@ pub struct Session {
     /// Why the open transaction's connection was lost: until the script's
     /// `db::transaction` ends, its statements are refused and its commit
     /// fails, rather than running outside the transaction.
-    lost: Option<String>,
+    lost: Option<&'static str>,
     /// Whether the session may have left state on its connection (user
     /// variables, locks, LAST_INSERT_ID, a transaction...): only a session
     /// that provably did not skips the reset when the connection goes back.
@@ -90,7 +90,7 @@ impl Session {
     /// connection is dropped.
     fn run(&mut self, statement: Statement) -> Result<Done, StoreError> {
         if let Some(why) = &self.lost {
-            return Err(StoreError::TransactionLost(why.clone()));
+            return Err(StoreError::TransactionLost((*why).to_string()));
         }
         let limit = self.store.query_timeout.min(self.remaining()?);
         let held = self.take_conn()?;
@@ -110,10 +110,10 @@ impl Session {
 
     /// The connection is going: a transaction open on it goes with it
     /// (the server rolls it back), and is remembered as lost.
-    fn lose_transaction(&mut self, why: &str) {
+    fn lose_transaction(&mut self, why: &'static str) {
         if self.in_transaction {
             self.in_transaction = false;
-            self.lost = Some(why.to_string());
+            self.lost = Some(why);
         }
     }
 
@@ -181,7 +181,7 @@ impl Session {
     pub fn commit(&mut self) -> Result<(), StoreError> {
         self.in_transaction = false;
         if let Some(why) = self.lost.take() {
-            return Err(StoreError::TransactionLost(why));
+            return Err(StoreError::TransactionLost(why.to_string()));
         }
         self.run(Statement::Plain("COMMIT")).map(drop)
     }

@@ -205,9 +205,16 @@ fn slow_list_users(seconds: &str) -> String {
     )
 }
 
-/// Users 1 to `n` into `accounts` on `private`: `u{i}@example.com`, no
-/// hash; with `username` and `plan` when `full`.
-fn seed_accounts(prepared: &Prepared, private: &crate::helpers::MariaDb, n: usize, full: bool) {
+/// `connection` prepared over a MariaDB of its own (kept alive by the
+/// caller), with users 1 to `n` in `accounts`: `u{i}@example.com`, no hash;
+/// with `username` and `plan` when `full`.
+fn with_accounts(
+    connection: crate::helpers::Builder,
+    n: usize,
+    full: bool,
+) -> (Prepared, crate::helpers::MariaDb) {
+    let prepared = connection.prepare();
+    let private = prepared.on_private_server(SCHEMA);
     let rows: Vec<String> = (1..=n)
         .map(|i| {
             if full {
@@ -221,6 +228,7 @@ fn seed_accounts(prepared: &Prepared, private: &crate::helpers::MariaDb, n: usiz
         Some(&prepared.database),
         &format!("INSERT INTO accounts (id, email, username, pw_hash, descriptor, blocked, plan) VALUES {};", rows.join(",")),
     );
+    (prepared, private)
 }
 
 /// An export started with `args` (its standard error kept), once its state
@@ -625,11 +633,12 @@ fn a_list_users_that_breaks_the_rules_stops_the_export_with_exit_1() {
 
 #[test]
 fn a_store_outage_mid_way_stops_the_export_and_resume_finishes_it() {
-    let prepared = exporting(&slow_list_users("0.05"))
-        .connection("[connections.main.pool]\nacquire_timeout_ms = 1000")
-        .prepare();
-    let private = prepared.on_private_server(SCHEMA);
-    seed_accounts(&prepared, &private, 200, false);
+    let (prepared, private) = with_accounts(
+        exporting(&slow_list_users("0.05"))
+            .connection("[connections.main.pool]\nacquire_timeout_ms = 1000"),
+        200,
+        false,
+    );
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("users.json");
     let args = [
@@ -665,9 +674,7 @@ fn a_write_failure_mid_way_stops_the_export_and_resume_finishes_it() {
     // The pages are written on a thread of their own while the script lists
     // the next: a write that fails there must still stop the export with
     // exit 1, keep what was written, and let --resume finish the walk.
-    let prepared = exporting(LIST_USERS).prepare();
-    let private = prepared.on_private_server(SCHEMA);
-    seed_accounts(&prepared, &private, 40, false);
+    let (prepared, _private) = with_accounts(exporting(LIST_USERS), 40, false);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("users.json");
     // The third part cannot be created: a directory stands in its way
@@ -728,9 +735,7 @@ fn a_write_failure_mid_way_stops_the_export_and_resume_finishes_it() {
 
 #[test]
 fn sigterm_finishes_the_page_being_written_and_resume_finishes_the_export() {
-    let prepared = exporting(&slow_list_users("0.03")).prepare();
-    let private = prepared.on_private_server(SCHEMA);
-    seed_accounts(&prepared, &private, 200, false);
+    let (prepared, _private) = with_accounts(exporting(&slow_list_users("0.03")), 200, false);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("users.json");
     let mut args = vec![
@@ -898,9 +903,7 @@ fn list_users(after, limit) {
 
 #[test]
 fn file_and_report_options_work_as_given() {
-    let prepared = exporting(LIST_USERS).prepare();
-    let private = prepared.on_private_server(SCHEMA);
-    seed_accounts(&prepared, &private, 30, true);
+    let (prepared, _private) = with_accounts(exporting(LIST_USERS), 30, true);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("users.json");
     let o = out.to_str().unwrap();
@@ -1024,9 +1027,7 @@ fn check_names_a_list_users_or_count_users_of_the_wrong_shape() {
 fn a_full_default_page_fits_the_default_map_limit_which_counts_per_user() {
     // 1,000 users of 11 entries each: 11,000 map entries in one page, past
     // the default max_map_entries of 10,000 that one script value may hold
-    let prepared = exporting(LIST_USERS).prepare();
-    let private = prepared.on_private_server(SCHEMA);
-    seed_accounts(&prepared, &private, 1000, true);
+    let (prepared, _private) = with_accounts(exporting(LIST_USERS), 1000, true);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("users.json");
     let run = export(
