@@ -464,6 +464,46 @@ async fn an_absent_or_disabled_adapter_looks_like_a_wrong_credential() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_path_that_is_not_utf8_gets_the_adapters_own_answers() {
+    let app = builder().connection(ADAPTERS).spawn().await;
+    // a connection named by bytes that are not UTF-8 is an unknown one:
+    // the credential's 401, in JSON, with a right credential or none
+    fusionauth(
+        &app,
+        "ma%FFin",
+        &fusionauth_body("jane", JANE),
+        (&basic("fusionauth", FA_SECRET), FA_HEADER),
+    )
+    .await
+    .expect(401, "invalid_adapter_credentials");
+    for path in [
+        "/v1/connections/%FF/okta/password_import",
+        "/v1/connections/%C3%28/kratos/password_migration",
+        "/v1/connections/%FF/keycloak/users/jane",
+    ] {
+        let a = app
+            .send(app.client.post(app.url(path)).json(&json!({})))
+            .await;
+        a.expect(401, "invalid_adapter_credentials");
+    }
+    // without Keycloak's credential, a user not UTF-8 is a 401 too
+    let a = app
+        .send(
+            app.client
+                .get(app.url("/v1/connections/main/keycloak/users/%FFjane")),
+        )
+        .await;
+    a.expect(401, "invalid_adapter_credentials");
+    // with it, no user has that name
+    keycloak_get(&app, "%FFjane")
+        .await
+        .expect(404, "user_not_found");
+    keycloak_post(&app, "jane%FF", JANE)
+        .await
+        .expect(401, "wrong_username_or_password");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scripts_see_the_platform_and_faults_keep_their_status() {
     let app = builder()
         .bare()

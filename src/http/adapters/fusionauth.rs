@@ -6,14 +6,14 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use serde_json::{json, Map, Value};
 
 use super::{
     admit, context, error_at, json, json_body, named, not_for, optional, our_status, required,
-    stable_id, user_status, AppState, STANDARD,
+    segment, stable_id, user_status, AppState, STANDARD,
 };
 use crate::actions::{Outcome, Request as ActionRequest};
 use crate::error::Error;
@@ -33,10 +33,11 @@ fn status(result: &Result<Outcome, Error>) -> StatusCode {
 
 pub(super) async fn login(
     State(state): State<AppState>,
-    Path(connection): Path<String>,
+    uri: Uri,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    let connection = segment(&uri, 2);
     let admitted = admit(&state, &connection, "fusionauth", &headers)?;
     let body = json_body(&headers, body)?;
     let login_id = required(&body, "/loginId", "loginId")?;

@@ -6,13 +6,13 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use serde_json::{json, Map, Value};
 
 use super::{
-    admit, context, error_at, json, json_body, not_for, our_status, required, stable_id,
+    admit, context, error_at, json, json_body, not_for, our_status, required, segment, stable_id,
     user_status, AppState, STANDARD,
 };
 use crate::actions::{Outcome, Request as ActionRequest};
@@ -38,9 +38,11 @@ fn verify_status(result: &Result<Outcome, Error>) -> StatusCode {
 
 pub(super) async fn lookup(
     State(state): State<AppState>,
-    Path((connection, user)): Path<(String, String)>,
+    uri: Uri,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    // .../connections/{connection}/keycloak/users/{user}
+    let (connection, user) = (segment(&uri, 3), segment(&uri, 0));
     let admitted = admit(&state, &connection, "keycloak", &headers)?;
     let request = ActionRequest::lookup(user, context("keycloak", None, None))?;
     let result = admitted.run(&state, request, lookup_status).await;
@@ -59,10 +61,12 @@ pub(super) async fn lookup(
 
 pub(super) async fn verify(
     State(state): State<AppState>,
-    Path((connection, user)): Path<(String, String)>,
+    uri: Uri,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    // .../connections/{connection}/keycloak/users/{user}
+    let (connection, user) = (segment(&uri, 3), segment(&uri, 0));
     let admitted = admit(&state, &connection, "keycloak", &headers)?;
     let body = json_body(&headers, body)?;
     let password = required(&body, "/password", "password")?;

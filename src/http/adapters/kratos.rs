@@ -5,12 +5,12 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use serde_json::json;
 
-use super::{admit, context, error_at, json, json_body, our_status, required, AppState};
+use super::{admit, context, error_at, json, json_body, our_status, required, segment, AppState};
 use crate::actions::{Outcome, Request as ActionRequest};
 use crate::error::Error;
 use crate::http::error::ApiError;
@@ -25,10 +25,11 @@ fn status(result: &Result<Outcome, Error>) -> StatusCode {
 
 pub(super) async fn password_migration(
     State(state): State<AppState>,
-    Path(connection): Path<String>,
+    uri: Uri,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    let connection = segment(&uri, 2);
     let admitted = admit(&state, &connection, "kratos", &headers)?;
     let body = json_body(&headers, body)?;
     let identifier = required(&body, "/identifier", "identifier")?;

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::BytesRejection;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -60,6 +60,19 @@ pub(super) fn routes() -> Router<AppState> {
                 .post(keycloak::verify)
                 .fallback(method_not_allowed),
         )
+}
+
+/// The request path's segment `back` places from its end (0: the last),
+/// percent-decoded as axum's `Path` decodes a capture, except that bytes
+/// that are not UTF-8 once decoded (`%FF`) read as U+FFFD instead of being
+/// refused. Such a name matches no connection and no user, so the platform
+/// gets the adapter's own answer (the credential's 401 first), where `Path`
+/// would answer a plain-text 400 before the credential is looked at.
+fn segment(uri: &Uri, back: usize) -> String {
+    let raw = uri.path().rsplit('/').nth(back).unwrap_or_default();
+    percent_encoding::percent_decode_str(raw)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// A call whose credential was accepted.

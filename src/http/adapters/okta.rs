@@ -6,13 +6,14 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use serde_json::json;
 
 use super::{
-    admit, context, error_at, json, json_body, optional, our_status, request_id, required, AppState,
+    admit, context, error_at, json, json_body, optional, our_status, request_id, required, segment,
+    AppState,
 };
 use crate::actions::{Outcome, Request as ActionRequest};
 use crate::error::Error;
@@ -34,10 +35,11 @@ fn command(credential: &str) -> serde_json::Value {
 
 pub(super) async fn password_import(
     State(state): State<AppState>,
-    Path(connection): Path<String>,
+    uri: Uri,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    let connection = segment(&uri, 2);
     let admitted = admit(&state, &connection, "okta", &headers)?;
     let body = json_body(&headers, body)?;
     if required(&body, "/eventType", "eventType")? != EVENT_TYPE {
