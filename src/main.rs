@@ -153,6 +153,10 @@ async fn serve(settings: Settings) -> ExitCode {
 }
 
 fn check(settings: &Settings) -> ExitCode {
+    // Checking scripts needs no token; what `serve` would refuse is told.
+    if let Err(e) = settings.http.require_token() {
+        tracing::warn!("serve would not start with these settings: {e}");
+    }
     let problems = commands::check(settings);
     for p in &problems {
         println!("{p}");

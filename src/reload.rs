@@ -17,7 +17,7 @@ const WATCH_EVERY: Duration = Duration::from_millis(300);
 /// Reads the settings again for the tokens, and reloads every connection's
 /// scripts. A settings file that no longer loads changes nothing.
 pub fn reload_all(state: &AppState, source: Option<&Path>) {
-    match Settings::load(source) {
+    match Settings::load(source).and_then(|s| s.http.require_token().map(|()| s)) {
         Ok(settings) => state.set_tokens(settings.http.api_tokens),
         Err(e) => tracing::error!("reload: the settings were not taken: {e}"),
     }

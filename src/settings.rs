@@ -319,7 +319,7 @@ impl Settings {
         );
         let root = builder
             .build()
-            .map_err(|e| err(scrub(e.to_string())))?
+            .map_err(|e| err(scrub(without_source(&e.to_string()))))?
             .cache;
         let base = file.map(|f| f.parent().unwrap_or(Path::new("")).to_path_buf());
         let mut settings = Self::from_value(root, base.as_deref())?;
@@ -346,6 +346,10 @@ impl Settings {
         http.check()?;
 
         let defaults = table(root.remove("defaults").unwrap_or_default(), "defaults")?;
+        // Checked on their own too: with no connection, nothing else would
+        // look at them, and a key's error is then named where it is written.
+        let alone: Tunables = deserialize(Value::from(defaults.clone()), "defaults")?;
+        check_tunables(&alone, "defaults")?;
         let connections = table(
             root.remove("connections").unwrap_or_default(),
             "connections",
@@ -373,12 +377,6 @@ impl HttpSettings {
                 )));
             }
         }
-        if self.api_tokens.is_empty() && !(self.allow_no_token && self.is_loopback()) {
-            return Err(err(
-                "http.api_tokens: no token configured; set one (at least 16 characters), \
-                 or listen on a loopback address with http.allow_no_token = true",
-            ));
-        }
         if self.threads == Some(0) {
             return Err(err(
                 "http.threads: must be above 0 (leave it out for one per core)",
@@ -394,6 +392,19 @@ impl HttpSettings {
         }
         must_be_file("http.tls_cert", self.tls_cert.as_deref())?;
         must_be_file("http.tls_key", self.tls_key.as_deref())
+    }
+
+    /// The server's rule, not the other commands' (they answer no HTTP):
+    /// at least one token, unless it listens on a loopback address with
+    /// `allow_no_token`.
+    pub fn require_token(&self) -> Result<(), SettingsError> {
+        if self.api_tokens.is_empty() && !(self.allow_no_token && self.is_loopback()) {
+            return Err(err(
+                "http.api_tokens: no token configured; set one (at least 16 characters), \
+                 or listen on a loopback address with http.allow_no_token = true",
+            ));
+        }
+        Ok(())
     }
 
     pub fn listen_addr(&self) -> Result<SocketAddr, SettingsError> {
@@ -658,6 +669,25 @@ fn deserialize<T: serde::de::DeserializeOwned>(
         .map_err(|e| err(format!("{place}: {}", scrub(e.to_string()))))
 }
 
+/// A TOML syntax error shows the line it is on, and that line may hold a
+/// secret not in double quotes (`database_url = mysql://u:pw@h/db`,
+/// `'literal'`): the quoted source lines (`4 | ...`, `  |   ^^^`) are left
+/// out, the line and column numbers kept.
+fn without_source(message: &str) -> String {
+    message
+        .lines()
+        .filter(|line| {
+            let rest = line
+                .trim_start()
+                .trim_start_matches(|c: char| c.is_ascii_digit());
+            !rest.trim_start().starts_with('|')
+        })
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// config's messages may quote a value ("invalid type: string \"...\""); a
 /// value may be a secret, so the quoted part is cut out.
 fn scrub(message: String) -> String {
@@ -722,11 +752,37 @@ mod tests {
             (BASE.replace("[http]", "[http]\nlisten2 = 1"), "listen2"),
             (in_connection, "bogus"),
             (format!("{BASE}\n[defaults]\nnope = 1"), "nope"),
+            // with no connection, the defaults are still checked
+            (
+                "[http]\napi_tokens = [\"0123456789abcdef\"]\n[defaults]\nnope = 1".to_string(),
+                "defaults: unknown field `nope`",
+            ),
+            (
+                "[http]\napi_tokens = [\"0123456789abcdef\"]\n[defaults.pool]\nmax = 0".to_string(),
+                "defaults.pool.max",
+            ),
             (format!("{BASE}\n[elsewhere]\nx = 1"), "elsewhere"),
         ] {
             let e = load(&text).expect_err(key).to_string();
             assert!(e.contains(key), "{e}");
         }
+    }
+
+    #[test]
+    fn a_syntax_error_does_not_show_its_line() {
+        let dir = std::env::temp_dir().join(format!("customdb-syntax-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, text) in [
+            ("bare.toml", "[http]\napi_tokens = [\"0123456789abcdef\"]\n[connections.a]\ndatabase_url = mysql://app:hunter2@h/db\n"),
+            ("literal.toml", "[http]\napi_tokens = ['hunter2-0123456789' x]\n"),
+        ] {
+            let path = dir.join(name);
+            std::fs::write(&path, text).unwrap();
+            let e = Settings::load(Some(&path)).unwrap_err().to_string();
+            assert!(!e.contains("hunter2"), "{e}");
+            assert!(e.contains("line ") && e.contains("column "), "{e}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -743,12 +799,14 @@ mod tests {
     fn short_token_and_missing_token_refused() {
         let e = load(&BASE.replace("0123456789abcdef", "short")).unwrap_err();
         assert!(e.to_string().contains("api_tokens[0]"));
-        let e = load(&BASE.replace("[\"0123456789abcdef\"]", "[]")).unwrap_err();
+        // the other commands answer no HTTP: they load without a token
+        let none = load(&BASE.replace("[\"0123456789abcdef\"]", "[]")).unwrap();
+        let e = none.http.require_token().unwrap_err();
         assert!(e.to_string().contains("no token"));
         let ok = BASE.replace("[\"0123456789abcdef\"]", "[]\nallow_no_token = true");
-        assert!(load(&ok).is_ok());
+        assert!(load(&ok).unwrap().http.require_token().is_ok());
         let public = ok.replace("[http]", "[http]\nlisten = \"0.0.0.0:8080\"");
-        assert!(load(&public).is_err());
+        assert!(load(&public).unwrap().http.require_token().is_err());
     }
 
     #[test]

@@ -70,6 +70,7 @@ impl Application {
     /// the clients over the threads (one socket shared by the threads
     /// balanced badly). Nothing serves until [`Application::run_until`].
     pub async fn build(settings: Settings) -> Result<Self, StartError> {
+        settings.http.require_token()?;
         let threads = settings.http.runtime_threads();
         let admission = Admission::new(settings.http.max_waiting_scripts);
         let mut connections = BTreeMap::new();

@@ -15,9 +15,9 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::extract::rejection::{BytesRejection, PathRejection};
-use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -322,16 +322,36 @@ pub(crate) fn is_json(headers: &HeaderMap) -> bool {
         .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
 }
 
+/// The request path's segment `back` places from its end (0: the last),
+/// percent-decoded as axum's `Path` decodes a capture, except that bytes
+/// that are not UTF-8 once decoded (`%FF`) read as U+FFFD instead of being
+/// refused. Such a name matches no connection, action or user, so the
+/// caller gets the answer for an unknown one (after the credential's
+/// check), where `Path` would answer a plain-text 400.
+pub(crate) fn segment(uri: &Uri, back: usize) -> String {
+    let raw = uri.path().rsplit('/').nth(back).unwrap_or_default();
+    percent_encoding::percent_decode_str(raw)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// A name from the path, for a log line: escaped, so that a decoded
+/// newline or NUL (`%0A`, `%00`) cannot start a forged line.
+pub(crate) fn loggable(name: &str) -> impl std::fmt::Display + '_ {
+    name.escape_debug()
+}
+
 async fn run_action(
     State(state): State<AppState>,
-    path: Result<Path<(String, String)>, PathRejection>,
+    uri: Uri,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let Path((connection, action)) = path.map_err(|_| ApiError::UnknownConnection)?;
+    // .../connections/{connection}/{action}
+    let (connection, action) = (segment(&uri, 1), segment(&uri, 0));
     let span = tracing::Span::current();
-    span.record("connection", tracing::field::display(&connection));
-    span.record("action", tracing::field::display(&action));
+    span.record("connection", tracing::field::display(loggable(&connection)));
+    span.record("action", tracing::field::display(loggable(&action)));
     let conn = state
         .0
         .connections

@@ -254,15 +254,16 @@ async fn fusionauth_logs_in_with_its_user_and_refuses_with_404() {
         )
         .await;
     a.expect(401, "invalid_adapter_credentials");
-    // a wrong method
+    // a wrong method, with the whole credential
     let a = app
         .send(
             app.client
                 .get(app.url("/v1/connections/main/fusionauth/login"))
-                .header("Authorization", &good.0),
+                .header("Authorization", &good.0)
+                .header("X-Connector-Secret", &good.1),
         )
         .await;
-    assert_eq!(a.status, 405);
+    a.expect(405, "method_not_allowed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -501,6 +502,53 @@ async fn a_path_that_is_not_utf8_gets_the_adapters_own_answers() {
     keycloak_post(&app, "jane%FF", JANE)
         .await
         .expect(401, "wrong_username_or_password");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_method_is_405_only_after_the_credential() {
+    let app = builder().connection(ADAPTERS).spawn().await;
+    for path in [
+        "/v1/connections/main/okta/password_import",
+        "/v1/connections/main/kratos/password_migration",
+        "/v1/connections/main/fusionauth/login",
+        "/v1/connections/nope/okta/password_import",
+    ] {
+        app.send(app.client.get(app.url(path)))
+            .await
+            .expect(401, "invalid_adapter_credentials");
+    }
+    app.send(
+        app.client
+            .delete(app.url("/v1/connections/main/keycloak/users/jane")),
+    )
+    .await
+    .expect(401, "invalid_adapter_credentials");
+    let a = app
+        .send(
+            app.client
+                .get(app.url("/v1/connections/main/okta/password_import"))
+                .header("Authorization", OKTA_SECRET),
+        )
+        .await;
+    a.expect(405, "method_not_allowed");
+    assert_eq!(a.headers["allow"], "POST");
+    let a = app
+        .send(
+            app.client
+                .delete(app.url("/v1/connections/main/keycloak/users/jane"))
+                .header("Authorization", format!("Bearer {KEYCLOAK_SECRET}")),
+        )
+        .await;
+    a.expect(405, "method_not_allowed");
+    let a = app
+        .send(
+            app.client
+                .put(app.url("/v1/connections/main/fusionauth/login"))
+                .header("Authorization", basic("fusionauth", FA_SECRET))
+                .header("X-Connector-Secret", FA_HEADER),
+        )
+        .await;
+    a.expect(405, "method_not_allowed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

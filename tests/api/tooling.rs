@@ -93,6 +93,51 @@ fn check_needs_no_database() {
 }
 
 #[test]
+fn only_serve_needs_an_api_token() {
+    let prepared = builder().prepare();
+    // a container's settings: listening on every address, no token (the
+    // tokens come from the environment of the server only)
+    let settings = std::fs::read_to_string(&prepared.config).unwrap();
+    let tokenless: String = settings
+        .lines()
+        .filter(|l| !l.starts_with("api_tokens") && !l.starts_with("listen"))
+        .map(|l| format!("{l}\n"))
+        .collect::<String>()
+        .replace("[http]\n", "[http]\nlisten = \"0.0.0.0:0\"\n");
+    std::fs::write(&prepared.config, tokenless).unwrap();
+    let out = customdb(&prepared.config, &["check"], None);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("serve would not start") && err.contains("no token"),
+        "{err}"
+    );
+    let out = customdb(
+        &prepared.config,
+        &["try", "main", "get_user", r#"{"email": "bob@example.com"}"#],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("bob@example.com"));
+    let mut server = Process::start(&prepared.config, &["serve"], &[]);
+    assert_eq!(server.wait(), Some(2), "{}", server.log());
+    assert!(
+        server.log().contains("no token configured"),
+        "{}",
+        server.log()
+    );
+    // the token from the environment, as the image takes it
+    let server = Process::serve(&prepared.config, &[("CUSTOMDB__HTTP__API_TOKENS", TOKEN)]);
+    let answer = raw_post(
+        server.addr,
+        "/v1/connections/main/get_user",
+        TOKEN,
+        r#"{"email": "bob@example.com"}"#,
+    );
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+#[test]
 fn try_answers_what_http_answers() {
     let prepared = builder().prepare();
     let server = Process::serve(&prepared.config, &[]);

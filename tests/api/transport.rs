@@ -1,6 +1,6 @@
 use serde_json::{json, Value};
 
-use crate::helpers::{builder, TestApp, SECOND_TOKEN, TOKEN};
+use crate::helpers::{builder, raw_post, Process, TestApp, SECOND_TOKEN, TOKEN};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_is_checked_before_anything_else() {
@@ -59,6 +59,35 @@ async fn unknown_connection_action_and_method() {
         .await;
     a.expect(405, "method_not_allowed");
     assert!(a.body["request_id"].is_string());
+}
+
+#[test]
+fn names_in_the_path_are_decoded_leniently_and_logged_escaped() {
+    let prepared = builder().prepare();
+    let server = Process::serve(&prepared.config, &[]);
+    let answer = |path: &str| raw_post(server.addr, path, TOKEN, "{}");
+    // bytes that are not UTF-8 name nothing that exists
+    let a = answer("/v1/connections/main/%FF");
+    assert!(
+        a.starts_with("HTTP/1.1 404") && a.contains(r#""error":"unknown_action""#),
+        "{a}"
+    );
+    let a = answer("/v1/connections/%FF/login");
+    assert!(
+        a.starts_with("HTTP/1.1 404") && a.contains(r#""error":"unknown_connection""#),
+        "{a}"
+    );
+    // a decoded newline does not start a line of its own in the log
+    let a = answer("/v1/connections/x%0AFORGED%20ERROR%20line/login");
+    assert!(a.starts_with("HTTP/1.1 404"), "{a}");
+    let a = answer("/v1/connections/main/y%0D%0AFORGED%00");
+    assert!(a.contains(r#""error":"unknown_action""#), "{a}");
+    let log = server.log_with(r"y\r\nFORGED\0");
+    assert!(log.contains(r"connection=x\nFORGED ERROR line"), "{log}");
+    assert!(
+        !log.lines().any(|l| l.starts_with("FORGED")) && !log.contains('\0'),
+        "{log}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

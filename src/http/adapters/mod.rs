@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -28,7 +29,8 @@ use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
 use super::request_id::CURRENT_REQUEST_ID;
-use super::{method_not_allowed, read_body, AppState};
+pub(super) use super::segment;
+use super::{read_body, AppState};
 use crate::actions::{Outcome, Request as ActionRequest};
 use crate::connection::Connection;
 use crate::error::Error;
@@ -44,35 +46,38 @@ pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route(
             "/connections/{connection}/fusionauth/login",
-            post(fusionauth::login).fallback(method_not_allowed),
+            post(fusionauth::login).fallback(|s, u, h| wrong_method(s, u, h, "fusionauth", 2)),
         )
         .route(
             "/connections/{connection}/okta/password_import",
-            post(okta::password_import).fallback(method_not_allowed),
+            post(okta::password_import).fallback(|s, u, h| wrong_method(s, u, h, "okta", 2)),
         )
         .route(
             "/connections/{connection}/kratos/password_migration",
-            post(kratos::password_migration).fallback(method_not_allowed),
+            post(kratos::password_migration).fallback(|s, u, h| wrong_method(s, u, h, "kratos", 2)),
         )
         .route(
             "/connections/{connection}/keycloak/users/{user}",
             get(keycloak::lookup)
                 .post(keycloak::verify)
-                .fallback(method_not_allowed),
+                .fallback(|s, u, h| wrong_method(s, u, h, "keycloak", 3)),
         )
 }
 
-/// The request path's segment `back` places from its end (0: the last),
-/// percent-decoded as axum's `Path` decodes a capture, except that bytes
-/// that are not UTF-8 once decoded (`%FF`) read as U+FFFD instead of being
-/// refused. Such a name matches no connection and no user, so the platform
-/// gets the adapter's own answer (the credential's 401 first), where `Path`
-/// would answer a plain-text 400 before the credential is looked at.
-fn segment(uri: &Uri, back: usize) -> String {
-    let raw = uri.path().rsplit('/').nth(back).unwrap_or_default();
-    percent_encoding::percent_decode_str(raw)
-        .decode_utf8_lossy()
-        .into_owned()
+/// A method the route does not take: 405, once the credential is checked
+/// (it comes before anything else). `back`: where the connection's name is
+/// in the path, counted from its end.
+async fn wrong_method(
+    State(state): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+    adapter: &'static str,
+    back: usize,
+) -> ApiError {
+    match admit(&state, &segment(&uri, back), adapter, &headers) {
+        Ok(_) => ApiError::MethodNotAllowed,
+        Err(e) => e,
+    }
 }
 
 /// A call whose credential was accepted.
