@@ -419,7 +419,12 @@ pub fn answer(result: Result<Outcome, Error>, request_id: &str) -> (StatusCode, 
     match result {
         Ok(outcome) => {
             let (status, body) = outcome_body(&outcome);
-            let value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            // As deep as the API answered it: serde_json's default limit of
+            // 128 levels would turn a deeper profile into `null`. Its depth
+            // is what the script built, on a stack of the same size.
+            let mut reader = serde_json::Deserializer::from_slice(&body);
+            reader.disable_recursion_limit();
+            let value = serde::Deserialize::deserialize(&mut reader).unwrap_or(Value::Null);
             (status, value)
         }
         Err(e) => {
@@ -432,6 +437,25 @@ pub fn answer(result: Result<Outcome, Error>, request_id: &str) -> (StatusCode, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_deep_profile_reads_back_whole() {
+        let mut deep = rhai::Dynamic::from_array(Vec::new());
+        for _ in 0..300 {
+            deep = rhai::Dynamic::from_array(vec![deep]);
+        }
+        let mut map = rhai::Map::new();
+        map.insert("user_id".into(), "7".into());
+        map.insert("deep".into(), deep);
+        let profile = crate::profile::normalize(map, 10_000, &mut Vec::new()).unwrap();
+        let (status, body) = answer(Ok(Outcome::User(profile)), "r");
+        assert_eq!(status, StatusCode::OK);
+        let mut level = &body["user"]["deep"];
+        for _ in 0..300 {
+            level = &level[0];
+        }
+        assert_eq!(level, &serde_json::json!([]));
+    }
 
     #[test]
     fn outcomes_answer_their_status_and_body() {
