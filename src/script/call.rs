@@ -21,10 +21,10 @@ use crate::store::Session;
 /// "Y[redacted]ur acc[redacted]unt" (and so give away what it is made of).
 #[derive(Debug, Clone, Default)]
 pub struct Masker {
-    /// The connection's secret configuration values: made once per
-    /// connection, shared by every call.
+    /// The connection's secret configuration values, in each of their
+    /// [`forms`]: made once per connection, shared by every call.
     configured: Arc<[String]>,
-    /// The request's passwords.
+    /// The request's passwords, in each of their forms.
     request: Vec<String>,
 }
 
@@ -34,14 +34,34 @@ pub const WHOLE_TEXT_CHARS: usize = 8;
 
 const REDACTED: &str = "[redacted]";
 
+/// The forms a secret takes in text: as it is, and escaped as a debug print
+/// writes a string (`debug`, a printed map or array, a thrown value, a
+/// failure's cause) and as JSON does (`json::stringify`), once or twice.
+/// A password such as `tab<TAB>pw"` is `tab\tpw\"` in all of those.
+fn forms(secrets: impl IntoIterator<Item = String>) -> Vec<String> {
+    let debug = |s: &str| {
+        let quoted = format!("{s:?}");
+        quoted[1..quoted.len() - 1].to_string()
+    };
+    let json = |s: &str| {
+        let quoted = serde_json::Value::from(s).to_string();
+        quoted[1..quoted.len() - 1].to_string()
+    };
+    let mut out = Vec::new();
+    for secret in secrets.into_iter().filter(|s| !s.is_empty()) {
+        let (d, j) = (debug(&secret), json(&secret));
+        out.extend([debug(&d), json(&j), d, j, secret]);
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
 impl Masker {
     /// A masker for the connection's secret configuration values.
     pub fn new(secrets: impl IntoIterator<Item = String>) -> Self {
-        let mut configured: Vec<String> = secrets.into_iter().filter(|s| !s.is_empty()).collect();
-        configured.sort();
-        configured.dedup();
         Masker {
-            configured: configured.into(),
+            configured: forms(secrets).into(),
             request: Vec::new(),
         }
     }
@@ -50,11 +70,56 @@ impl Masker {
     pub fn with_request(&self, secrets: impl IntoIterator<Item = String>) -> Self {
         Masker {
             configured: self.configured.clone(),
-            request: secrets.into_iter().filter(|s| !s.is_empty()).collect(),
+            request: forms(secrets),
         }
     }
 
+    /// Whether there is nothing to hide.
+    pub fn is_empty(&self) -> bool {
+        self.configured.is_empty() && self.request.is_empty()
+    }
+
     pub fn mask(&self, text: &str) -> String {
+        let spans = self.spans(text);
+        if spans.is_empty() {
+            return text.to_string();
+        }
+        redact(text, spans)
+    }
+
+    /// Masks every string in `value`, at any depth (map keys excepted);
+    /// whether any was changed.
+    pub fn mask_value(&self, value: &mut rhai::Dynamic) -> bool {
+        if let Some(mut map) = value.write_lock::<RhaiMap>() {
+            let mut changed = false;
+            for v in map.values_mut() {
+                changed |= self.mask_value(v);
+            }
+            return changed;
+        }
+        if let Some(mut items) = value.write_lock::<rhai::Array>() {
+            let mut changed = false;
+            for v in items.iter_mut() {
+                changed |= self.mask_value(v);
+            }
+            return changed;
+        }
+        let masked = match value.read_lock::<rhai::ImmutableString>() {
+            Some(text) => {
+                let spans = self.spans(&text);
+                if spans.is_empty() {
+                    return false;
+                }
+                redact(&text, spans)
+            }
+            None => return false,
+        };
+        *value = masked.into();
+        true
+    }
+
+    /// Where the secrets stand in `text`, as byte ranges.
+    fn spans(&self, text: &str) -> Vec<(usize, usize)> {
         // Where each secret stands, found in the original text, so that a
         // replacement never creates or hides a match of another secret.
         // Long secrets first: the edge of one is a token boundary for a
@@ -79,29 +144,31 @@ impl Masker {
                 .collect();
             spans.extend(tokens);
         }
-        if spans.is_empty() {
-            return text.to_string();
-        }
-        spans.sort_unstable();
-        let mut out = String::with_capacity(text.len());
-        let mut written = 0;
-        let mut spans = spans.into_iter().peekable();
-        while let Some((start, mut end)) = spans.next() {
-            // Overlapping or touching secrets become one `[redacted]`.
-            while let Some(&(next_start, next_end)) = spans.peek() {
-                if next_start > end {
-                    break;
-                }
-                end = end.max(next_end);
-                spans.next();
-            }
-            out.push_str(&text[written..start]);
-            out.push_str(REDACTED);
-            written = end;
-        }
-        out.push_str(&text[written..]);
-        out
+        spans
     }
+}
+
+/// `text` with each of `spans` replaced by `[redacted]`.
+fn redact(text: &str, mut spans: Vec<(usize, usize)>) -> String {
+    spans.sort_unstable();
+    let mut out = String::with_capacity(text.len());
+    let mut written = 0;
+    let mut spans = spans.into_iter().peekable();
+    while let Some((start, mut end)) = spans.next() {
+        // Overlapping or touching secrets become one `[redacted]`.
+        while let Some(&(next_start, next_end)) = spans.peek() {
+            if next_start > end {
+                break;
+            }
+            end = end.max(next_end);
+            spans.next();
+        }
+        out.push_str(&text[written..start]);
+        out.push_str(REDACTED);
+        written = end;
+    }
+    out.push_str(&text[written..]);
+    out
 }
 
 /// Every place `secret` stands in `text`, overlapping ones too, as byte
@@ -255,6 +322,27 @@ pub fn mask(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn escaped_forms_of_a_secret_are_masked_too() {
+        let password = "tab\tQuote\"Pass\\word";
+        let m = Masker::new(["ab\"cd\\efgh12".into()]).with_request([password.into()]);
+        for shown in [
+            format!("{password:?}"),
+            format!("{:?}", format!("{password:?}")),
+            serde_json::json!({ "password": password }).to_string(),
+            serde_json::Value::from(serde_json::json!([password]).to_string()).to_string(),
+            format!("#{{\"pw\": {:?}}}", "ab\"cd\\efgh12"),
+        ] {
+            let masked = m.mask(&shown);
+            assert!(masked.contains(REDACTED), "{shown} -> {masked}");
+            for part in ["Quote", "Pass", "efgh12"] {
+                assert!(!masked.contains(part), "{shown} -> {masked}");
+            }
+        }
+        // a secret with nothing to escape has one form
+        assert_eq!(forms(["plain-secret".to_string()]).len(), 1);
+    }
 
     #[test]
     fn long_secrets_are_masked_wherever_they_appear() {

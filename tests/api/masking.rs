@@ -96,3 +96,46 @@ fn public_configuration_must_name_configuration_keys() {
         "{log}"
     );
 }
+
+#[test]
+fn escaped_and_nested_secrets_are_masked_in_logs_and_answers() {
+    let prepared = builder()
+        .script(
+            "login",
+            r#"fn login(u, p) {
+                print(#{ pw: p });
+                debug(p);
+                debug(configuration::QUOTED);
+                print(json::stringify(#{ password: p }));
+                if u == "throw" { throw #{ pw: p }; }
+                #{ id: 1, email: u, nested: #{ echo: p, pepper: configuration::QUOTED, list: [p] } }
+            }"#,
+        )
+        .connection("[connections.main.configuration]\nQUOTED = 'ab\"cd\\efgh12'")
+        .prepare();
+    let server = Process::serve(&prepared.config, &[]);
+    // a tab, a quote and a backslash: each escaped in a debug print or JSON
+    let password = "tab\tQuote\"Pass\\word";
+    let login = |user: &str| {
+        raw_post(
+            server.addr,
+            "/v1/connections/main/login",
+            TOKEN,
+            &json!({"username_or_email": user, "password": password}).to_string(),
+        )
+    };
+    let answer = login("jane@example.com");
+    let user = &body(&answer)["user"];
+    assert_eq!(user["nested"]["echo"], "[redacted]", "{answer}");
+    assert_eq!(user["nested"]["pepper"], "[redacted]", "{answer}");
+    assert_eq!(user["nested"]["list"], json!(["[redacted]"]), "{answer}");
+    let answer = login("throw");
+    assert!(answer.starts_with("HTTP/1.1 500"), "{answer}");
+    server.log_with("a secret in the profile was masked");
+    let log = server.log_with(body(&answer)["request_id"].as_str().unwrap());
+    for part in ["Quote", "Pass", "efgh12"] {
+        assert!(!log.contains(part), "{part} in the log: {log}");
+        assert!(!answer.contains(part), "{part} in the answer: {answer}");
+    }
+    assert!(log.matches("[redacted]").count() >= 8, "{log}");
+}
