@@ -127,13 +127,67 @@ fn ab64(text: &str) -> Option<Vec<u8>> {
 /// reaches the report. That includes forms the login verifier knows but no
 /// target takes, as Drupal's `$S$` or yescrypt.
 pub fn parse(stored: &str) -> Result<Stored, NotCarried> {
-    parse_shape(stored).map_err(|e| match e {
-        NotCarried::Unknown(_) => NotCarried::Unknown(format!(
-            "unrecognized, {} characters",
-            stored.chars().count()
-        )),
-        other => other,
-    })
+    parse_shape(stored)
+        .and_then(|parsed| match well_formed(&parsed) {
+            true => Ok(parsed),
+            false => Err(NotCarried::Unknown(String::new())),
+        })
+        .map_err(|e| match e {
+            NotCarried::Unknown(_) => NotCarried::Unknown(format!(
+                "unrecognized, {} characters",
+                stored.chars().count()
+            )),
+            other => other,
+        })
+}
+
+/// Whether a value of a known shape holds what its form requires, as
+/// `password::verify` would find it: a cost in its range, a non-empty key of
+/// the right alphabet and size. A malformed value carried would be refused
+/// by the platform's import, or worse: Kratos compares a PBKDF2 key of
+/// length 0 to an empty key, and any password would match.
+fn well_formed(stored: &Stored) -> bool {
+    let crypt64 = |text: &str, len: usize| {
+        text.len() == len && text.bytes().all(|b| kdf::itoa64_index(b).is_some())
+    };
+    match stored {
+        Stored::Bcrypt { full, cost, .. } => {
+            (4..=31).contains(cost) && full.parse::<bcrypt::HashParts>().is_ok()
+        }
+        Stored::Argon2 {
+            version,
+            m,
+            t,
+            p,
+            salt,
+            hash,
+            ..
+        } => {
+            // the reference implementation's bounds
+            [16, 19].contains(version)
+                && *t >= 1
+                && (1..=0x00ff_ffff).contains(p)
+                && *m >= 8 * *p
+                && salt.len() >= 8
+                && hash.len() >= 4
+        }
+        Stored::Scrypt {
+            ln,
+            r,
+            p,
+            salt,
+            key,
+        } => *ln >= 1 && *r >= 1 && *p >= 1 && !salt.is_empty() && !key.is_empty(),
+        Stored::Pbkdf2 {
+            iterations, key, ..
+        } => *iterations >= 1 && !key.is_empty(),
+        Stored::ShaCrypt {
+            bits, rounds, hash, ..
+        } => rounds.is_none_or(|r| r >= 1) && crypt64(hash, if *bits == 256 { 43 } else { 86 }),
+        Stored::Md5Crypt { hash, .. } => crypt64(hash, 22),
+        Stored::Phpass { count, .. } => (7..=30).contains(count),
+        Stored::Bcrypt2x | Stored::Ldap { .. } | Stored::Descriptor(_) | Stored::Other(_) => true,
+    }
 }
 
 /// [`parse`]'s work; its `Unknown` details are worded by [`parse`].
@@ -885,6 +939,27 @@ mod tests {
             "$argon2id$v=19$m=65536$c2FsdA$aGFzaA",
             "{CRYPT}$y$j9T$F5Jx5fExrKuPp53xLKQ..1$X3DX6M94c7o.9agCG9G317fhZg9SqC.5i5rd.RhAtQ7",
             "hunter2",
+            // known shapes, malformed as password::verify finds them: an
+            // empty key (Kratos would let any password in), no iterations,
+            // costs out of range, keys too short
+            "$pbkdf2-sha256$29000$l7KWktJ6LwUA4JwzprQ2pg$",
+            "pbkdf2_sha256$1000$salt$",
+            "$pbkdf2-sha256$0$l7KWktJ6LwUA4JwzprQ2pg$aGFzaGhhc2hoYXNoaGFzaA",
+            "{PBKDF2-SHA256}0$l7KWktJ6LwUA4JwzprQ2pg$aGFzaGhhc2hoYXNoaGFzaA",
+            "$P$zSaltSalt0123456789abcdefghijkl",
+            "$H$/SaltSalt0123456789abcdefghijkl",
+            "$2y$99$abcdefghijklmnopqrstuuJ8F2nM1vMv1jJ4XkR1hEJ3C5yVdS2Gm",
+            "$2y$03$abcdefghijklmnopqrstuuJ8F2nM1vMv1jJ4XkR1hEJ3C5yVdS2Gm",
+            "$argon2id$v=19$m=0,t=0,p=0$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+            "$argon2id$v=19$m=65536,t=3,p=4$$aGFzaGhhc2hoYXNoaGFzaA",
+            "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$",
+            "$argon2id$v=18$m=65536,t=3,p=4$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+            "$scrypt$ln=14,r=0,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+            "$scrypt$ln=0,r=8,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+            "$scrypt$ln=14,r=8,p=1$c2FsdHNhbHQ$",
+            "$5$RJdybpMVz0LUmpTO$short",
+            "{CRYPT}$6$salt$short",
+            "$1$saltsalt$short",
         ] {
             match parse(stored) {
                 Err(e @ NotCarried::Unknown(_)) => {
@@ -897,6 +972,18 @@ mod tests {
                 }
                 other => panic!("{stored}: {other:?}"),
             }
+        }
+        // the same shapes well formed are carried
+        for stored in [
+            "$pbkdf2-sha256$29000$l7KWktJ6LwUA4JwzprQ2pg$aGFzaGhhc2hoYXNoaGFzaA",
+            "$P$BSaltSalt0123456789abcdefghijkl",
+            "$2y$10$abcdefghijklmnopqrstuuJ8F2nM1vMv1jJ4XkR1hEJ3C5yVdS2Gm",
+            "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+            "$scrypt$ln=14,r=8,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+            "$5$RJdybpMVz0LUmpTO$0123456789abcdefghijklmnopqrstuvwxyzABCDEFG",
+            "$1$saltsalt$0123456789abcdefghijkl",
+        ] {
+            assert!(parse(stored).is_ok(), "{stored}");
         }
         // in the table with no target: not importable, by name
         for (stored, name) in [

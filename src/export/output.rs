@@ -438,33 +438,50 @@ impl Output {
     }
 }
 
-/// Progress on standard error: a bar on a terminal, else a line a second.
+/// Progress on standard error: a bar on a terminal, drawn at most ten
+/// times a second, else a line a second.
 pub struct Progress {
     bar: Option<indicatif::ProgressBar>,
+    /// What the bar's `{reported}` shows: read when it draws, so that a
+    /// change of it draws nothing by itself.
+    reported: std::sync::Arc<std::sync::atomic::AtomicU64>,
     last: Instant,
+    drawn: Option<Instant>,
     started: Instant,
     at_start: u64,
 }
 
+/// The least time between two draws of the bar.
+const DRAW_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+
 impl Progress {
     pub fn new(total: Option<u64>, already: u64) -> Progress {
+        let reported = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = match total {
                 Some(n) => indicatif::ProgressBar::new(n),
                 None => indicatif::ProgressBar::no_length(),
             };
             bar.set_draw_target(indicatif::ProgressDrawTarget::stderr_with_hz(10));
+            let shown = reported.clone();
             if let Ok(style) = indicatif::ProgressStyle::with_template(
-                "export {bar:30} {pos}/{len} users, {msg} ({per_sec})",
+                "export {bar:30} {pos}/{len} users, {reported} reported ({per_sec})",
             ) {
-                bar.set_style(style);
+                bar.set_style(style.with_key(
+                    "reported",
+                    move |_: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                        let _ = write!(w, "{}", shown.load(std::sync::atomic::Ordering::Relaxed));
+                    },
+                ));
             }
             bar.set_position(already);
             bar
         });
         Progress {
             bar,
+            reported,
             last: Instant::now(),
+            drawn: None,
             started: Instant::now(),
             at_start: already,
         }
@@ -472,8 +489,14 @@ impl Progress {
 
     pub fn show(&mut self, listed: u64, reported: u64) {
         if let Some(bar) = &self.bar {
-            bar.set_position(listed);
-            bar.set_message(format!("{reported} reported"));
+            self.reported
+                .store(reported, std::sync::atomic::Ordering::Relaxed);
+            // indicatif's own limit lets a burst through: the bar is drawn
+            // only when its position is set, and that only every 100 ms.
+            if self.drawn.is_none_or(|at| at.elapsed() >= DRAW_EVERY) {
+                self.drawn = Some(Instant::now());
+                bar.set_position(listed);
+            }
             return;
         }
         if self.last.elapsed().as_secs() >= 1 {

@@ -53,11 +53,18 @@ struct Texts<'a> {
     names: &'a [(&'a str, &'a str)],
 }
 
+/// A text field of the profile, `None` when absent or blank: legacy tables
+/// often hold `''` (`NOT NULL DEFAULT ''`) where they mean "none", and no
+/// platform takes an empty e-mail address or name.
+fn given<'a>(profile: &'a Profile, field: &str) -> Option<&'a str> {
+    profile.text(field).filter(|v| !v.trim().is_empty())
+}
+
 impl Serialize for Texts<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(None)?;
         for (theirs, ours) in self.names {
-            if let Some(v) = self.profile.text(ours) {
+            if let Some(v) = given(self.profile, ours) {
                 map.serialize_entry(theirs, v)?;
             }
         }
@@ -278,7 +285,7 @@ impl Serialize for KeycloakAttributes<'_> {
         let mut map = s.serialize_map(None)?;
         map.serialize_entry("legacy_user_id", &[&user.user_id])?;
         for field in ["name", "nickname", "picture", "phone_number"] {
-            if let Some(v) = user.profile.text(field) {
+            if let Some(v) = given(&user.profile, field) {
                 map.serialize_entry(field, &[v])?;
             }
         }
@@ -311,8 +318,8 @@ fn okta(user: &User, email: Option<&str>, hash: Option<Value>) -> serde_json::Re
 /// user is left out (reported).
 pub fn record(target: Target, options: &Options, user: &User) -> (Option<Vec<u8>>, Vec<Problem>) {
     let mut problems = Vec::new();
-    let email = user.profile.text("email");
-    let username = user.profile.text("username");
+    let email = given(&user.profile, "email");
+    let username = given(&user.profile, "username");
     let identifier_ok = match target {
         Target::Auth0 | Target::Okta | Target::Kratos => email.is_some(),
         Target::FusionAuth | Target::Keycloak => email.is_some() || username.is_some(),
@@ -402,7 +409,7 @@ pub fn record(target: Target, options: &Options, user: &User) -> (Option<Vec<u8>
             active: !user.blocked,
             data: FusionAuthData {
                 legacy_user_id: &user.user_id,
-                nickname: user.profile.text("nickname"),
+                nickname: given(&user.profile, "nickname"),
                 user_metadata: object(user, Which::User),
                 app_metadata: object(user, Which::App),
             },
@@ -626,5 +633,43 @@ mod tests {
         let (keycloak, _) = record_of(Target::Keycloak, &u, false);
         assert!(keycloak.get("credentials").is_none());
         assert_eq!(keycloak["enabled"], true);
+    }
+
+    /// A user whose text fields are `''` (a legacy `NOT NULL DEFAULT ''`).
+    fn blank(fields: &[(&str, &str)]) -> User {
+        let mut map = RhaiMap::new();
+        map.insert("id".into(), 8_i64.into());
+        for (k, v) in fields {
+            map.insert((*k).into(), (*v).into());
+        }
+        User {
+            user_id: "8".into(),
+            profile: crate::profile::normalize(map, 10_240, &mut Vec::new()).unwrap(),
+            blocked: false,
+            hash: hash::parse(BCRYPT),
+        }
+    }
+
+    #[test]
+    fn a_blank_identifier_is_a_missing_one_and_blank_texts_are_left_out() {
+        let none = blank(&[("email", ""), ("username", " "), ("given_name", "")]);
+        for target in [
+            Target::Auth0,
+            Target::Okta,
+            Target::Kratos,
+            Target::FusionAuth,
+            Target::Keycloak,
+        ] {
+            let (record, problems) = record(target, &options(target, false), &none);
+            assert!(record.is_none(), "{target:?}");
+            assert_eq!(problems[0].reason, "missing_field");
+        }
+        let named = blank(&[("email", ""), ("username", "bob"), ("given_name", "")]);
+        let (keycloak, _) = record_of(Target::Keycloak, &named, false);
+        assert_eq!(keycloak["username"], "bob");
+        assert!(keycloak.get("email").is_none() && keycloak.get("firstName").is_none());
+        let (fusionauth, _) = record_of(Target::FusionAuth, &named, false);
+        assert_eq!(fusionauth["username"], "bob");
+        assert!(fusionauth.get("email").is_none());
     }
 }
