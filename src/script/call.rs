@@ -26,6 +26,9 @@ pub struct Masker {
     configured: Arc<[String]>,
     /// The request's passwords, in each of their forms.
     request: Vec<String>,
+    /// Whether password hashes are hidden too, by their shape (`export`:
+    /// no hash leaves the output files).
+    hashes: bool,
 }
 
 /// Secrets at least this many characters long are masked wherever they
@@ -63,6 +66,17 @@ impl Masker {
         Masker {
             configured: forms(secrets).into(),
             request: Vec::new(),
+            hashes: false,
+        }
+    }
+
+    /// The same masker, also hiding every value shaped as a password hash
+    /// that `password::verify` knows (not a bare hex digest: it looks like
+    /// any id).
+    pub fn hiding_hashes(&self) -> Self {
+        Masker {
+            hashes: true,
+            ..self.clone()
         }
     }
 
@@ -71,12 +85,13 @@ impl Masker {
         Masker {
             configured: self.configured.clone(),
             request: forms(secrets),
+            hashes: self.hashes,
         }
     }
 
     /// Whether there is nothing to hide.
     pub fn is_empty(&self) -> bool {
-        self.configured.is_empty() && self.request.is_empty()
+        self.configured.is_empty() && self.request.is_empty() && !self.hashes
     }
 
     pub fn mask(&self, text: &str) -> String {
@@ -144,8 +159,48 @@ impl Masker {
                 .collect();
             spans.extend(tokens);
         }
+        if self.hashes {
+            spans.extend(hash_spans(text));
+        }
         spans
     }
+}
+
+/// Where values shaped as password hashes stand in `text`: in each run of
+/// characters between spaces, quotes and brackets, the run itself, or what
+/// follows its first `=` or `:` (`hash=$2y$...`), without a sentence's
+/// trailing punctuation.
+fn hash_spans(text: &str) -> Vec<(usize, usize)> {
+    let apart = |c: char| c.is_whitespace() || "\"'`()[]<>;".contains(c);
+    let mut tokens = Vec::new();
+    let mut start = 0;
+    for (i, c) in text.char_indices() {
+        if apart(c) {
+            tokens.push((start, &text[start..i]));
+            start = i + c.len_utf8();
+        }
+    }
+    tokens.push((start, &text[start..]));
+    let mut spans = Vec::new();
+    for (start, token) in tokens {
+        if token.len() < 8 {
+            continue;
+        }
+        let after = token.find(['=', ':']).map_or(0, |i| i + 1);
+        'found: for from in [0, after] {
+            let candidate = &token[from..];
+            for value in [
+                candidate,
+                candidate.trim_end_matches(['.', ',', ':', '!', '?']),
+            ] {
+                if crate::password::detect(value).is_some() {
+                    spans.push((start + from, start + from + value.len()));
+                    break 'found;
+                }
+            }
+        }
+    }
+    spans
 }
 
 /// `text` with each of `spans` replaced by `[redacted]`.
@@ -342,6 +397,44 @@ mod tests {
         }
         // a secret with nothing to escape has one form
         assert_eq!(forms(["plain-secret".to_string()]).len(), 1);
+    }
+
+    #[test]
+    fn hashes_are_hidden_by_their_shape_where_asked() {
+        let bcrypt = "$2y$05$BrTyryabcdefghijklmnopuJ8F2nM1vMv1jJ4XkR1hEJ3C5yVdS2G";
+        assert_eq!(bcrypt.len(), 60);
+        let argon = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA";
+        let m = Masker::default().hiding_hashes();
+        for (text, shown) in [
+            (format!("row hash {bcrypt}"), "row hash [redacted]"),
+            (
+                format!("bad row, hash was {bcrypt}."),
+                "bad row, hash was [redacted].",
+            ),
+            (
+                format!("#{{\"h\": \"{argon}\"}}"),
+                "#{\"h\": \"[redacted]\"}",
+            ),
+            (format!("hash={bcrypt}, id=7"), "hash=[redacted], id=7"),
+            (
+                "{SSHA}aGFzaGhhc2hoYXNoaGFzaGhhc2g= and more".to_string(),
+                "[redacted] and more",
+            ),
+            // wide spaces before it
+            (
+                format!("h\u{3000}\u{a0}{bcrypt}\u{3000}x"),
+                "h\u{3000}\u{a0}[redacted]\u{3000}x",
+            ),
+            // an id or a digest in hex is no hash by its shape
+            (
+                "request 8f4586e0a1b2c3d4e5f60718293a4b5c".to_string(),
+                "request 8f4586e0a1b2c3d4e5f60718293a4b5c",
+            ),
+        ] {
+            assert_eq!(m.mask(&text), shown);
+        }
+        // not asked: hashes stay (serve's logs, which never see one)
+        assert_eq!(Masker::default().mask(bcrypt), bcrypt);
     }
 
     #[test]

@@ -1038,3 +1038,27 @@ fn a_full_default_page_fits_the_default_map_limit_which_counts_per_user() {
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
     assert_eq!(ids_in("okta", &doc).len(), 1000);
 }
+
+#[test]
+fn a_hash_a_script_prints_or_throws_stays_off_standard_error() {
+    let bcrypt = "$2y$05$BrTyryabcdefghijklmnopuJ8F2nM1vMv1jJ4XkR1hEJ3C5yVdS2G";
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("users.json");
+    let o = out.to_str().unwrap();
+    let script = format!(
+        r#"fn list_users(after, limit) {{
+            let h = "{bcrypt}";
+            print("row hash " + h);
+            debug(#{{ pw_hash: h }});
+            throw "bad row, hash was " + h;
+        }}"#
+    );
+    let prepared = exporting(&script).prepare();
+    let run = export(&prepared.config, &["main", "--format", "okta", "--out", o]);
+    let stderr = text(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("row hash [redacted]"), "{stderr}");
+    assert!(stderr.contains("bad row, hash was [redacted]"), "{stderr}");
+    assert!(!stderr.contains("BrTyry"), "{stderr}");
+    assert!(text(&run.stdout).is_empty());
+}
