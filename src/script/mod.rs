@@ -289,9 +289,15 @@ fn place_of(err: &EvalAltResult, file: &Path) -> String {
         }
         at = inner;
     }
+    // Rhai gives a limit hit (operations, sizes, depth) the place of the
+    // call it passes through, which for the script's own function is none:
+    // the file alone is then what is known.
     let pos = at.position();
-    let number = |n: Option<usize>| n.map_or_else(|| "?".to_string(), |n| n.to_string());
-    format!("{shown}:{}:{}", number(pos.line()), number(pos.position()))
+    match (pos.line(), pos.position()) {
+        (Some(line), Some(col)) => format!("{shown}:{line}:{col}"),
+        (Some(line), None) => format!("{shown}:{line}"),
+        _ => shown,
+    }
 }
 
 /// Maps a script's failure to the host's error. Causes are masked and
@@ -316,5 +322,29 @@ fn classify(err: EvalAltResult, file: &Path) -> Error {
             Error::Script(format!("limit hit: {}", cause()))
         }
         _ => Error::Script(cause()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_place_rhai_did_not_keep_is_the_file_alone() {
+        let file = Path::new("/s/get_user.rhai");
+        let none = EvalAltResult::ErrorTooManyOperations(Position::NONE);
+        assert_eq!(place_of(&none, file), "/s/get_user.rhai");
+        let at = EvalAltResult::ErrorTooManyOperations(Position::new(3, 9));
+        assert_eq!(place_of(&at, file), "/s/get_user.rhai:3:9");
+        let inner = EvalAltResult::ErrorInFunctionCall(
+            "f".into(),
+            "/s/members.rhai".into(),
+            Box::new(EvalAltResult::ErrorDataTooLarge(
+                "x".into(),
+                Position::new(1, 24),
+            )),
+            Position::new(5, 2),
+        );
+        assert_eq!(place_of(&inner, file), "/s/members.rhai:1:24");
     }
 }
