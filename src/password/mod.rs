@@ -194,7 +194,16 @@ fn verify_bytes(pw: &[u8], stored: &str) -> Result<bool, HashError> {
     if stored.is_empty() {
         return Ok(false);
     }
-    match detect(stored).ok_or_else(|| HashError::UnknownFormat(prefix_of(stored)))? {
+    let format = match detect(stored) {
+        Some(format) => format,
+        None => {
+            return Err(match malformed_form(stored) {
+                Some(name) => HashError::Malformed(name),
+                None => HashError::UnknownFormat(prefix_of(stored)),
+            })
+        }
+    };
+    match format {
         Format::Bcrypt => verify_bcrypt(pw, stored),
         Format::Argon2 => verify_argon2(pw, stored),
         Format::Scrypt => verify_scrypt(pw, stored),
@@ -221,6 +230,22 @@ fn verify_bytes(pw: &[u8], stored: &str) -> Result<bool, HashError> {
         Format::Yescrypt => legacy::verify_yescrypt(pw, stored),
         Format::Braced => legacy::verify_braced(pw, stored),
     }
+}
+
+/// The form a value not [`detect`]ed names by its prefix, when the rest
+/// does not fit it (a bcrypt value of the wrong length, say): it is then a
+/// malformed value of that form, not one of an unknown form.
+fn malformed_form(stored: &str) -> Option<&'static str> {
+    let starts = |p: &str| stored.starts_with(p);
+    Some(match () {
+        _ if ["$2a$", "$2b$", "$2x$", "$2y$"].iter().any(|p| starts(p)) => "bcrypt",
+        _ if starts("$P$") || starts("$H$") => "phpass",
+        _ if starts("$S$") => "Drupal $S$",
+        _ if starts("$wp$") => "WordPress",
+        _ if starts("argon2$") => "Django Argon2",
+        _ if starts("bcrypt_sha256$") => "Django bcrypt_sha256",
+        _ => return None,
+    })
 }
 
 fn too_costly(format: &'static str, what: &'static str, limit: impl ToString) -> HashError {
@@ -658,6 +683,24 @@ mod tests {
         };
         assert!(needs_rehash(&h, other));
         assert!(needs_rehash(&h, ARGON));
+    }
+
+    #[test]
+    fn a_known_prefix_with_the_wrong_rest_is_malformed_not_unknown() {
+        for (stored, form) in [
+            ("$2y$05$short", "bcrypt"),
+            ("$P$short", "phpass"),
+            ("$S$short", "Drupal $S$"),
+            ("$wp$x", "WordPress"),
+            ("argon2$bad", "Django Argon2"),
+            ("bcrypt_sha256$x", "Django bcrypt_sha256"),
+        ] {
+            assert!(
+                matches!(verify("pw", stored), Err(HashError::Malformed(f)) if f == form),
+                "{stored}: {:?}",
+                verify("pw", stored)
+            );
+        }
     }
 
     #[test]
