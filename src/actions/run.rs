@@ -234,15 +234,6 @@ fn not_a_profile(script: &str, rule: &str) -> Error {
 }
 
 fn to_profile(value: Dynamic, script: &str, max_bytes: usize) -> Result<Profile> {
-    let mut value = value;
-    // No answer carries the request's password or a secret of the
-    // connection, at any depth (a script returning the `user` map it was
-    // given, say): they are masked as in log lines.
-    let masked =
-        crate::script::call::current(|c| !c.masker.is_empty() && c.masker.mask_value(&mut value));
-    if masked == Some(true) {
-        tracing::warn!(script, "a secret in the profile was masked");
-    }
     let map = value
         .try_cast::<RhaiMap>()
         .ok_or_else(|| not_a_profile(script, "must be a map"))?;

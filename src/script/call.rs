@@ -89,48 +89,12 @@ impl Masker {
         }
     }
 
-    /// Whether there is nothing to hide.
-    pub fn is_empty(&self) -> bool {
-        self.configured.is_empty() && self.request.is_empty() && !self.hashes
-    }
-
     pub fn mask(&self, text: &str) -> String {
         let spans = self.spans(text);
         if spans.is_empty() {
             return text.to_string();
         }
         redact(text, spans)
-    }
-
-    /// Masks every string in `value`, at any depth (map keys excepted);
-    /// whether any was changed.
-    pub fn mask_value(&self, value: &mut rhai::Dynamic) -> bool {
-        if let Some(mut map) = value.write_lock::<RhaiMap>() {
-            let mut changed = false;
-            for v in map.values_mut() {
-                changed |= self.mask_value(v);
-            }
-            return changed;
-        }
-        if let Some(mut items) = value.write_lock::<rhai::Array>() {
-            let mut changed = false;
-            for v in items.iter_mut() {
-                changed |= self.mask_value(v);
-            }
-            return changed;
-        }
-        let masked = match value.read_lock::<rhai::ImmutableString>() {
-            Some(text) => {
-                let spans = self.spans(&text);
-                if spans.is_empty() {
-                    return false;
-                }
-                redact(&text, spans)
-            }
-            None => return false,
-        };
-        *value = masked.into();
-        true
     }
 
     /// Where the secrets stand in `text`, as byte ranges.
