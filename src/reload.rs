@@ -17,7 +17,16 @@ const WATCH_EVERY: Duration = Duration::from_millis(300);
 /// Reads the settings again for the tokens, and reloads every connection's
 /// scripts. A settings file that no longer loads changes nothing.
 pub fn reload_all(state: &AppState, source: Option<&Path>) {
-    match Settings::load(source).and_then(|s| s.http.require_token().map(|()| s)) {
+    match Settings::load(source) {
+        // The listener stays where it is, whatever the file now says of
+        // `listen` or `allow_no_token`: a server that asks for a token
+        // keeps asking for one.
+        Ok(settings) if settings.http.api_tokens.is_empty() && state.has_tokens() => {
+            tracing::error!(
+                "reload: the settings were not taken: http.api_tokens: no token configured; \
+                 a server that asks for a token keeps at least one"
+            );
+        }
         Ok(settings) => state.set_tokens(settings.http.api_tokens),
         Err(e) => tracing::error!("reload: the settings were not taken: {e}"),
     }

@@ -346,10 +346,18 @@ impl Settings {
         http.check()?;
 
         let defaults = table(root.remove("defaults").unwrap_or_default(), "defaults")?;
-        // Checked on their own too: with no connection, nothing else would
-        // look at them, and a key's error is then named where it is written.
+        // Read on their own too, so that an unknown key or a malformed value
+        // is named where it is written, with no connection as well. Their
+        // bounds across keys (pool.min under pool.max) hold once merged with
+        // a connection's own; alone they are checked with no connection.
         let alone: Tunables = deserialize(Value::from(defaults.clone()), "defaults")?;
-        check_tunables(&alone, "defaults")?;
+        let connections_given = root
+            .get("connections")
+            .and_then(|c| c.clone().into_table().ok())
+            .is_some_and(|c| !c.is_empty());
+        if !connections_given {
+            check_tunables(&alone, "defaults")?;
+        }
         let connections = table(
             root.remove("connections").unwrap_or_default(),
             "connections",
@@ -740,6 +748,20 @@ mod tests {
         assert_eq!(t.pool.acquire_timeout_ms, 5000);
         assert_eq!(t.concurrent_scripts(), 3);
         assert_eq!(t.script_timeout_ms, 20000);
+    }
+
+    #[test]
+    fn defaults_bounds_across_keys_hold_once_merged() {
+        // pool.min 25 is over the built-in max of 20, but not over the
+        // connection's own max of 50
+        let ok =
+            format!("{BASE}\n[defaults.pool]\nmin = 25\n[connections.legacy.pool]\nmax = 50\n");
+        assert_eq!(
+            load(&ok).unwrap().connections["legacy"].tunables.pool.min,
+            25
+        );
+        let bad = format!("{BASE}\n[defaults.pool]\nmin = 25\n");
+        assert!(load(&bad).unwrap_err().to_string().contains("pool.min"));
     }
 
     #[test]

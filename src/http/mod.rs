@@ -86,6 +86,12 @@ impl AppState {
         *self.0.tokens.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(digests(&tokens));
     }
 
+    /// Whether the API asks for a token (it does unless the server started
+    /// with none, on loopback with `allow_no_token`).
+    pub fn has_tokens(&self) -> bool {
+        !self.token_digests().is_empty()
+    }
+
     fn token_digests(&self) -> Arc<Vec<Vec<u8>>> {
         self.0
             .tokens

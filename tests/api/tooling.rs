@@ -467,6 +467,25 @@ fn sighup_reloads_scripts_and_rotates_tokens() {
     assert!(raw_post(server.addr, path, TOKEN, body).starts_with("HTTP/1.1 401"));
     assert!(raw_request(server.addr, "GET", "/readyz", &[], "").starts_with("HTTP/1.1 200"));
     assert!(server.log().contains("scripts reloaded"));
+
+    // a file with no token (on loopback, allowed at start) is not taken by
+    // a server that asks for one: the token stays needed and valid
+    let settings = std::fs::read_to_string(&prepared.config).unwrap();
+    let tokenless: String = settings
+        .lines()
+        .filter(|l| !l.starts_with("api_tokens"))
+        .map(|l| format!("{l}\n"))
+        .collect::<String>()
+        .replace("[http]\n", "[http]\nallow_no_token = true\n");
+    std::fs::write(&prepared.config, tokenless).unwrap();
+    let status = Command::new("kill")
+        .args(["-HUP", &server.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    server.log_with("a server that asks for a token keeps at least one");
+    assert!(raw_post(server.addr, path, "", body).starts_with("HTTP/1.1 401"));
+    assert!(raw_post(server.addr, path, new_token, body).contains(r#""version":2"#));
 }
 
 #[test]
