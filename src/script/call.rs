@@ -39,7 +39,8 @@ const REDACTED: &str = "[redacted]";
 
 /// The forms a secret takes in text: as it is, and escaped as a debug print
 /// writes a string (`debug`, a printed map or array, a thrown value, a
-/// failure's cause) and as JSON does (`json::stringify`), once or twice.
+/// failure's cause) and as JSON does (`json::stringify`), once or twice,
+/// in either order.
 /// A password such as `tab<TAB>pw"` is `tab\tpw\"` in all of those.
 fn forms(secrets: impl IntoIterator<Item = String>) -> Vec<String> {
     let debug = |s: &str| {
@@ -53,7 +54,7 @@ fn forms(secrets: impl IntoIterator<Item = String>) -> Vec<String> {
     let mut out = Vec::new();
     for secret in secrets.into_iter().filter(|s| !s.is_empty()) {
         let (d, j) = (debug(&secret), json(&secret));
-        out.extend([debug(&d), json(&j), d, j, secret]);
+        out.extend([debug(&d), json(&j), json(&d), debug(&j), d, j, secret]);
     }
     out.sort();
     out.dedup();
@@ -130,38 +131,51 @@ impl Masker {
     }
 }
 
-/// Where values shaped as password hashes stand in `text`: in each run of
-/// characters between spaces, quotes and brackets, the run itself, or what
-/// follows its first `=` or `:` (`hash=$2y$...`), without a sentence's
-/// trailing punctuation.
+/// Where values shaped as password hashes stand in `text`: from each place
+/// a known form's prefix starts (`$`, `{`, `pbkdf2_`, `argon2$`,
+/// `bcrypt_sha256$`, `U$`), the width of a fixed-width form (bcrypt,
+/// phpass, Drupal) or the run of characters hashes are written in, when
+/// `password::detect` knows it. So `hash=$2y$…`, `7,$2y$…`, `{h: $2y$…}`
+/// and `id=7&hash=$argon2id$…` all find it.
 fn hash_spans(text: &str) -> Vec<(usize, usize)> {
-    let apart = |c: char| c.is_whitespace() || "\"'`()[]<>;".contains(c);
-    let mut tokens = Vec::new();
-    let mut start = 0;
-    for (i, c) in text.char_indices() {
-        if apart(c) {
-            tokens.push((start, &text[start..i]));
-            start = i + c.len_utf8();
-        }
-    }
-    tokens.push((start, &text[start..]));
+    const STARTS: &[&str] = &["$", "{", "pbkdf2_", "argon2$", "bcrypt_sha256$", "U$"];
+    let in_hash = |b: u8| b.is_ascii_alphanumeric() || b"./+=$,-_".contains(&b);
+    let bytes = text.as_bytes();
     let mut spans = Vec::new();
-    for (start, token) in tokens {
-        if token.len() < 8 {
+    let mut i = 0;
+    while i < bytes.len() {
+        let Some(rest) = text
+            .get(i..)
+            .filter(|r| STARTS.iter().any(|p| r.starts_with(p)))
+        else {
+            i += 1;
             continue;
-        }
-        let after = token.find(['=', ':']).map_or(0, |i| i + 1);
-        'found: for from in [0, after] {
-            let candidate = &token[from..];
-            for value in [
-                candidate,
-                candidate.trim_end_matches(['.', ',', ':', '!', '?']),
-            ] {
-                if crate::password::detect(value).is_some() {
-                    spans.push((start + from, start + from + value.len()));
-                    break 'found;
+        };
+        // a braced name first (`{SSHA}`), then the hash's own characters
+        let mut run = i;
+        if rest.starts_with('{') {
+            match rest.get(..34).unwrap_or(rest).find('}') {
+                Some(close) => run = i + close + 1,
+                None => {
+                    i += 1;
+                    continue;
                 }
             }
+        }
+        while run < bytes.len() && in_hash(bytes[run]) {
+            run += 1;
+        }
+        let trimmed = i + text[i..run].trim_end_matches(['.', ',']).len();
+        let found = [trimmed, run, i + 60, i + 55, i + 34]
+            .into_iter()
+            .filter(|&end| end <= run)
+            .find(|&end| crate::password::detect(&text[i..end]).is_some());
+        match found {
+            Some(end) => {
+                spans.push((i, end));
+                i = end;
+            }
+            None => i += 1,
         }
     }
     spans
@@ -380,6 +394,14 @@ mod tests {
                 "#{\"h\": \"[redacted]\"}",
             ),
             (format!("hash={bcrypt}, id=7"), "hash=[redacted], id=7"),
+            (
+                format!("id=7&hash={bcrypt}&x=1"),
+                "id=7&hash=[redacted]&x=1",
+            ),
+            (format!("7,{bcrypt}"), "7,[redacted]"),
+            (format!("user|{argon}|"), "user|[redacted]|"),
+            (format!("{{h: {bcrypt}}}"), "{h: [redacted]}"),
+            (format!("pw:{argon}."), "pw:[redacted]."),
             (
                 "{SSHA}aGFzaGhhc2hoYXNoaGFzaGhhc2g= and more".to_string(),
                 "[redacted] and more",
