@@ -15,8 +15,8 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
@@ -341,23 +341,37 @@ pub(crate) fn segment(uri: &Uri, back: usize) -> String {
         .into_owned()
 }
 
-/// A name from the path, for a log line: escaped, so that a decoded
-/// newline or NUL (`%0A`, `%00`) cannot start a forged line.
-pub(crate) fn loggable(name: &str) -> impl std::fmt::Display + '_ {
-    name.escape_debug()
+/// A name from the path, for a log line: escaped when it holds a control
+/// character, so that a decoded newline or NUL (`%0A`, `%00`) cannot start
+/// a forged line.
+pub(crate) struct Loggable<'a>(pub &'a str);
+
+impl std::fmt::Display for Loggable<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.contains(char::is_control) {
+            write!(f, "{}", self.0.escape_debug())
+        } else {
+            f.write_str(self.0)
+        }
+    }
 }
 
 async fn run_action(
     State(state): State<AppState>,
+    path: Result<Path<(String, String)>, PathRejection>,
     uri: Uri,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    // .../connections/{connection}/{action}
-    let (connection, action) = (segment(&uri, 1), segment(&uri, 0));
+    // .../connections/{connection}/{action}; names that are not UTF-8 once
+    // decoded, which `Path` refuses, are read leniently
+    let (connection, action) = match path {
+        Ok(Path(names)) => names,
+        Err(_) => (segment(&uri, 1), segment(&uri, 0)),
+    };
     let span = tracing::Span::current();
-    span.record("connection", tracing::field::display(loggable(&connection)));
-    span.record("action", tracing::field::display(loggable(&action)));
+    span.record("connection", tracing::field::display(Loggable(&connection)));
+    span.record("action", tracing::field::display(Loggable(&action)));
     let conn = state
         .0
         .connections
