@@ -6,6 +6,7 @@
 
 use std::time::{Duration, Instant};
 
+use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::helpers::{builder, Answer, Process, TestApp, TOKEN};
@@ -123,6 +124,11 @@ async fn kratos(app: &TestApp, identifier: &str, password: &str) -> Answer {
             .json(&json!({ "identifier": identifier, "password": password })),
     )
     .await
+}
+
+/// A request with no credential at all.
+async fn uncredentialed(app: &TestApp, method: Method, path: &str) -> Answer {
+    app.send(app.client.request(method, app.url(path))).await
 }
 
 /// The Prometheus text of `/metrics`.
@@ -436,13 +442,13 @@ fn get_user(id) {
     keycloak_post(&app, "mallory", "mallory-password-1")
         .await
         .expect(403, "unauthorized");
-    let a = app
-        .send(
-            app.client
-                .get(app.url("/v1/connections/main/keycloak/users/jane")),
-        )
-        .await;
-    a.expect(401, "invalid_adapter_credentials");
+    uncredentialed(
+        &app,
+        Method::GET,
+        "/v1/connections/main/keycloak/users/jane",
+    )
+    .await
+    .expect(401, "invalid_adapter_credentials");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -482,19 +488,18 @@ async fn a_path_that_is_not_utf8_gets_the_adapters_own_answers() {
         "/v1/connections/%C3%28/kratos/password_migration",
         "/v1/connections/%FF/keycloak/users/jane",
     ] {
-        let a = app
-            .send(app.client.post(app.url(path)).json(&json!({})))
-            .await;
-        a.expect(401, "invalid_adapter_credentials");
+        uncredentialed(&app, Method::POST, path)
+            .await
+            .expect(401, "invalid_adapter_credentials");
     }
     // without Keycloak's credential, a user not UTF-8 is a 401 too
-    let a = app
-        .send(
-            app.client
-                .get(app.url("/v1/connections/main/keycloak/users/%FFjane")),
-        )
-        .await;
-    a.expect(401, "invalid_adapter_credentials");
+    uncredentialed(
+        &app,
+        Method::GET,
+        "/v1/connections/main/keycloak/users/%FFjane",
+    )
+    .await
+    .expect(401, "invalid_adapter_credentials");
     // with it, no user has that name
     keycloak_get(&app, "%FFjane")
         .await
@@ -513,13 +518,14 @@ async fn a_wrong_method_is_405_only_after_the_credential() {
         "/v1/connections/main/fusionauth/login",
         "/v1/connections/nope/okta/password_import",
     ] {
-        app.send(app.client.get(app.url(path)))
+        uncredentialed(&app, Method::GET, path)
             .await
             .expect(401, "invalid_adapter_credentials");
     }
-    app.send(
-        app.client
-            .delete(app.url("/v1/connections/main/keycloak/users/jane")),
+    uncredentialed(
+        &app,
+        Method::DELETE,
+        "/v1/connections/main/keycloak/users/jane",
     )
     .await
     .expect(401, "invalid_adapter_credentials");
