@@ -169,7 +169,10 @@ fn hash_spans(text: &str) -> Vec<(usize, usize)> {
         let found = [trimmed, run, i + 60, i + 55, i + 34]
             .into_iter()
             .filter(|&end| end <= run)
-            .find(|&end| crate::password::detect(&text[i..end]).is_some());
+            .find(|&end| {
+                text.get(i..end)
+                    .is_some_and(|v| crate::password::detect(v).is_some())
+            });
         match found {
             Some(end) => {
                 spans.push((i, end));
@@ -405,6 +408,11 @@ mod tests {
             (
                 "{SSHA}aGFzaGhhc2hoYXNoaGFzaGhhc2g= and more".to_string(),
                 "[redacted] and more",
+            ),
+            // a braced name of wide characters: never cut inside one
+            (
+                "{éééééééééééééééééééééééééééééééééééééééééé}".to_string(),
+                "{éééééééééééééééééééééééééééééééééééééééééé}",
             ),
             // wide spaces before it
             (
