@@ -42,6 +42,8 @@ pub struct Store {
     running: std::sync::Mutex<Vec<u32>>,
     query_timeout: Duration,
     acquire_timeout: Duration,
+    /// The most connections this pool holds.
+    max: usize,
 }
 
 /// A failed store call (a script sees it as a catchable map).
@@ -112,12 +114,25 @@ impl Store {
             running: std::sync::Mutex::default(),
             query_timeout: Duration::from_millis(t.query_timeout_ms),
             acquire_timeout: Duration::from_millis(t.pool.acquire_timeout_ms),
+            max,
         }
     }
 
     /// Answers whether the store takes a `SELECT 1` within `limit`.
     pub async fn ping(&self, limit: Duration) -> Result<(), StoreError> {
         let work = async {
+            if self.in_use() >= self.max {
+                // Every pooled connection is busy with a script: waiting for
+                // one would tell that the pool is busy, not that the store
+                // is down. Ask over a connection of its own, as a kill does,
+                // and one at a time with the kills (the capacity rule counts
+                // one connection outside the pool).
+                let _one = self.kills.lock().await;
+                let mut conn = Conn::new(self.opts.clone()).await.map_err(unavailable)?;
+                let answered = conn.ping().await.map_err(unavailable);
+                let _ = conn.disconnect().await;
+                return answered;
+            }
             let mut conn = self.pool.get_conn().await.map_err(unavailable)?;
             conn.ping().await.map_err(unavailable)
         };

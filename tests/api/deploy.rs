@@ -503,3 +503,36 @@ fn a_second_server_on_a_port_in_use_is_refused_not_given_half_the_traffic() {
     // the first one goes on serving alone
     assert!(raw_request(first.addr, "GET", "/healthz", &[], "").starts_with("HTTP/1.1 200"));
 }
+
+#[test]
+fn the_binary_links_only_what_the_runtime_image_has() {
+    // gcr.io/distroless/cc-debian12 holds glibc and libgcc, not zlib or
+    // OpenSSL: the binary must need nothing else
+    let readelf = which("readelf").expect("binutils, which the Rust toolchain links with");
+    let out = std::process::Command::new(readelf)
+        .arg("-d")
+        .arg(env!("CARGO_BIN_EXE_customdb"))
+        .output()
+        .expect("readelf runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let needed: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("(NEEDED)"))
+        .filter_map(|l| l.split('[').nth(1)?.split(']').next())
+        .collect();
+    assert!(needed.contains(&"libc.so.6"), "{text}");
+    let glibc_or_libgcc = |lib: &&str| {
+        [
+            "libc.so",
+            "libm.so",
+            "libgcc_s.so",
+            "ld-linux",
+            "libdl.so",
+            "libpthread.so",
+            "librt.so",
+        ]
+        .iter()
+        .any(|known| lib.starts_with(known))
+    };
+    assert!(needed.iter().all(glibc_or_libgcc), "{needed:?}");
+}

@@ -288,3 +288,35 @@ async fn readiness_names_an_unreachable_store_without_details() {
     a.expect(503, "user_store_unavailable");
     assert!(!a.body["message"].as_str().unwrap().contains("127.0.0.1"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pool_busy_with_scripts_is_a_ready_store() {
+    let app = builder()
+        .http("threads = 1")
+        .connection("pool.max = 1\nmax_concurrent_scripts = 2")
+        .script(
+            "get_user",
+            "fn get_user(email) { db::query(\"SELECT SLEEP(4)\"); () }",
+        )
+        .spawn()
+        .await;
+    let client = app.client.clone();
+    let slow = tokio::spawn(
+        client
+            .post(app.url("/v1/connections/main/get_user"))
+            .bearer_auth(crate::helpers::TOKEN)
+            .json(&json!({"email": "a@b.co"}))
+            .send(),
+    );
+    // the pool's only connection runs the script's SLEEP
+    crate::helpers::eventually("the SLEEP to run", || {
+        let n = app.sql(
+            "SELECT COUNT(*) FROM information_schema.processlist WHERE info LIKE 'SELECT SLEEP(4)%'",
+        );
+        (n.trim() == "1").then_some(())
+    });
+    let a = app.send(app.client.get(app.url("/readyz"))).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.body["connections"]["main"], "ok");
+    assert_eq!(slow.await.unwrap().unwrap().status(), 404);
+}
