@@ -355,9 +355,7 @@ impl Settings {
             .get("connections")
             .and_then(|c| c.clone().into_table().ok())
             .is_some_and(|c| !c.is_empty());
-        if !connections_given {
-            check_tunables(&alone, "defaults")?;
-        }
+        check_tunables(&alone, "defaults", !connections_given)?;
         let connections = table(
             root.remove("connections").unwrap_or_default(),
             "connections",
@@ -583,7 +581,7 @@ fn connection(
         }
     }
     let tunables: Tunables = deserialize(Value::from(merged), &place)?;
-    check_tunables(&tunables, &place)?;
+    check_tunables(&tunables, &place, true)?;
     if mysql_async::Opts::from_url(own.database_url.expose()).is_err() {
         return Err(err(format!(
             "{place}.database_url: expected a URL such as mysql://user:password@host:3306/database"
@@ -601,7 +599,9 @@ fn connection(
     })
 }
 
-fn check_tunables(t: &Tunables, place: &str) -> Result<(), SettingsError> {
+/// `across`: also the bounds between keys (`pool.min` under `pool.max`),
+/// which the defaults need to meet only once merged with a connection's own.
+fn check_tunables(t: &Tunables, place: &str, across: bool) -> Result<(), SettingsError> {
     let positive = [
         ("script_timeout_ms", t.script_timeout_ms as usize),
         ("query_timeout_ms", t.query_timeout_ms as usize),
@@ -621,7 +621,7 @@ fn check_tunables(t: &Tunables, place: &str) -> Result<(), SettingsError> {
     if let Some((key, _)) = positive.iter().find(|(_, v)| *v == 0) {
         return Err(err(format!("{place}.{key}: must be above 0")));
     }
-    if t.pool.min > t.pool.max {
+    if across && t.pool.min > t.pool.max {
         return Err(err(format!("{place}.pool.min: must not exceed pool.max")));
     }
     let deepest = crate::script::fiber::MAX_CALL_DEPTH;
@@ -782,6 +782,11 @@ mod tests {
             (
                 "[http]\napi_tokens = [\"0123456789abcdef\"]\n[defaults.pool]\nmax = 0".to_string(),
                 "defaults.pool.max",
+            ),
+            // a bad default is named where it is written, with connections too
+            (
+                format!("{BASE}\n[defaults]\nquery_timeout_ms = 0"),
+                "defaults.query_timeout_ms",
             ),
             (format!("{BASE}\n[elsewhere]\nx = 1"), "elsewhere"),
         ] {

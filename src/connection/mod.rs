@@ -19,6 +19,7 @@ use crate::script::call::{self, CallState, Masker};
 use crate::script::{Problem, ScriptSet};
 use crate::settings::ConnectionSettings;
 use crate::store::{Session, Store};
+use crate::telemetry::OneLine;
 
 /// Scripts waiting for a slot, over all connections.
 #[derive(Debug)]
@@ -336,7 +337,7 @@ impl Connection {
         if let Err(e) = &result {
             if e.is_failure() {
                 // as a request's failure is logged (the cause masked)
-                tracing::error!(error = e.code(), cause = %e, script, function, "the script failed");
+                tracing::error!(error = e.code(), cause = %OneLine(e), script, function, "the script failed");
             }
         }
         (result, waited)
@@ -382,7 +383,7 @@ impl Connection {
         if let Err(e) = &result {
             if e.is_failure() {
                 // The cause stays in the log, under the request's span and id.
-                tracing::error!(error = e.code(), cause = %e, "the script failed");
+                tracing::error!(error = e.code(), cause = %OneLine(&e), "the script failed");
             }
         }
         (result, timings)

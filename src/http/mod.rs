@@ -28,6 +28,7 @@ use crate::actions::{Action, Outcome, Request as ActionRequest};
 use crate::connection::Connection;
 use crate::error::Error;
 use crate::settings::Secret;
+use crate::telemetry::OneLine;
 use error::ApiError;
 use metrics::Metrics;
 pub use request_id::new_request_id;
@@ -246,7 +247,7 @@ async fn readyz(
                 Ok(()) if c.scripts_ok() => "ok",
                 Ok(()) => "scripts_failed",
                 Err(e) => {
-                    tracing::warn!(connection = c.name(), cause = %e, "store unreachable");
+                    tracing::warn!(connection = c.name(), cause = %OneLine(&e), "store unreachable");
                     "store_unreachable"
                 }
             };
@@ -341,21 +342,6 @@ pub(crate) fn segment(uri: &Uri, back: usize) -> String {
         .into_owned()
 }
 
-/// A name from the path, for a log line: escaped when it holds a control
-/// character, so that a decoded newline or NUL (`%0A`, `%00`) cannot start
-/// a forged line.
-pub(crate) struct Loggable<'a>(pub &'a str);
-
-impl std::fmt::Display for Loggable<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.0.contains(char::is_control) {
-            write!(f, "{}", self.0.escape_debug())
-        } else {
-            f.write_str(self.0)
-        }
-    }
-}
-
 async fn run_action(
     State(state): State<AppState>,
     path: Result<Path<(String, String)>, PathRejection>,
@@ -370,8 +356,8 @@ async fn run_action(
         Err(_) => (segment(&uri, 1), segment(&uri, 0)),
     };
     let span = tracing::Span::current();
-    span.record("connection", tracing::field::display(Loggable(&connection)));
-    span.record("action", tracing::field::display(Loggable(&action)));
+    span.record("connection", tracing::field::display(OneLine(&connection)));
+    span.record("action", tracing::field::display(OneLine(&action)));
     let conn = state
         .0
         .connections

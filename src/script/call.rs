@@ -132,43 +132,86 @@ impl Masker {
 }
 
 /// Where values shaped as password hashes stand in `text`: from each place
-/// a known form's prefix starts (`$`, `{`, `pbkdf2_`, `argon2$`,
-/// `bcrypt_sha256$`, `U$`), the width of a fixed-width form (bcrypt,
-/// phpass, Drupal) or the run of characters hashes are written in, when
-/// `password::detect` knows it. So `hash=$2y$…`, `7,$2y$…`, `{h: $2y$…}`
-/// and `id=7&hash=$argon2id$…` all find it.
+/// a known form's prefix starts (`$2y$`, `$argon2`, `pbkdf2_sha`, `{`...),
+/// a candidate of at least 20 characters that
+/// `password::detect` knows: the width of a fixed-width form (bcrypt,
+/// phpass, Drupal), or the run of characters hashes are written in, ended
+/// where its last `$`-segment meets a `,` or `&`, or at the run's end. So
+/// `hash=$2y$…`, `7,$2y$…`, `{h: $2y$…}` and `id=7&hash=$argon2id$…,x=1`
+/// all find the hash and only the hash. At most 2,048 bytes are
+/// looked at from each place a prefix starts.
 fn hash_spans(text: &str) -> Vec<(usize, usize)> {
-    const STARTS: &[&str] = &["$", "{", "pbkdf2_", "argon2$", "bcrypt_sha256$", "U$"];
+    // the prefixes of the forms `password::detect` knows (a braced name is
+    // checked by `detect` itself)
+    const STARTS: &[&[u8]] = &[
+        b"$2a$",
+        b"$2b$",
+        b"$2x$",
+        b"$2y$",
+        b"$argon2",
+        b"$scrypt$",
+        b"$5$",
+        b"$6$",
+        b"$1$",
+        b"$P$",
+        b"$H$",
+        b"$S$",
+        b"$y$",
+        b"$wp$2",
+        b"$pbkdf2",
+        b"pbkdf2_sha",
+        b"argon2$argon2",
+        b"bcrypt_sha256$$2",
+        b"U$S$",
+        b"U$P$",
+        b"U$H$",
+        b"{",
+    ];
+    /// Longer than any hash the verifier takes in one piece; it bounds the
+    /// work at each place a prefix starts.
+    const LONGEST: usize = 2048;
     let in_hash = |b: u8| b.is_ascii_alphanumeric() || b"./+=$,-_".contains(&b);
     let bytes = text.as_bytes();
+    // where the run of hash characters from each byte ends
+    let mut run_end = vec![bytes.len(); bytes.len() + 1];
+    for j in (0..bytes.len()).rev() {
+        run_end[j] = if in_hash(bytes[j]) { run_end[j + 1] } else { j };
+    }
     let mut spans = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
-        let Some(rest) = text
-            .get(i..)
-            .filter(|r| STARTS.iter().any(|p| r.starts_with(p)))
-        else {
+        if !STARTS.iter().any(|p| bytes[i..].starts_with(p)) {
             i += 1;
             continue;
-        };
-        // a braced name first (`{SSHA}`), then the hash's own characters
-        let mut run = i;
-        if rest.starts_with('{') {
-            match rest.get(..34).unwrap_or(rest).find('}') {
-                Some(close) => run = i + close + 1,
+        }
+        // a braced name first (`{SSHA}`, within 34 bytes), then the hash's
+        // own characters
+        let body = if bytes[i] == b'{' {
+            let window = &bytes[i..bytes.len().min(i + 34)];
+            match window.iter().position(|&b| b == b'}') {
+                Some(close) => i + close + 1,
                 None => {
                     i += 1;
                     continue;
                 }
             }
-        }
-        while run < bytes.len() && in_hash(bytes[run]) {
-            run += 1;
-        }
-        let trimmed = i + text[i..run].trim_end_matches(['.', ',']).len();
-        let found = [trimmed, run, i + 60, i + 55, i + 34]
+        } else {
+            i
+        };
+        let run = run_end[body].max(body).min(i + LONGEST);
+        let piece = &bytes[i..run];
+        let last_segment = piece
+            .iter()
+            .rposition(|&b| b == b'$')
+            .map_or(body - i, |d| d + 1);
+        let cut = piece[last_segment..]
+            .iter()
+            .position(|&b| b == b',' || b == b'&')
+            .map_or(run, |at| i + last_segment + at);
+        let trim = |end: usize| i + text[i..end].trim_end_matches(['.', ',']).len();
+        let found = [trim(cut), cut, trim(run), run, i + 60, i + 55, i + 34]
             .into_iter()
-            .filter(|&end| end <= run)
+            .filter(|&end| end <= run && end >= i + 20)
             .find(|&end| {
                 text.get(i..end)
                     .is_some_and(|v| crate::password::detect(v).is_some())
@@ -405,6 +448,13 @@ mod tests {
             (format!("user|{argon}|"), "user|[redacted]|"),
             (format!("{{h: {bcrypt}}}"), "{h: [redacted]}"),
             (format!("pw:{argon}."), "pw:[redacted]."),
+            (format!("7,{argon},name=jane"), "7,[redacted],name=jane"),
+            (format!("{argon}&next=1"), "[redacted]&next=1"),
+            // short dollar strings are no hashes: a price, a shell line
+            (
+                "costs $5$ or $1$2 in awk '{print $1$2}'".to_string(),
+                "costs $5$ or $1$2 in awk '{print $1$2}'",
+            ),
             (
                 "{SSHA}aGFzaGhhc2hoYXNoaGFzaGhhc2g= and more".to_string(),
                 "[redacted] and more",

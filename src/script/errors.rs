@@ -104,7 +104,7 @@ pub(super) fn meaning(map: &RhaiMap, file: &Path, place: &str) -> Option<Error> 
     match kind.as_str() {
         WRONG_USERNAME_OR_PASSWORD => {
             if let Some(why) = text_of(map, "message") {
-                tracing::info!(script = %file.display(), why = %call::mask(&why), "wrong username or password");
+                tracing::info!(script = %file.display(), why = %crate::telemetry::OneLine(call::mask(&why)), "wrong username or password");
             }
             Some(Error::WrongUsernameOrPassword)
         }
@@ -135,7 +135,7 @@ pub(super) fn meaning(map: &RhaiMap, file: &Path, place: &str) -> Option<Error> 
             let message = call::mask(&text_of(map, "message").unwrap_or_default());
             match map.get("code").map(|c| c.as_int()) {
                 Some(Ok(code)) if code == i64::from(ER_DUP_ENTRY) => {
-                    tracing::info!(script = %file.display(), cause = %message, "duplicate key");
+                    tracing::info!(script = %file.display(), cause = %crate::telemetry::OneLine(&message), "duplicate key");
                     Some(Error::UserExists("the user already exists".into()))
                 }
                 Some(Ok(code)) => Some(Error::Script(format!(

@@ -121,24 +121,44 @@ impl Store {
     /// Answers whether the store takes a `SELECT 1` within `limit`.
     pub async fn ping(&self, limit: Duration) -> Result<(), StoreError> {
         let work = async {
-            if self.in_use() >= self.max {
-                // Every pooled connection is busy with a script: waiting for
-                // one would tell that the pool is busy, not that the store
-                // is down. Ask over a connection of its own, as a kill does,
-                // and one at a time with the kills (the capacity rule counts
-                // one connection outside the pool).
-                let _one = self.kills.lock().await;
-                let mut conn = Conn::new(self.opts.clone()).await.map_err(unavailable)?;
-                let answered = conn.ping().await.map_err(unavailable);
-                let _ = conn.disconnect().await;
-                return answered;
+            // Every pooled connection busy with a script, or none free
+            // soon: waiting for one would tell that the pool is busy, not
+            // that the store is down. Ask over a connection of its own.
+            if self.in_use() < self.max {
+                if let Ok(got) = tokio::time::timeout(limit / 4, self.pool.get_conn()).await {
+                    let mut conn = got.map_err(unavailable)?;
+                    return conn.ping().await.map_err(unavailable);
+                }
             }
-            let mut conn = self.pool.get_conn().await.map_err(unavailable)?;
-            conn.ping().await.map_err(unavailable)
+            self.ping_aside().await
         };
         tokio::time::timeout(limit, work)
             .await
             .map_err(|_| StoreError::Unavailable("no answer in time".into()))?
+    }
+
+    /// A ping over a connection outside the pool, as a kill's: one at a
+    /// time with the kills, the lock held by a task of its own until the
+    /// connection is closed (5 s at most), even when the caller stops
+    /// waiting, so that the capacity rule's one connection outside the pool
+    /// holds.
+    async fn ping_aside(&self) -> Result<(), StoreError> {
+        let (opts, kills) = (self.opts.clone(), self.kills.clone());
+        let aside = tokio::spawn(async move {
+            let _one = kills.lock_owned().await;
+            let ping = async {
+                let mut conn = Conn::new(opts).await.map_err(unavailable)?;
+                let answered = conn.ping().await.map_err(unavailable);
+                let _ = conn.disconnect().await;
+                answered
+            };
+            tokio::time::timeout(Duration::from_secs(5), ping)
+                .await
+                .unwrap_or_else(|_| Err(StoreError::Unavailable("no answer in time".into())))
+        });
+        aside
+            .await
+            .unwrap_or_else(|_| Err(StoreError::Unavailable("the ping stopped".into())))
     }
 
     /// Gives a connection fresh from the pool (so in the server's default

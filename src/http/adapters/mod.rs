@@ -299,6 +299,6 @@ fn not_for(platform: &str, rule: &str) -> Error {
         field: format!("{platform} user"),
         rule: rule.into(),
     });
-    tracing::error!(error = e.code(), cause = %e, "the profile cannot be answered");
+    tracing::error!(error = e.code(), cause = %crate::telemetry::OneLine(&e), "the profile cannot be answered");
     e
 }
