@@ -33,7 +33,10 @@ pub fn init(format: LogFormat) {
             .fmt_fields(text::Fields)
             .event_format(text::Text::default())
             .try_init(),
-        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Json => {
+            JSON_LINES.store(true, std::sync::atomic::Ordering::Relaxed);
+            builder.json().try_init()
+        }
     };
 }
 
@@ -46,9 +49,16 @@ pub struct OneLine<T>(pub T);
 
 impl<T: std::fmt::Display> std::fmt::Display for OneLine<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // JSON lines escape their strings themselves
+        if JSON_LINES.load(std::sync::atomic::Ordering::Relaxed) {
+            return write!(f, "{}", self.0);
+        }
         write!(Escaping(f), "{}", self.0)
     }
 }
+
+/// Whether the log is written as JSON lines (`--log-format json`).
+static JSON_LINES: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Writes through, escaping what [`OneLine`] escapes, with no copy.
 struct Escaping<'a, 'b>(&'a mut std::fmt::Formatter<'b>);

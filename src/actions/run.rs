@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::profile::{self, Profile, ProfileError};
 use crate::script::call::InCall;
 use crate::script::ScriptSet;
+use crate::telemetry::OneLine;
 
 impl Request {
     /// Runs the action's script(s) in the script call `call`.
@@ -240,10 +241,10 @@ fn to_profile(value: Dynamic, script: &str, max_bytes: usize) -> Result<Profile>
     let mut dropped = Vec::new();
     let result = profile::normalize(map, max_bytes, &mut dropped);
     for d in &dropped {
-        tracing::warn!(script, field = %d.field, reason = d.reason, "field left out of the profile");
+        tracing::warn!(script, field = %OneLine(&d.field), reason = d.reason, "field left out of the profile");
     }
     result.map_err(|e| {
-        tracing::error!(script, field = %e.field, rule = %e.rule, "the script's result is not a valid profile");
+        tracing::error!(script, field = %OneLine(&e.field), rule = %OneLine(&e.rule), "the script's result is not a valid profile");
         Error::InvalidProfile(e)
     })
 }

@@ -136,7 +136,8 @@ impl Masker {
 /// a candidate of at least 20 characters that
 /// `password::detect` knows: the width of a fixed-width form (bcrypt,
 /// phpass, Drupal), or the run of characters hashes are written in, ended
-/// where its last `$`-segment meets a `,` or `&`, or at the run's end. So
+/// where its last `$`-segment meets a `,`, or at the run's end (a braced
+/// value, such as `{noop}` and its plain password, may be shorter). So
 /// `hash=$2y$…`, `7,$2y$…`, `{h: $2y$…}` and `id=7&hash=$argon2id$…,x=1`
 /// all find the hash and only the hash. At most 2,048 bytes are
 /// looked at from each place a prefix starts.
@@ -173,9 +174,13 @@ fn hash_spans(text: &str) -> Vec<(usize, usize)> {
     let in_hash = |b: u8| b.is_ascii_alphanumeric() || b"./+=$,-_".contains(&b);
     let bytes = text.as_bytes();
     // where the run of hash characters from each byte ends
-    let mut run_end = vec![bytes.len(); bytes.len() + 1];
+    let mut run_end = vec![bytes.len() as u32; bytes.len() + 1];
     for j in (0..bytes.len()).rev() {
-        run_end[j] = if in_hash(bytes[j]) { run_end[j + 1] } else { j };
+        run_end[j] = if in_hash(bytes[j]) {
+            run_end[j + 1]
+        } else {
+            j as u32
+        };
     }
     let mut spans = Vec::new();
     let mut i = 0;
@@ -198,20 +203,24 @@ fn hash_spans(text: &str) -> Vec<(usize, usize)> {
         } else {
             i
         };
-        let run = run_end[body].max(body).min(i + LONGEST);
+        let run = (run_end[body] as usize).max(body).min(i + LONGEST);
         let piece = &bytes[i..run];
-        let last_segment = piece
-            .iter()
-            .rposition(|&b| b == b'$')
-            .map_or(body - i, |d| d + 1);
+        let last_dollar = piece.iter().rposition(|&b| b == b'$');
+        if last_dollar.is_none() && body == i {
+            // every unbraced form has a `$`: none starts in this stretch
+            i = run.max(i + 1);
+            continue;
+        }
+        let last_segment = last_dollar.map_or(body - i, |d| d + 1);
         let cut = piece[last_segment..]
             .iter()
-            .position(|&b| b == b',' || b == b'&')
+            .position(|&b| b == b',')
             .map_or(run, |at| i + last_segment + at);
         let trim = |end: usize| i + text[i..end].trim_end_matches(['.', ',']).len();
         let found = [trim(cut), cut, trim(run), run, i + 60, i + 55, i + 34]
             .into_iter()
-            .filter(|&end| end <= run && end >= i + 20)
+            // a braced value may be short (`{noop}` and its plain password)
+            .filter(|&end| end <= run && (body > i || end >= i + 20))
             .find(|&end| {
                 text.get(i..end)
                     .is_some_and(|v| crate::password::detect(v).is_some())
@@ -450,6 +459,10 @@ mod tests {
             (format!("pw:{argon}."), "pw:[redacted]."),
             (format!("7,{argon},name=jane"), "7,[redacted],name=jane"),
             (format!("{argon}&next=1"), "[redacted]&next=1"),
+            (
+                "login {noop}hunter2 refused".to_string(),
+                "login [redacted] refused",
+            ),
             // short dollar strings are no hashes: a price, a shell line
             (
                 "costs $5$ or $1$2 in awk '{print $1$2}'".to_string(),
@@ -477,6 +490,9 @@ mod tests {
         ] {
             assert_eq!(m.mask(&text), shown);
         }
+        // no `$` in a long run: skipped whole, and left as it is
+        let no_dollar = format!("{}x", "pbkdf2_sha".repeat(300));
+        assert_eq!(m.mask(&no_dollar), no_dollar);
         // not asked: hashes stay (serve's logs, which never see one)
         assert_eq!(Masker::default().mask(bcrypt), bcrypt);
     }

@@ -44,7 +44,14 @@ pub struct Store {
     acquire_timeout: Duration,
     /// The most connections this pool holds.
     max: usize,
+    /// When the last ping outside the pool ended, and whether it was
+    /// answered.
+    last_aside: Arc<std::sync::Mutex<Option<(std::time::Instant, bool)>>>,
 }
+
+/// How long the answer of a ping outside the pool stands for one that
+/// cannot run (a kill holds the connection).
+const RECENT_ASIDE: Duration = Duration::from_secs(5);
 
 /// A failed store call (a script sees it as a catchable map).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -115,46 +122,60 @@ impl Store {
             query_timeout: Duration::from_millis(t.query_timeout_ms),
             acquire_timeout: Duration::from_millis(t.pool.acquire_timeout_ms),
             max,
+            last_aside: Arc::default(),
         }
     }
 
     /// Answers whether the store takes a `SELECT 1` within `limit`.
     pub async fn ping(&self, limit: Duration) -> Result<(), StoreError> {
         let work = async {
-            // Every pooled connection busy with a script, or none free
-            // soon: waiting for one would tell that the pool is busy, not
-            // that the store is down. Ask over a connection of its own.
-            if self.in_use() < self.max {
-                if let Ok(got) = tokio::time::timeout(limit / 4, self.pool.get_conn()).await {
-                    let mut conn = got.map_err(unavailable)?;
-                    return conn.ping().await.map_err(unavailable);
-                }
+            if self.in_use() >= self.max {
+                // Every pooled connection is busy with a script: waiting for
+                // one would tell that the pool is busy, not that the store
+                // is down. Ask over a connection of its own.
+                return self.ping_aside(limit).await;
             }
-            self.ping_aside().await
+            let mut conn = self.pool.get_conn().await.map_err(unavailable)?;
+            conn.ping().await.map_err(unavailable)
         };
         tokio::time::timeout(limit, work)
             .await
             .map_err(|_| StoreError::Unavailable("no answer in time".into()))?
     }
 
-    /// A ping over a connection outside the pool, as a kill's: one at a
-    /// time with the kills, the lock held by a task of its own until the
-    /// connection is closed (5 s at most), even when the caller stops
-    /// waiting, so that the capacity rule's one connection outside the pool
-    /// holds.
-    async fn ping_aside(&self) -> Result<(), StoreError> {
-        let (opts, kills) = (self.opts.clone(), self.kills.clone());
+    /// A ping over a connection outside the pool, as a kill's, and only
+    /// when no kill or other such ping holds that connection now (it never
+    /// queues: a kill waits behind one ping at most). A task holds the lock
+    /// until the connection is closed, `limit` at most, even when the
+    /// caller stops waiting, so that the capacity rule's one connection
+    /// outside the pool holds. Busy, it answers what the last such ping
+    /// found, if it ended in the last few seconds.
+    async fn ping_aside(&self, limit: Duration) -> Result<(), StoreError> {
+        let Ok(one) = self.kills.clone().try_lock_owned() else {
+            return match *self.last_aside.lock().unwrap_or_else(|p| p.into_inner()) {
+                Some((at, ok)) if at.elapsed() < RECENT_ASIDE => ok
+                    .then_some(())
+                    .ok_or_else(|| StoreError::Unavailable("no answer in time".into())),
+                _ => Err(StoreError::Unavailable(
+                    "busy with a kill; no recent answer".into(),
+                )),
+            };
+        };
+        let (opts, last) = (self.opts.clone(), self.last_aside.clone());
         let aside = tokio::spawn(async move {
-            let _one = kills.lock_owned().await;
+            let _one = one;
             let ping = async {
                 let mut conn = Conn::new(opts).await.map_err(unavailable)?;
                 let answered = conn.ping().await.map_err(unavailable);
                 let _ = conn.disconnect().await;
                 answered
             };
-            tokio::time::timeout(Duration::from_secs(5), ping)
+            let answered = tokio::time::timeout(limit, ping)
                 .await
-                .unwrap_or_else(|_| Err(StoreError::Unavailable("no answer in time".into())))
+                .unwrap_or_else(|_| Err(StoreError::Unavailable("no answer in time".into())));
+            *last.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some((std::time::Instant::now(), answered.is_ok()));
+            answered
         });
         aside
             .await

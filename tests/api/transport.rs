@@ -320,3 +320,24 @@ async fn a_pool_busy_with_scripts_is_a_ready_store() {
     assert_eq!(a.body["connections"]["main"], "ok");
     assert_eq!(slow.await.unwrap().unwrap().status(), 404);
 }
+
+#[test]
+fn what_a_script_prints_or_gives_as_a_reason_stays_on_its_log_line() {
+    let prepared = builder()
+        .script(
+            "login",
+            "fn login(u, p) { print(\"a\\nFORGED print\"); throw WrongUsernameOrPasswordError(u, \"why\\r\\nFORGED why\"); }",
+        )
+        .prepare();
+    let server = Process::serve(&prepared.config, &[]);
+    let a = raw_post(
+        server.addr,
+        "/v1/connections/main/login",
+        TOKEN,
+        r#"{"username_or_email": "jane", "password": "pw"}"#,
+    );
+    assert!(a.starts_with("HTTP/1.1 401"), "{a}");
+    let log = server.log_with(r"why\r\nFORGED why");
+    assert!(log.contains(r"a\nFORGED print"), "{log}");
+    assert!(!log.lines().any(|l| l.starts_with("FORGED")), "{log}");
+}
