@@ -270,7 +270,7 @@ fn serve_thread(
         .build_local(Default::default())?;
     runtime.block_on(async move {
         let listener = TcpListener::from_std(listener)?;
-        let router = http::router(state.clone(), max_body_bytes);
+        let router = http::service(state.clone(), max_body_bytes);
         let shutdown = async move {
             let _ = stopped.wait_for(|stop| *stop).await;
         };

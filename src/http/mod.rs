@@ -113,6 +113,29 @@ fn digests(tokens: &[Secret]) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// The router as the server runs it: a 401 carries no `Allow`. The router
+/// adds `Allow` to what a wrong method's fallback answers, outside every
+/// layer, even when that answer is the credential's 401; without a
+/// credential, nothing may tell which methods a route takes.
+pub fn service(
+    state: AppState,
+    max_body_bytes: usize,
+) -> axum::routing::IntoMakeService<
+    axum::middleware::MapResponse<fn(Response) -> std::future::Ready<Response>, (), Router, ()>,
+> {
+    let without_allow: fn(Response) -> std::future::Ready<Response> = |mut response| {
+        if response.status() == StatusCode::UNAUTHORIZED {
+            response.headers_mut().remove(header::ALLOW);
+        }
+        std::future::ready(response)
+    };
+    let app = tower_layer::Layer::layer(
+        &axum::middleware::map_response(without_allow),
+        router(state, max_body_bytes),
+    );
+    axum::ServiceExt::<axum::extract::Request>::into_make_service(app)
+}
+
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     let v1 = Router::new()
         .route(

@@ -718,3 +718,43 @@ async fn a_user_the_platform_cannot_take_is_a_500_in_the_answer_and_the_metrics(
         assert!(!metrics.contains(&ok), "{ok} in {metrics}");
     }
 }
+
+#[test]
+fn a_refusal_before_the_script_is_logged_with_the_connection_and_action() {
+    let prepared = builder().connection(ADAPTERS).prepare();
+    let server = Process::serve(&prepared.config, &[]);
+    let answer = crate::helpers::raw_request(
+        server.addr,
+        "POST",
+        "/v1/connections/main/kratos/password_migration",
+        &[
+            ("Authorization", KRATOS_SECRET),
+            ("Content-Type", "application/json"),
+            ("x-request-id", "refused-before-script"),
+        ],
+        r#"{"identifier":"jane"}"#,
+    );
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    let log = server.log_with("refused-before-script");
+    let line = log
+        .lines()
+        .find(|l| l.contains("refused-before-script") && l.contains("answered"))
+        .unwrap_or_else(|| panic!("no access line: {log}"));
+    assert!(
+        line.contains("connection=main") && line.contains("action=kratos.login"),
+        "{line}"
+    );
+    // without the credential, a wrong method's 401 tells no route's methods
+    let refused = crate::helpers::raw_request(
+        server.addr,
+        "GET",
+        "/v1/connections/main/kratos/password_migration",
+        &[],
+        "",
+    );
+    assert!(refused.starts_with("HTTP/1.1 401"), "{refused}");
+    assert!(
+        !refused.to_ascii_lowercase().contains("\r\nallow:"),
+        "{refused}"
+    );
+}

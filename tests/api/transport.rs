@@ -22,6 +22,13 @@ async fn token_is_checked_before_anything_else() {
         a.expect(401, "invalid_api_token");
         assert_eq!(a.headers["www-authenticate"], "Bearer");
     }
+    // a wrong method without a token: the same 401, no `Allow` to tell
+    // which methods the route takes
+    let a = app
+        .send(app.client.get(app.url("/v1/connections/main/login")))
+        .await;
+    a.expect(401, "invalid_api_token");
+    assert!(a.headers.get("allow").is_none(), "{:?}", a.headers);
     // both configured tokens work (rotation)
     for token in [TOKEN, SECOND_TOKEN] {
         let a = app

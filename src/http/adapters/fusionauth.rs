@@ -12,7 +12,7 @@ use axum::response::Response;
 use serde_json::{json, Map, Value};
 
 use super::{
-    admit, context, error_at, json, json_body, named, not_for, optional, our_status, required,
+    admit_for, context, error_at, json, json_body, named, not_for, optional, our_status, required,
     segment, stable_id, user_status, AppState, STANDARD,
 };
 use crate::actions::{Outcome, Request as ActionRequest};
@@ -38,7 +38,7 @@ pub(super) async fn login(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let connection = segment(&uri, 2);
-    let admitted = admit(&state, &connection, "fusionauth", &headers)?;
+    let admitted = admit_for(&state, &connection, "fusionauth", "login", &headers)?;
     let body = json_body(&headers, body)?;
     let login_id = required(&body, "/loginId", "loginId")?;
     let password = required(&body, "/password", "password")?;

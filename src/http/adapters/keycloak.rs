@@ -12,8 +12,8 @@ use axum::response::Response;
 use serde_json::{json, Map, Value};
 
 use super::{
-    admit, context, error_at, json, json_body, not_for, our_status, required, segment, stable_id,
-    user_status, AppState, STANDARD,
+    admit_for, context, error_at, json, json_body, not_for, our_status, required, segment,
+    stable_id, user_status, AppState, STANDARD,
 };
 use crate::actions::{Outcome, Request as ActionRequest};
 use crate::error::Error;
@@ -43,7 +43,7 @@ pub(super) async fn lookup(
 ) -> Result<Response, ApiError> {
     // .../connections/{connection}/keycloak/users/{user}
     let (connection, user) = (segment(&uri, 3), segment(&uri, 0));
-    let admitted = admit(&state, &connection, "keycloak", &headers)?;
+    let admitted = admit_for(&state, &connection, "keycloak", "get_user", &headers)?;
     let request = ActionRequest::lookup(user, context("keycloak", None, None))?;
     let result = admitted.run(&state, request, lookup_status).await;
     Ok(match result {
@@ -67,7 +67,7 @@ pub(super) async fn verify(
 ) -> Result<Response, ApiError> {
     // .../connections/{connection}/keycloak/users/{user}
     let (connection, user) = (segment(&uri, 3), segment(&uri, 0));
-    let admitted = admit(&state, &connection, "keycloak", &headers)?;
+    let admitted = admit_for(&state, &connection, "keycloak", "login", &headers)?;
     let body = json_body(&headers, body)?;
     let password = required(&body, "/password", "password")?;
     let request = ActionRequest::login(user, password, context("keycloak", None, None))?;

@@ -10,7 +10,9 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use serde_json::json;
 
-use super::{admit, context, error_at, json, json_body, our_status, required, segment, AppState};
+use super::{
+    admit_for, context, error_at, json, json_body, our_status, required, segment, AppState,
+};
 use crate::actions::{Outcome, Request as ActionRequest};
 use crate::error::Error;
 use crate::http::error::ApiError;
@@ -30,7 +32,7 @@ pub(super) async fn password_migration(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let connection = segment(&uri, 2);
-    let admitted = admit(&state, &connection, "kratos", &headers)?;
+    let admitted = admit_for(&state, &connection, "kratos", "login", &headers)?;
     let body = json_body(&headers, body)?;
     let identifier = required(&body, "/identifier", "identifier")?;
     let password = required(&body, "/password", "password")?;

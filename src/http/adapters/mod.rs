@@ -87,6 +87,26 @@ struct Admitted {
     timeout: Duration,
 }
 
+/// [`admit`] for a call that runs `script`: from here on, the request's
+/// log lines name the connection and the action (`ADAPTER.SCRIPT`), the
+/// 400s and 415s that come before the script included.
+fn admit_for(
+    state: &AppState,
+    connection: &str,
+    adapter: &'static str,
+    script: &'static str,
+    headers: &HeaderMap,
+) -> Result<Admitted, ApiError> {
+    let admitted = admit(state, connection, adapter, headers)?;
+    let span = tracing::Span::current();
+    span.record("connection", tracing::field::display(admitted.conn.name()));
+    span.record(
+        "action",
+        tracing::field::display(format_args!("{adapter}.{script}")),
+    );
+    Ok(admitted)
+}
+
 /// Checks the adapter's credential before anything else. Every failure is
 /// the same 401, whether the credential, the connection or the adapter is
 /// what is missing.
@@ -223,9 +243,6 @@ impl Admitted {
         status: impl FnOnce(&Result<Outcome, Error>) -> StatusCode,
     ) -> Result<Outcome, Error> {
         let label = format!("{}.{}", self.adapter, request.action.script());
-        let span = tracing::Span::current();
-        span.record("connection", tracing::field::display(self.conn.name()));
-        span.record("action", tracing::field::display(&label));
         request.time_limit = Some(self.timeout);
         let (result, timings) = self.conn.perform_timed(request).await;
         if let Some(metrics) = &state.0.metrics {

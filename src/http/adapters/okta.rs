@@ -12,8 +12,8 @@ use axum::response::Response;
 use serde_json::json;
 
 use super::{
-    admit, context, error_at, json, json_body, optional, our_status, request_id, required, segment,
-    AppState,
+    admit_for, context, error_at, json, json_body, optional, our_status, request_id, required,
+    segment, AppState,
 };
 use crate::actions::{Outcome, Request as ActionRequest};
 use crate::error::Error;
@@ -40,7 +40,7 @@ pub(super) async fn password_import(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let connection = segment(&uri, 2);
-    let admitted = admit(&state, &connection, "okta", &headers)?;
+    let admitted = admit_for(&state, &connection, "okta", "login", &headers)?;
     let body = json_body(&headers, body)?;
     if required(&body, "/eventType", "eventType")? != EVENT_TYPE {
         return Err(Error::invalid_request(format!("`eventType` must be {EVENT_TYPE}")).into());
