@@ -113,17 +113,18 @@ fn digests(tokens: &[Secret]) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// What [`service`] puts around each answer.
+type AnswerMap = fn(Response) -> std::future::Ready<Response>;
+
+/// The router with [`service`]'s layer around it.
+pub type Served = axum::middleware::MapResponse<AnswerMap, (), Router, ()>;
+
 /// The router as the server runs it: a 401 carries no `Allow`. The router
 /// adds `Allow` to what a wrong method's fallback answers, outside every
 /// layer, even when that answer is the credential's 401; without a
 /// credential, nothing may tell which methods a route takes.
-pub fn service(
-    state: AppState,
-    max_body_bytes: usize,
-) -> axum::routing::IntoMakeService<
-    axum::middleware::MapResponse<fn(Response) -> std::future::Ready<Response>, (), Router, ()>,
-> {
-    let without_allow: fn(Response) -> std::future::Ready<Response> = |mut response| {
+pub fn service(state: AppState, max_body_bytes: usize) -> axum::routing::IntoMakeService<Served> {
+    let without_allow: AnswerMap = |mut response| {
         if response.status() == StatusCode::UNAUTHORIZED {
             response.headers_mut().remove(header::ALLOW);
         }
