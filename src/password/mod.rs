@@ -116,6 +116,33 @@ pub enum HashError {
 }
 
 /// The format of `stored`, by its shape only.
+/// How every value [`detect`] knows begins (a braced one with its `{`):
+/// where a search for hashes in text starts looking (the export's masking).
+pub const FORM_PREFIXES: &[&str] = &[
+    "$2a$",
+    "$2b$",
+    "$2x$",
+    "$2y$",
+    "$argon2",
+    "$scrypt$",
+    "$5$",
+    "$6$",
+    "$1$",
+    "$P$",
+    "$H$",
+    "$S$",
+    "$y$",
+    "$wp$2",
+    "$pbkdf2",
+    "pbkdf2_sha",
+    "argon2$argon2",
+    "bcrypt_sha256$$2",
+    "U$S$",
+    "U$P$",
+    "U$H$",
+    "{",
+];
+
 pub fn detect(stored: &str) -> Option<Format> {
     let starts = |p: &str| stored.starts_with(p);
     Some(match () {
@@ -735,6 +762,10 @@ mod tests {
                 panic!("bad vector line {line}");
             };
             assert!(detect(stored).is_some(), "{name} not recognised");
+            assert!(
+                FORM_PREFIXES.iter().any(|p| stored.starts_with(p)),
+                "{name}: no FORM_PREFIXES entry"
+            );
             assert_eq!(verify(pw, stored), Ok(true), "{name}");
             assert_eq!(verify(&format!("{pw}x"), stored), Ok(false), "{name}");
             assert_eq!(verify("", stored), Ok(false), "{name}");
@@ -785,6 +816,10 @@ mod tests {
             }
             if how == "verify" {
                 assert!(detect(stored).is_some(), "{label} not recognised");
+                assert!(
+                    FORM_PREFIXES.iter().any(|p| stored.starts_with(p)),
+                    "{label}: no FORM_PREFIXES entry"
+                );
                 assert!(needs_rehash(stored, BCRYPT), "{label}");
             } else if how != "keycloak" {
                 assert!(

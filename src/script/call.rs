@@ -142,32 +142,6 @@ impl Masker {
 /// all find the hash and only the hash. At most 2,048 bytes are
 /// looked at from each place a prefix starts.
 fn hash_spans(text: &str) -> Vec<(usize, usize)> {
-    // the prefixes of the forms `password::detect` knows (a braced name is
-    // checked by `detect` itself)
-    const STARTS: &[&[u8]] = &[
-        b"$2a$",
-        b"$2b$",
-        b"$2x$",
-        b"$2y$",
-        b"$argon2",
-        b"$scrypt$",
-        b"$5$",
-        b"$6$",
-        b"$1$",
-        b"$P$",
-        b"$H$",
-        b"$S$",
-        b"$y$",
-        b"$wp$2",
-        b"$pbkdf2",
-        b"pbkdf2_sha",
-        b"argon2$argon2",
-        b"bcrypt_sha256$$2",
-        b"U$S$",
-        b"U$P$",
-        b"U$H$",
-        b"{",
-    ];
     /// Longer than any hash the verifier takes in one piece; it bounds the
     /// work at each place a prefix starts.
     const LONGEST: usize = 2048;
@@ -185,7 +159,10 @@ fn hash_spans(text: &str) -> Vec<(usize, usize)> {
     let mut spans = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
-        if !STARTS.iter().any(|p| bytes[i..].starts_with(p)) {
+        if !crate::password::FORM_PREFIXES
+            .iter()
+            .any(|p| bytes[i..].starts_with(p.as_bytes()))
+        {
             i += 1;
             continue;
         }

@@ -230,6 +230,11 @@ impl Builder {
         self.base = None;
         self
     }
+    /// [`Builder::bare`] with only the `login` every connection needs, one
+    /// that answers nobody: for tests of the other scripts.
+    pub fn bare_with_no_login(self) -> Self {
+        self.bare().script("login", "fn login(u, p) { () }")
+    }
     /// Starts from `scripts/examples/NAME` and its schema.
     pub fn example(mut self, name: &'static str) -> Self {
         self.base = Some(match name {

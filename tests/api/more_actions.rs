@@ -271,8 +271,7 @@ async fn update_metadata_refusals_write_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn update_metadata_patch_reaches_the_script_with_the_legacy_name() {
     let app = builder()
-        .bare()
-        .script("login", "fn login(u, p) { () }")
+        .bare_with_no_login()
         .script(
             "update_metadata",
             "fn update_metadata(id, patch) { #{ id: id, seen: patch, keys: patch.keys() } }",

@@ -100,10 +100,7 @@ fn bad_settings_stop_the_start_naming_the_key_not_the_secret() {
         ),
     ];
     for (from, to, named) in cases {
-        let prepared = builder()
-            .bare()
-            .script("login", "fn login(u, p) { () }")
-            .prepare();
+        let prepared = builder().bare_with_no_login().prepare();
         let text = std::fs::read_to_string(&prepared.config).unwrap();
         assert!(text.contains(from), "{from}");
         std::fs::write(&prepared.config, text.replacen(from, to, 1)).unwrap();

@@ -91,12 +91,7 @@ async fn parameters_convert_into_sql() {
         }
         fn login(u, p) { () }
     "#;
-    let app = builder()
-        .bare()
-        .script("create", create)
-        .script("login", "fn login(u, p) { () }")
-        .spawn()
-        .await;
+    let app = creating(create).await;
     app.sql("CREATE TABLE params (id INT PRIMARY KEY, nul TEXT, tf TINYINT, ff TINYINT, m TEXT, arr TEXT, fl DOUBLE, s TEXT) DEFAULT CHARSET=utf8mb4");
     let a = app
         .action("create", json!({"email": "a@b", "password": "pw"}))
@@ -278,15 +273,19 @@ async fn a_transaction_that_lost_its_connection_neither_goes_on_outside_it_nor_c
             #{ id: 1 }
         }
     "#;
-    let app = builder()
-        .bare()
-        .script("create", create)
-        .script("login", "fn login(u, p) { () }")
-        .spawn()
-        .await;
+    let app = creating(create).await;
     app.sql("CREATE TABLE lost (id INT PRIMARY KEY)");
     app.action("create", json!({"email": "a@b", "password": "pw"}))
         .await
         .expect(500, "script_error");
     assert_eq!(app.sql("SELECT COUNT(*) FROM lost"), "0");
+}
+
+/// A server whose connection has `create` and a login that answers nobody.
+async fn creating(create: &str) -> crate::helpers::TestApp {
+    builder()
+        .bare_with_no_login()
+        .script("create", create)
+        .spawn()
+        .await
 }
