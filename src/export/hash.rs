@@ -147,9 +147,6 @@ pub fn parse(stored: &str) -> Result<Stored, NotCarried> {
 /// by the platform's import, or worse: Kratos compares a PBKDF2 key of
 /// length 0 to an empty key, and any password would match.
 fn well_formed(stored: &Stored) -> bool {
-    let crypt64 = |text: &str, len: usize| {
-        text.len() == len && text.bytes().all(|b| kdf::itoa64_index(b).is_some())
-    };
     match stored {
         Stored::Bcrypt { full, cost, .. } => {
             (4..=31).contains(cost) && full.parse::<bcrypt::HashParts>().is_ok()
@@ -177,14 +174,20 @@ fn well_formed(stored: &Stored) -> bool {
             p,
             salt,
             key,
-        } => *ln >= 1 && *r >= 1 && *p >= 1 && !salt.is_empty() && !key.is_empty(),
+        } => *ln >= 1 && *r >= 1 && *p >= 1 && !salt.is_empty() && key.len() >= 16,
         Stored::Pbkdf2 {
-            iterations, key, ..
-        } => *iterations >= 1 && !key.is_empty(),
+            iterations,
+            key,
+            digest,
+            ..
+        } => *iterations >= 1 && key.len() == digest.size(),
         Stored::ShaCrypt {
             bits, rounds, hash, ..
-        } => rounds.is_none_or(|r| r >= 1) && crypt64(hash, if *bits == 256 { 43 } else { 86 }),
-        Stored::Md5Crypt { hash, .. } => crypt64(hash, 22),
+        } => {
+            rounds.is_none_or(|r| r >= 1)
+                && kdf::is_crypt64(hash, if *bits == 256 { 43 } else { 86 })
+        }
+        Stored::Md5Crypt { hash, .. } => kdf::is_crypt64(hash, 22),
         Stored::Phpass { count, .. } => (7..=30).contains(count),
         Stored::Bcrypt2x | Stored::Ldap { .. } | Stored::Descriptor(_) | Stored::Other(_) => true,
     }
@@ -943,6 +946,8 @@ mod tests {
             // empty key (Kratos would let any password in), no iterations,
             // costs out of range, keys too short
             "$pbkdf2-sha256$29000$l7KWktJ6LwUA4JwzprQ2pg$",
+            // a key shorter than the digest: a column cut short
+            "$pbkdf2-sha256$29000$l7KWktJ6LwUA4JwzprQ2pg$BA",
             "pbkdf2_sha256$1000$salt$",
             "$pbkdf2-sha256$0$l7KWktJ6LwUA4JwzprQ2pg$aGFzaGhhc2hoYXNoaGFzaA",
             "{PBKDF2-SHA256}0$l7KWktJ6LwUA4JwzprQ2pg$aGFzaGhhc2hoYXNoaGFzaA",
@@ -975,7 +980,7 @@ mod tests {
         }
         // the same shapes well formed are carried
         for stored in [
-            "$pbkdf2-sha256$29000$l7KWktJ6LwUA4JwzprQ2pg$aGFzaGhhc2hoYXNoaGFzaA",
+            "$pbkdf2-sha256$29000$l7KWktJ6LwUA4JwzprQ2pg$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g",
             "$P$BSaltSalt0123456789abcdefghijkl",
             "$2y$10$abcdefghijklmnopqrstuuJ8F2nM1vMv1jJ4XkR1hEJ3C5yVdS2Gm",
             "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",

@@ -106,14 +106,9 @@ pub fn hmac(digest: Digest, key: &[u8], data: &[u8]) -> Vec<u8> {
 }
 
 /// PBKDF2 with HMAC-`prf` (not MD5), `length` bytes.
-pub fn pbkdf2(
-    format: &'static str,
-    prf: Digest,
-    password: &[u8],
-    salt: &[u8],
-    rounds: u64,
-    length: usize,
-) -> Result<Vec<u8>, HashError> {
+/// Checks PBKDF2's parameters against the caps (and zeroes), before any
+/// work.
+pub fn pbkdf2_costs(format: &'static str, rounds: u64, length: usize) -> Result<(), HashError> {
     if rounds == 0 || length == 0 {
         return Err(HashError::Malformed(format));
     }
@@ -127,6 +122,18 @@ pub fn pbkdf2(
             format!("{MAX_PBKDF2_KEY} bytes"),
         ));
     }
+    Ok(())
+}
+
+pub fn pbkdf2(
+    format: &'static str,
+    prf: Digest,
+    password: &[u8],
+    salt: &[u8],
+    rounds: u64,
+    length: usize,
+) -> Result<Vec<u8>, HashError> {
+    pbkdf2_costs(format, rounds, length)?;
     let rounds = rounds as u32;
     let mut out = vec![0u8; length];
     match prf {
@@ -149,6 +156,23 @@ pub fn scrypt(
     p: u32,
     length: usize,
 ) -> Result<Vec<u8>, HashError> {
+    scrypt_costs(format, n, r, p, length)?;
+    let params = scrypt::Params::new(n.trailing_zeros() as u8, r, p)
+        .map_err(|_| HashError::Malformed(format))?;
+    let mut out = vec![0u8; length];
+    scrypt::scrypt(password, salt, &params, &mut out).map_err(|_| HashError::Malformed(format))?;
+    Ok(out)
+}
+
+/// Checks scrypt's parameters against the caps (and zeroes), before any
+/// work.
+pub fn scrypt_costs(
+    format: &'static str,
+    n: u64,
+    r: u32,
+    p: u32,
+    length: usize,
+) -> Result<(), HashError> {
     if n < 2 || !n.is_power_of_two() || r == 0 || p == 0 || length == 0 {
         return Err(HashError::Malformed(format));
     }
@@ -169,11 +193,7 @@ pub fn scrypt(
             format!("{MAX_KDF_OUTPUT} bytes"),
         ));
     }
-    let params = scrypt::Params::new(n.trailing_zeros() as u8, r, p)
-        .map_err(|_| HashError::Malformed(format))?;
-    let mut out = vec![0u8; length];
-    scrypt::scrypt(password, salt, &params, &mut out).map_err(|_| HashError::Malformed(format))?;
-    Ok(out)
+    Ok(())
 }
 
 /// The Argon2 variant of a name: `argon2id`, `argon2i`, `argon2d` (or `id`,
@@ -327,6 +347,13 @@ pub fn crypt64_encode(bytes: &[u8]) -> String {
         }
     }
     out
+}
+
+/// Whether `text` is `len` characters of crypt's alphabet: the digest part
+/// of a crypt-family value, which a malformed value (cut short, one
+/// character too many, a stray `!`) is not.
+pub fn is_crypt64(text: &str, len: usize) -> bool {
+    text.len() == len && text.bytes().all(|b| itoa64_index(b).is_some())
 }
 
 /// The inverse of [`crypt64_encode`]; `None` for a character outside the

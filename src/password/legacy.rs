@@ -39,6 +39,12 @@ pub fn verify_drupal(pw: &[u8], stored: &str) -> Result<bool, HashError> {
     if log2 > MAX_DRUPAL_LOG2 {
         return Err(too_costly(F, "iterations", format!("2^{MAX_DRUPAL_LOG2}")));
     }
+    if !stored
+        .get(12..)
+        .is_some_and(|hash| kdf::is_crypt64(hash, 43))
+    {
+        return Err(HashError::Malformed(F));
+    }
     if pw.len() > DRUPAL_MAX_PASSWORD_BYTES {
         return Ok(false);
     }
@@ -92,6 +98,14 @@ fn yescrypt_params(stored: &str) -> Result<yescrypt::Params, HashError> {
 pub fn verify_yescrypt(pw: &[u8], stored: &str) -> Result<bool, HashError> {
     use yescrypt::PasswordVerifier;
     yescrypt_params(stored)?;
+    // libxcrypt writes a 256-bit digest: 43 characters
+    if !stored
+        .rsplit('$')
+        .next()
+        .is_some_and(|hash| kdf::is_crypt64(hash, 43))
+    {
+        return Err(HashError::Malformed("yescrypt"));
+    }
     match yescrypt::Yescrypt::default().verify_password(pw, stored) {
         Ok(()) => Ok(true),
         Err(yescrypt::password_hash::Error::PasswordInvalid) => Ok(false),
@@ -322,6 +336,12 @@ fn ldap_pbkdf2(pw: &[u8], body: &str, d: Digest) -> Result<bool, HashError> {
     let rounds: u64 = rounds.parse().map_err(|_| HashError::Malformed(f))?;
     let salt = ab64(salt, f)?;
     let expected = ab64(hash, f)?;
+    // OpenLDAP and passlib write a key of the digest's size: a shorter one
+    // (a column cut short) would let a share of wrong passwords match.
+    kdf::pbkdf2_costs(f, rounds, expected.len())?;
+    if expected.len() != d.size() {
+        return Err(HashError::Malformed(f));
+    }
     let key = kdf::pbkdf2(f, d, pw, &salt, rounds, expected.len())?;
     Ok(eq(&key, &expected))
 }

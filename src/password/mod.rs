@@ -275,6 +275,10 @@ fn malformed_form(stored: &str) -> Option<&'static str> {
     })
 }
 
+/// The shortest derived key a stored scrypt value may hold (passlib writes
+/// 32 bytes).
+const MIN_KEY_BYTES: usize = 16;
+
 fn too_costly(format: &'static str, what: &'static str, limit: impl ToString) -> HashError {
     HashError::TooCostly {
         format,
@@ -288,8 +292,45 @@ fn verify_bcrypt(pw: &[u8], stored: &str) -> Result<bool, HashError> {
     if cost > MAX_BCRYPT_COST {
         return Err(too_costly("bcrypt", "cost", MAX_BCRYPT_COST));
     }
+    if stored.starts_with("$2x$") {
+        return verify_bcrypt_2x(pw, stored, cost);
+    }
     // Legacy systems verified with the first 72 bytes: so do we.
     bcrypt::verify(pw, stored).map_err(|_| HashError::Malformed("bcrypt"))
+}
+
+/// `$2x$`: PHP's (crypt_blowfish's) mark for hashes made before its 2011
+/// fix, which it still verifies with the old bug: each byte of the key was
+/// read as a signed char, so a byte of 0x80 or more set every higher bit of
+/// the 32-bit word being built. The same key words as crypt_blowfish's
+/// `BF_set_key` with its bug flag, given to bcrypt as the 72 bytes its key
+/// schedule reads them from (18 words, cyclically over password ‖ NUL).
+fn verify_bcrypt_2x(pw: &[u8], stored: &str, cost: u32) -> Result<bool, HashError> {
+    const F: &str = "bcrypt";
+    let (Some(salt), Some(hash)) = (stored.get(7..29), stored.get(29..)) else {
+        return Err(HashError::Malformed(F));
+    };
+    let salt: [u8; 16] = bcrypt::BASE_64
+        .decode(salt)
+        .ok()
+        .and_then(|s| s.try_into().ok())
+        .ok_or(HashError::Malformed(F))?;
+    if !(4..=31).contains(&cost) || hash.len() != 31 {
+        return Err(HashError::Malformed(F));
+    }
+    let mut cycle = pw.iter().copied().chain([0]).cycle();
+    let mut key = [0u8; 72];
+    for word in key.chunks_mut(4) {
+        let mut value = 0u32;
+        for _ in 0..4 {
+            let byte = cycle.next().unwrap_or(0);
+            value = (value << 8) | (byte as i8 as i32 as u32);
+        }
+        word.copy_from_slice(&value.to_be_bytes());
+    }
+    let output = bcrypt::bcrypt(cost, salt, &key);
+    let computed = bcrypt::BASE_64.encode(&output[..23]);
+    Ok(computed.as_bytes().ct_eq(hash.as_bytes()).into())
 }
 
 fn argon2_params(stored: &str) -> Result<(PasswordHash, argon2::Params), HashError> {
@@ -299,6 +340,15 @@ fn argon2_params(stored: &str) -> Result<(PasswordHash, argon2::Params), HashErr
 }
 
 fn verify_argon2(pw: &[u8], stored: &str) -> Result<bool, HashError> {
+    // Argon2 1.0's encoding has no `v=`: the reference code reads it as
+    // version 16, the PHC parser as 19.
+    if stored
+        .split('$')
+        .nth(2)
+        .is_some_and(|f| !f.starts_with("v="))
+    {
+        return verify_argon2_long(pw, stored);
+    }
     let Ok((hash, params)) = argon2_params(stored) else {
         // The PHC parser stops at 64-byte outputs; longer ones (up to the
         // cap) are computed here.
@@ -320,8 +370,8 @@ fn verify_argon2(pw: &[u8], stored: &str) -> Result<bool, HashError> {
 }
 
 /// `$argon2X$v=N$m=M,t=T,p=P$salt$hash` with an output the PHC parser does
-/// not take (longer than 64 bytes), computed directly; the version, when
-/// absent, is 1.3 as the parser has it.
+/// not take (longer than 64 bytes), or with no `v=`, computed directly;
+/// the version, when absent, is 16 (1.0), as the reference code reads it.
 fn verify_argon2_long(pw: &[u8], stored: &str) -> Result<bool, HashError> {
     const F: &str = "Argon2";
     let parts: Vec<&str> = stored.split('$').collect();
@@ -331,9 +381,10 @@ fn verify_argon2_long(pw: &[u8], stored: &str) -> Result<bool, HashError> {
         _ => return Err(HashError::Malformed(F)),
     };
     let variant = kdf::argon2_variant(variant).ok_or(HashError::Malformed(F))?;
+    let version_given = version.is_some();
     let version = match version {
-        None | Some("v=19") => argon2::Version::V0x13,
-        Some("v=16") => argon2::Version::V0x10,
+        Some("v=19") => argon2::Version::V0x13,
+        None | Some("v=16") => argon2::Version::V0x10,
         Some(_) => return Err(HashError::Malformed(F)),
     };
     let (mut m, mut t, mut p) = (None, None, None);
@@ -351,8 +402,9 @@ fn verify_argon2_long(pw: &[u8], stored: &str) -> Result<bool, HashError> {
     };
     let salt = b64(salt, F)?;
     let expected = b64(hash, F)?;
-    // only what the parser refused for its length: anything else is malformed
-    if expected.len() <= 64 {
+    // with a version, only what the parser refused for its length: anything
+    // else is malformed
+    if version_given && expected.len() <= 64 {
         return Err(HashError::Malformed(F));
     }
     let computed = kdf::argon2(F, variant, version, pw, &salt, t, m, p, expected.len())?;
@@ -385,7 +437,10 @@ fn verify_scrypt(pw: &[u8], stored: &str) -> Result<bool, HashError> {
     let ln = ln.filter(|ln| *ln < 64).ok_or(HashError::Malformed(F))?;
     let salt = b64(salt, F)?;
     let expected = b64(hash, F)?;
-    if expected.is_empty() {
+    // passlib writes 32 bytes; a key under 16 (a column cut short) would let
+    // a share of wrong passwords match.
+    kdf::scrypt_costs(F, 1u64 << ln, r, p, expected.len())?;
+    if expected.len() < MIN_KEY_BYTES {
         return Err(HashError::Malformed(F));
     }
     let out = kdf::scrypt(F, pw, &salt, 1u64 << ln, r, p, expected.len())?;
@@ -394,21 +449,48 @@ fn verify_scrypt(pw: &[u8], stored: &str) -> Result<bool, HashError> {
 
 fn verify_sha_crypt(pw: &[u8], stored: &str) -> Result<bool, HashError> {
     const F: &str = "SHA-crypt";
-    if let Some(rounds) = stored
-        .split('$')
-        .nth(2)
-        .and_then(|field| field.strip_prefix("rounds="))
-    {
-        let rounds: u64 = rounds.parse().map_err(|_| HashError::Malformed(F))?;
-        if rounds > u64::from(MAX_ROUNDS) {
-            return Err(too_costly(F, "rounds", MAX_ROUNDS));
+    let malformed = || HashError::Malformed(F);
+    let wide = stored.starts_with("$6$");
+    let rest = &stored[3..];
+    // glibc's rounds: 5,000 when not given, brought into 1,000..999,999,999
+    let (rounds, rest) = match rest.strip_prefix("rounds=") {
+        Some(r) => {
+            let (n, rest) = r.split_once('$').ok_or_else(malformed)?;
+            let n: u64 = n.parse().map_err(|_| malformed())?;
+            if n > u64::from(MAX_ROUNDS) {
+                return Err(too_costly(F, "rounds", MAX_ROUNDS));
+            }
+            (n.max(1000) as u32, rest)
         }
+        None => (5000, rest),
+    };
+    // The salt may be empty; glibc reads at most 16 characters of it.
+    let (salt, hash) = rest.split_once('$').ok_or_else(malformed)?;
+    let salt = &salt.as_bytes()[..salt.len().min(16)];
+    if !kdf::is_crypt64(hash, if wide { 86 } else { 43 }) {
+        return Err(malformed());
     }
-    match sha_crypt::ShaCrypt::default().verify_password(pw, stored) {
-        Ok(()) => Ok(true),
-        Err(sha_crypt::password_hash::Error::PasswordInvalid) => Ok(false),
-        Err(_) => Err(HashError::Malformed(F)),
-    }
+    let params = sha_crypt::Params::new(rounds).map_err(|_| malformed())?;
+    // glibc writes the digest's bytes in this order, 3 at a time as crypt64
+    // (each group's first byte lowest), which crypt64_encode writes.
+    const ORDER_256: [usize; 32] = [
+        20, 10, 0, 11, 1, 21, 2, 22, 12, 23, 13, 3, 14, 4, 24, 5, 25, 15, 26, 16, 6, 17, 7, 27, 8,
+        28, 18, 29, 19, 9, 30, 31,
+    ];
+    const ORDER_512: [usize; 64] = [
+        42, 21, 0, 1, 43, 22, 23, 2, 44, 45, 24, 3, 4, 46, 25, 26, 5, 47, 48, 27, 6, 7, 49, 28, 29,
+        8, 50, 51, 30, 9, 10, 52, 31, 32, 11, 53, 54, 33, 12, 13, 55, 34, 35, 14, 56, 57, 36, 15,
+        16, 58, 37, 38, 17, 59, 60, 39, 18, 19, 61, 40, 41, 20, 62, 63,
+    ];
+    let ordered: Vec<u8> = if wide {
+        let digest = sha_crypt::sha512_crypt(pw, salt, params);
+        ORDER_512.iter().map(|&i| digest[i]).collect()
+    } else {
+        let digest = sha_crypt::sha256_crypt(pw, salt, params);
+        ORDER_256.iter().map(|&i| digest[i]).collect()
+    };
+    let computed = kdf::crypt64_encode(&ordered);
+    Ok(computed.as_bytes().ct_eq(hash.as_bytes()).into())
 }
 
 /// crypt(3)'s base64: groups of 3 bytes (given in the order the format
@@ -481,6 +563,9 @@ fn verify_md5_crypt(pw: &[u8], stored: &str) -> Result<bool, HashError> {
     let (salt, hash) = rest
         .split_once('$')
         .ok_or(HashError::Malformed("MD5-crypt"))?;
+    if !kdf::is_crypt64(hash, 22) {
+        return Err(HashError::Malformed("MD5-crypt"));
+    }
     let salt = &salt.as_bytes()[..salt.len().min(8)];
     Ok(md5_crypt(pw, salt).as_bytes().ct_eq(hash.as_bytes()).into())
 }
@@ -496,6 +581,12 @@ fn verify_phpass(pw: &[u8], stored: &str) -> Result<bool, HashError> {
     }
     if log2 > MAX_PHPASS_LOG2 {
         return Err(too_costly(F, "rounds", format!("2^{MAX_PHPASS_LOG2}")));
+    }
+    if !stored
+        .get(12..)
+        .is_some_and(|hash| kdf::is_crypt64(hash, 22))
+    {
+        return Err(HashError::Malformed(F));
     }
     let salt = &stored.as_bytes()[4..12];
     let mut h = Md5::new().chain_update(salt).chain_update(pw).finalize();
@@ -530,6 +621,12 @@ fn pbkdf2_matches(
         "sha256" => kdf::Digest::Sha256,
         _ => kdf::Digest::Sha512,
     };
+    // Django and passlib write a key of the digest's own size: a shorter
+    // one (a column cut short) would let a share of wrong passwords match.
+    kdf::pbkdf2_costs(format, u64::from(rounds), expected.len())?;
+    if expected.len() != prf.size() {
+        return Err(HashError::Malformed(format));
+    }
     let out = kdf::pbkdf2(format, prf, pw, salt, u64::from(rounds), expected.len())?;
     Ok(out.ct_eq(expected).into())
 }
@@ -548,9 +645,6 @@ fn verify_django_pbkdf2(pw: &[u8], stored: &str) -> Result<bool, HashError> {
     } else {
         "sha256"
     };
-    if expected.is_empty() {
-        return Err(HashError::Malformed(F));
-    }
     pbkdf2_matches(F, digest, pw, salt.as_bytes(), rounds, &expected)
 }
 
@@ -568,9 +662,6 @@ fn verify_passlib_pbkdf2(pw: &[u8], stored: &str) -> Result<bool, HashError> {
     };
     let rounds = pbkdf2_rounds(rounds, F)?;
     let expected = b64(hash, F)?;
-    if expected.is_empty() {
-        return Err(HashError::Malformed(F));
-    }
     pbkdf2_matches(F, digest, pw, &b64(salt, F)?, rounds, &expected)
 }
 
@@ -1214,5 +1305,97 @@ mod tests {
         ] {
             assert!(verify("pw", stored).is_err(), "{stored}");
         }
+    }
+
+    /// Values cut short or grown by a character under a known prefix: each
+    /// a malformed value of its format, never `false` (which would hide a
+    /// damaged column) nor a comparison of the stored part's own length
+    /// (a 1-byte key matches one wrong password in 256). The full values
+    /// are passlib's and libxcrypt's (hashes.tsv, legacy.tsv).
+    #[test]
+    fn a_digest_of_the_wrong_length_or_alphabet_is_malformed() {
+        let full = |label: &str| -> String {
+            VECTORS
+                .lines()
+                .chain(LEGACY.lines())
+                .find_map(|l| {
+                    let f: Vec<&str> = l.split('\t').collect();
+                    let stored = if f.len() == 3 { f[2] } else { f[3] };
+                    (f[0] == label).then(|| stored.to_string())
+                })
+                .unwrap_or_else(|| panic!("no vector {label}"))
+        };
+        let cases = [
+            "passlib_pbkdf2_sha256",
+            "passlib_pbkdf2_sha1",
+            "passlib_django_pbkdf2_sha256",
+            "passlib_ldap_pbkdf2_sha256",
+            "passlib_scrypt",
+            "passlib_md5_crypt",
+            "passlib_sha256_crypt",
+            "passlib_sha512_crypt_rounds",
+            "passlib_phpass_P",
+            "drupal7_S",
+            "yescrypt",
+        ];
+        for label in cases {
+            let stored = full(label);
+            assert_eq!(
+                verify("correct horse battery staple", &stored),
+                Ok(true),
+                "{label}"
+            );
+            // a base64 or crypt64 quantum less
+            let cut = &stored[..stored.len() - 4];
+            let grown = format!("{stored}a");
+            let stray = format!("{cut}!");
+            // scrypt's key may be any length of 16 bytes or more (the PHC
+            // form lets the writer choose), and a shorter key is a prefix
+            // of a longer one: a value cut or grown by a quantum is a
+            // well-formed value of another length
+            let bads = if label == "passlib_scrypt" {
+                vec![stray.as_str()]
+            } else {
+                vec![cut, grown.as_str(), stray.as_str()]
+            };
+            for bad in bads {
+                let verdict = verify("correct horse battery staple", bad);
+                assert!(
+                    matches!(verdict, Err(HashError::Malformed(_))),
+                    "{label}: {bad} gave {verdict:?}"
+                );
+            }
+        }
+        // a key of one byte: its base64 is two characters
+        for stored in [
+            "$pbkdf2-sha256$1000$c2FsdHNhbHRzYWx0c2FsdA$BA",
+            "pbkdf2_sha256$1000$saltsalt$qQ==",
+            "{PBKDF2-SHA256}1000$c2FsdHNhbHRzYWx0c2FsdA$BA",
+            "$scrypt$ln=4,r=8,p=1$c2FsdHNhbHRzYWx0c2FsdA$rg",
+        ] {
+            let verdict = verify("guess", stored);
+            assert!(
+                matches!(verdict, Err(HashError::Malformed(_))),
+                "{stored}: {verdict:?}"
+            );
+        }
+    }
+
+    /// A PHC Argon2 value without `v=` is Argon2 1.0's encoding: the
+    /// reference code (libargon2, PHP) reads it as version 16. The value is
+    /// PHP's v=19 hash with its `v=19` taken out: as version 16 it is a
+    /// different computation, so it no longer matches.
+    #[test]
+    fn an_argon2_value_without_a_version_is_version_16() {
+        let v19 = VECTORS
+            .lines()
+            .find_map(|l| l.strip_prefix("php_argon2id\tcorrect horse battery staple\t"))
+            .unwrap();
+        assert_eq!(verify("correct horse battery staple", v19), Ok(true));
+        let versionless = v19.replace("$v=19$", "$");
+        assert_eq!(
+            verify("correct horse battery staple", &versionless),
+            Ok(false)
+        );
     }
 }

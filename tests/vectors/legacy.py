@@ -229,6 +229,12 @@ def rows(pw):
     yield "drupal7_U_P", "verify", "U" + h.phpass.using(rounds=11, ident="P").hash(md5)
     yield "yescrypt", "verify", xcrypt(pw, LIBCRYPT.crypt_gensalt(b"$y$", 0, None, 0).decode())
     yield "yescrypt_crypt", "verify", "{CRYPT}" + xcrypt(pw, LIBCRYPT.crypt_gensalt(b"$y$", 5, None, 0).decode())
+    # SHA-crypt with an empty salt, as glibc and libxcrypt write it
+    yield "xcrypt_sha512_empty_salt", "verify", xcrypt(pw, "$6$$")
+    yield "xcrypt_sha256_rounds_empty_salt", "verify", xcrypt(pw, "$5$rounds=1000$$")
+    # $2x$: PHP verifies it with crypt_blowfish's old sign-extension bug
+    yield "php_bcrypt_2x", "verify", php('echo crypt($argv[1], "\\$2x\\$05\\$" . $argv[2]);', pw,
+                                         base64.b64encode(os.urandom(16)).decode()[:22].replace("+", "."))
     for name in ["ldap_salted_sha1", "ldap_salted_sha256", "ldap_salted_sha512", "ldap_salted_md5",
                  "ldap_sha1", "ldap_md5", "ldap_hex_sha1", "ldap_hex_md5",
                  "ldap_sha512_crypt", "ldap_bcrypt", "ldap_md5_crypt"]:
@@ -315,6 +321,10 @@ def check(label, pw, stored, extra):
         return descriptor_check(pw, stored)
     if label.startswith("drupal7"):
         return drupal_check(pw, stored)
+    if label.startswith("xcrypt_"):
+        return xcrypt(pw, stored) == stored
+    if label == "php_bcrypt_2x":
+        return php_verify(pw, stored)
     if label.startswith("yescrypt"):
         inner = stored[len("{CRYPT}"):] if stored.startswith("{CRYPT}") else stored
         return xcrypt(pw, inner) == inner
