@@ -28,6 +28,32 @@ pub(super) fn build_engine(
     engine.set_max_string_size(t.max_string_bytes);
     engine.set_max_array_size(t.max_array_items);
     engine.set_max_map_size(t.max_map_entries);
+    // Rhai checks a map's size when it is passed or returned, but not when
+    // `m[key] = value` adds a key: a loop of those grows a map past the
+    // limit unchecked. Each read of a variable holding a map checks it, so
+    // such a loop fails at its next turn (one entry over at most).
+    let max_map = t.max_map_entries;
+    // `on_var` is marked deprecated as "volatile": its signature may change.
+    #[allow(deprecated)]
+    engine.on_var(move |name, index, context| {
+        let scope = context.scope();
+        let value = if index > 0 {
+            scope
+                .iter_raw()
+                .nth(scope.len() - index)
+                .map(|(_, _, value)| value)
+        } else {
+            scope.get(name)
+        };
+        match value.and_then(|v| v.read_lock::<rhai::Map>().map(|m| m.len())) {
+            Some(len) if len > max_map => Err(EvalAltResult::ErrorDataTooLarge(
+                "Size of object map".into(),
+                Position::NONE,
+            )
+            .into()),
+            _ => Ok(None),
+        }
+    });
     // 0 forbids `import`; otherwise the resolver counts distinct modules
     // (Rhai's own count is of import statements run).
     engine.set_max_modules(if t.max_modules == 0 { 0 } else { usize::MAX });
