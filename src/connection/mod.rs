@@ -5,7 +5,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
@@ -120,6 +120,7 @@ impl Connection {
             masker,
             dummy_hash: DummyHash {
                 made: Arc::default(),
+                took_micros: Arc::default(),
                 policy: settings.hash_policy(),
                 connection: settings.name.clone(),
             },
@@ -311,7 +312,7 @@ impl Connection {
             context: Default::default(),
             // no hash leaves an export's output files
             masker: self.masker.hiding_hashes(),
-            verified: false,
+            verifying: Duration::ZERO,
             deadline,
             modules: Vec::new(),
             compiling: Vec::new(),
@@ -407,7 +408,7 @@ impl Connection {
                 .map(|(k, v)| (k.as_str().into(), v.as_str().unwrap_or_default().into()))
                 .collect(),
             masker: self.masker.with_request(request.secrets()),
-            verified: false,
+            verifying: Duration::ZERO,
             deadline,
             modules: Vec::new(),
             compiling: Vec::new(),
@@ -427,10 +428,15 @@ impl Connection {
             timings.queries = std::mem::take(&mut session.query_times);
             session.finish().await;
         }
-        if is_login && matches!(result, Err(Error::WrongUsernameOrPassword)) && !state.verified {
-            tracing::debug!("the login verified no password: verifying a dummy hash");
+        if is_login
+            && matches!(result, Err(Error::WrongUsernameOrPassword))
+            && !self.dummy_hash.covered_by(state.verifying)
+        {
+            tracing::debug!(
+                "the login verified no password, or only a fast hash: verifying a dummy hash"
+            );
             let dummy = self.dummy_hash.clone();
-            password::gated(Some(deadline), move || password::verify("", dummy.get())).await;
+            password::gated(Some(deadline), move || dummy.verify()).await;
         }
         result
     }
@@ -441,6 +447,9 @@ impl Connection {
 #[derive(Clone)]
 struct DummyHash {
     made: Arc<OnceLock<String>>,
+    /// How long its last verification took (its making, until one ran), in
+    /// microseconds; 0 while it is not made.
+    took_micros: Arc<AtomicU64>,
     policy: password::HashPolicy,
     connection: String,
 }
@@ -451,7 +460,10 @@ impl DummyHash {
     /// faster than wrong passwords.
     fn get(&self) -> &str {
         self.made.get_or_init(|| {
-            password::dummy_hash(self.policy).unwrap_or_else(|e| {
+            let started = Instant::now();
+            let made = password::dummy_hash(self.policy);
+            self.note_time(started);
+            made.unwrap_or_else(|e| {
                 tracing::error!(
                     connection = %self.connection,
                     "no dummy hash could be made ({e}): login timing may tell which users exist"
@@ -459,6 +471,29 @@ impl DummyHash {
                 String::new()
             })
         })
+    }
+
+    /// Verifies a password against the dummy hash (it fails), noting how
+    /// long that took.
+    fn verify(&self) {
+        let hash = self.get();
+        let started = Instant::now();
+        let _ = password::verify("", hash);
+        self.note_time(started);
+    }
+
+    fn note_time(&self, started: Instant) {
+        let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.took_micros.store(micros.max(1), Ordering::Relaxed);
+    }
+
+    /// Whether a failed login whose verifications took `verifying` already
+    /// cost about what the dummy's verification costs: at least half of its
+    /// last time. None verified, or only a hash far faster than the
+    /// connection's own algorithm (an MD5 or SHA-1 form, a low cost), is not.
+    fn covered_by(&self, verifying: Duration) -> bool {
+        let dummy = Duration::from_micros(self.took_micros.load(Ordering::Relaxed));
+        !verifying.is_zero() && verifying * 2 >= dummy
     }
 }
 

@@ -206,9 +206,22 @@ pub(super) fn gated<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -
         .ok_or_else(|| EvalAltResult::ErrorTerminated("deadline".into(), Position::NONE).into())
 }
 
-/// Notes that the call verified a password (see [`call::CallState::verified`]).
-fn note_verified() {
-    call::current(|c| c.verified = true);
+/// Runs a verification `f` through the hash gate and adds the time its
+/// work took to the call's (see [`call::CallState::verifying`]). A hash
+/// refused before any work (unknown, malformed, too costly) adds nothing,
+/// since its error is returned before the time is counted.
+fn verifying<T: Send + 'static, E: Send + 'static>(
+    f: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Fallible<Result<T, E>> {
+    let (result, took) = gated(move || {
+        let started = std::time::Instant::now();
+        let result = f();
+        (result, started.elapsed())
+    })?;
+    if result.is_ok() {
+        call::current(|c| c.verifying += took);
+    }
+    Ok(result)
 }
 
 fn password_module(policy: HashPolicy) -> Module {
@@ -257,11 +270,7 @@ fn verify(plain: &str, stored: Dynamic) -> Fallible<bool> {
         return Ok(false);
     }
     let plain = plain.to_string();
-    let verified = gated(move || password::verify(&plain, &stored))?.map_err(hash_error)?;
-    // A hash refused before any work (unknown, malformed, too costly) does
-    // not count: only a comparison that cost its format's time does.
-    note_verified();
-    Ok(verified)
+    verifying(move || password::verify(&plain, &stored))?.map_err(hash_error)
 }
 
 /// `password::verify_as(format, plain, stored)`: `()` and `""` are false.
@@ -283,10 +292,7 @@ fn verify_as(format: &str, plain: &str, stored: Dynamic) -> Fallible<bool> {
         return Ok(false);
     }
     let (format, plain) = (format.to_string(), plain.to_string());
-    let verified =
-        gated(move || password::verify_as(&format, &plain, &stored))?.map_err(hash_error)?;
-    note_verified();
-    Ok(verified)
+    verifying(move || password::verify_as(&format, &plain, &stored))?.map_err(hash_error)
 }
 
 /// A Keycloak column: JSON text or an already decoded map.
@@ -315,10 +321,7 @@ fn verify_keycloak(plain: &str, secret: Dynamic, credential: Dynamic) -> Fallibl
     let secret = keycloak_column("secret_data", secret)?;
     let credential = keycloak_column("credential_data", credential)?;
     let plain = plain.to_string();
-    let verified = gated(move || password::verify_keycloak(&plain, &secret, &credential))?
-        .map_err(hash_error)?;
-    note_verified();
-    Ok(verified)
+    verifying(move || password::verify_keycloak(&plain, &secret, &credential))?.map_err(hash_error)
 }
 
 fn json_module() -> Module {

@@ -7,7 +7,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rhai::Map as RhaiMap;
 
@@ -267,10 +267,12 @@ pub struct CallState {
     pub session: Option<Session>,
     pub context: RhaiMap,
     pub masker: Masker,
-    /// Whether the script verified a password during the call: a login
-    /// that fails without having done so verifies a dummy hash, so that its
-    /// time does not tell whether the user exists.
-    pub verified: bool,
+    /// How long the call's password verifications took, each counted from
+    /// when its work began (not its wait for the hash gate): a login that
+    /// fails having spent less than half a dummy verification's time
+    /// verifies the dummy hash too, so that its time tells neither whether
+    /// the user exists nor that the user's hash is a fast legacy one.
+    pub verifying: Duration,
     /// When the call must end: checked as the script runs, and the limit
     /// of every wait.
     pub deadline: Instant,

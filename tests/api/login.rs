@@ -338,24 +338,34 @@ fn an_unknown_user_costs_a_hash_verification_like_a_wrong_password() {
         Some(&prepared.database),
         "UPDATE members SET pass_hash = '' WHERE login_name = 'bob'",
     );
+    // Carol still has a fast legacy hash (MD5-crypt, passlib's): verifying
+    // it costs next to nothing, so a wrong password verifies the dummy too.
+    mariadb().sql(
+        Some(&prepared.database),
+        "INSERT INTO members (login_name, email_addr, pass_hash, is_verified, is_blocked) \
+         VALUES ('carol', 'carol@example.com', '$1$0d932ods$beMfhxOKtlgcmq8e2ltHB0', 1, 0)",
+    );
     // First a wrong password, which also opens the store connection.
     let wrong = login("wrong-password-1", "jane", "wrong");
     let unknown = login("unknown-user-1", "nobody@example.com", "whatever");
     let no_hash = login("no-hash-1", "bob", "whatever");
+    let fast_hash = login("fast-hash-1", "carol", "whatever");
     // Lower bounds only: a loaded machine makes answers slower, never
     // faster. Without the dummy an unknown user answers in a few ms, while
     // one bcrypt-12 verification takes a hundred or more.
     for (what, took) in [
         ("an unknown user", unknown),
         ("a user without a hash", no_hash),
+        ("a wrong password against a fast hash", fast_hash),
     ] {
         assert!(
             took >= std::time::Duration::from_millis(50) && took * 4 >= wrong,
             "{what} answered in {took:?}, a wrong password in {wrong:?}"
         );
     }
-    // The dummy runs only when the script verified nothing: the log says
-    // so for the unknown user and not for the wrong password.
+    // The dummy runs only when the script verified nothing, or only a hash
+    // far faster than the dummy: the log says so for the unknown user and
+    // the fast hash, and not for the wrong password.
     let started = std::time::Instant::now();
     let dummy_for = |id: &str| {
         server
@@ -368,5 +378,6 @@ fn an_unknown_user_costs_a_hash_verification_like_a_wrong_password() {
     }
     assert!(dummy_for("unknown-user-1"), "{}", server.log());
     assert!(dummy_for("no-hash-1"), "{}", server.log());
+    assert!(dummy_for("fast-hash-1"), "{}", server.log());
     assert!(!dummy_for("wrong-password-1"), "{}", server.log());
 }
