@@ -254,6 +254,45 @@ impl Request {
         })
     }
 
+    /// Refuses a request whose own profile fields could not fit in a
+    /// profile of `max_profile` bytes, before its script runs: otherwise the
+    /// script would write them, and its answer (and every later login) be
+    /// refused as too large. Sign-up's limits count characters, a profile
+    /// bytes: ten values of 500 emoji take 20 KB.
+    pub fn check_profile_size(&self, max_profile: usize) -> Result<()> {
+        let json_len = |m: &Map<String, Value>| serde_json::to_vec(m).map_or(0, |v| v.len());
+        let (what, size) = match &self.input {
+            Input::New(user) => {
+                let strings: usize = [("email", &user.email)]
+                    .into_iter()
+                    .chain(user.optional.iter().map(|(k, v)| (*k, v)))
+                    .map(|(k, v)| k.len() + serde_json::to_string(v).map_or(0, |t| t.len()) + 4)
+                    .sum();
+                (
+                    "the user's fields and metadata",
+                    strings + json_len(&user.user_metadata) + json_len(&user.app_metadata),
+                )
+            }
+            Input::UpdateMetadata {
+                user_metadata,
+                app_metadata,
+                ..
+            } => (
+                "the metadata given",
+                user_metadata.as_ref().map_or(0, json_len)
+                    + app_metadata.as_ref().map_or(0, json_len),
+            ),
+            _ => return Ok(()),
+        };
+        if size > max_profile {
+            return Err(Error::invalid_request(format!(
+                "{what} take {size} bytes as JSON, more than a profile may hold \
+                 (max_profile_bytes: {max_profile})"
+            )));
+        }
+        Ok(())
+    }
+
     /// Values the log must never show: the request's passwords.
     pub fn secrets(&self) -> Vec<String> {
         match &self.input {

@@ -393,6 +393,7 @@ impl Connection {
     async fn run(&self, request: Request, timings: &mut Timings) -> Result<Outcome> {
         let scripts = self.scripts();
         self.offers_with(&scripts, request.action)?;
+        request.check_profile_size(self.settings.tunables.max_profile_bytes)?;
         let _permit = self.admit().await?;
         let t = &self.settings.tunables;
         let limit = Duration::from_millis(t.script_timeout_ms);

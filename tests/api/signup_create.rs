@@ -357,3 +357,64 @@ async fn bcrypt_refuses_a_password_over_72_bytes_instead_of_cutting_it() {
         .await;
     assert_eq!(a.status, 201, "{}", a.body);
 }
+
+/// Sign-up's limits count characters and a profile's bytes: ten values of
+/// 500 emoji pass the first and not the second. Such a request is refused
+/// before its script runs, so nothing is written that no answer could
+/// carry (the user would otherwise exist, refused at every login).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metadata_too_large_for_a_profile_is_refused_before_the_script_writes() {
+    let app = TestApp::demo().await;
+    let emoji: Map<String, Value> = (0..10)
+        .map(|i| (format!("k{i}"), json!("😀".repeat(500))))
+        .collect();
+    let a = app
+        .action(
+            "signup",
+            signup_body("emoji@example.com", Value::Object(emoji.clone())),
+        )
+        .await;
+    a.expect(400, "invalid_request");
+    assert!(
+        a.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("max_profile_bytes"),
+        "{}",
+        a.body
+    );
+    assert_eq!(
+        app.sql("SELECT COUNT(*) FROM members WHERE email_addr = 'emoji@example.com'"),
+        "0"
+    );
+    // the same through create, and through update_metadata: the stored
+    // metadata is left as it was
+    let a = app
+        .action(
+            "create",
+            json!({"email": "emoji@example.com", "password": "a new password",
+                   "app_metadata": {"blob": "x".repeat(12_000)}}),
+        )
+        .await;
+    a.expect(400, "invalid_request");
+    let before = app.sql("SELECT prefs FROM members WHERE member_id = 1");
+    let a = app
+        .action(
+            "update_metadata",
+            json!({"user_id": "1", "user_metadata": {"bio": "z".repeat(11_000)}}),
+        )
+        .await;
+    a.expect(400, "invalid_request");
+    assert_eq!(
+        app.sql("SELECT prefs FROM members WHERE member_id = 1"),
+        before
+    );
+    // under the limit, sign-up still works and logs in
+    let a = app
+        .action(
+            "signup",
+            signup_body("small@example.com", json!({"k": "😀".repeat(500)})),
+        )
+        .await;
+    assert_eq!(a.status, 201, "{}", a.body);
+}
