@@ -94,6 +94,8 @@ pub enum Stored {
         digest: Digest,
         value: Vec<u8>,
         salt: Vec<u8>,
+        /// The value as OpenLDAP writes it: the name in capitals, the body
+        /// in padded base64 (what was stored, when it was written so).
         stored: String,
         salted: bool,
     },
@@ -352,11 +354,27 @@ fn parse_shape(stored: &str) -> Result<Stored, NotCarried> {
                 return Err(unknown());
             }
             let (value, salt) = raw.split_at(digest.size());
+            // Written again as OpenLDAP writes it (the name in capitals,
+            // padded base64): Kratos matches the name with its case and
+            // decodes padded base64 only, so `{ssha}…` or an unpadded body
+            // carried as stored would be refused by its import, or never
+            // log in.
+            let name = match digest {
+                Digest::Sha1 => "SHA",
+                Digest::Sha256 => "SHA256",
+                Digest::Sha512 => "SHA512",
+                _ => "MD5",
+            };
+            let canonical = format!(
+                "{{{}{name}}}{}",
+                if salted { "S" } else { "" },
+                kdf::base64_encode(&raw)
+            );
             return Ok(Stored::Ldap {
                 digest,
                 value: value.to_vec(),
                 salt: salt.to_vec(),
-                stored: stored.to_string(),
+                stored: canonical,
                 salted,
             });
         }
@@ -1005,6 +1023,29 @@ mod tests {
             let e = stored.for_target(Target::Auth0).unwrap_err();
             assert_eq!((e.reason(), e.detail()), ("hash_not_importable", name));
         }
+    }
+
+    /// passlib's `{SSHA}` (legacy.tsv) with its name in small letters and
+    /// its padding dropped: Kratos's comparator matches `{SSHA}` with its
+    /// case and decodes padded base64, so both targets that carry the
+    /// value get it as OpenLDAP writes it.
+    #[test]
+    fn ldap_values_are_carried_as_openldap_writes_them() {
+        let canonical = "{SSHA}P7qfI5XVtx7F0kgGnlrivZ6fTewYY4yR";
+        for stored in [canonical, "{ssha}P7qfI5XVtx7F0kgGnlrivZ6fTewYY4yR"] {
+            let parsed = parse(stored).unwrap();
+            assert_eq!(parsed.for_target(Target::Kratos).unwrap(), json!(canonical));
+            assert_eq!(
+                parsed.for_target(Target::Auth0).unwrap()["hash"]["value"],
+                json!(canonical)
+            );
+        }
+        // a body whose padding was dropped: {SHA} of "password"
+        let parsed = parse("{sha}W6ph5Mm5Pz8GgiULbPgzG37mj9g").unwrap();
+        assert_eq!(
+            parsed.for_target(Target::Auth0).unwrap()["hash"]["value"],
+            json!("{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=")
+        );
     }
 
     #[test]
