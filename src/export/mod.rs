@@ -77,6 +77,17 @@ pub struct Options {
 }
 
 impl Options {
+    /// The options besides the format that change what a record holds.
+    fn record_options(&self) -> String {
+        match self.target {
+            Target::Kratos => format!(
+                "schema_id={} migration_hook={}",
+                self.kratos_schema_id, self.kratos_migration_hook
+            ),
+            _ => String::new(),
+        }
+    }
+
     fn file_limits(&self) -> (u64, u64) {
         let bytes = self.max_file_bytes.unwrap_or(match self.target {
             Target::Auth0 => 500_000,

@@ -24,6 +24,10 @@ pub struct State {
     pub format: Target,
     pub max_file_bytes: u64,
     pub max_file_users: u64,
+    /// The options that change what a record holds (Kratos's schema id and
+    /// migration hook): a resume with others would mix two kinds of record.
+    #[serde(default)]
+    pub record_options: String,
     /// The last user_id listed, as the script returned it.
     pub cursor: Option<Value>,
     /// Users listed, written, and with a report entry.
@@ -138,6 +142,24 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(s)
 }
 
+/// `--resume` cuts a file back to the length the state records; a file
+/// already shorter is not the one the state was saved with (cut, or
+/// replaced), and growing it would pad it with NUL bytes.
+fn not_shorter(file: &File, path: &Path, recorded: u64) -> Result<(), String> {
+    let len = file
+        .metadata()
+        .map_err(|e| format!("--resume: {}: {e}", path.display()))?
+        .len();
+    if len < recorded {
+        return Err(format!(
+            "--resume: {} holds {len} bytes, fewer than the {recorded} its state records: \
+             it is not that export's file; start again with --overwrite",
+            path.display()
+        ));
+    }
+    Ok(())
+}
+
 impl Output {
     /// The files of a new export, or of the one `--resume` continues.
     pub fn open(options: &Options) -> Result<Output, String> {
@@ -153,6 +175,7 @@ impl Output {
             format: options.target,
             max_file_bytes: max_bytes,
             max_file_users: max_users,
+            record_options: options.record_options(),
             cursor: None,
             listed: 0,
             written: 0,
@@ -179,6 +202,10 @@ impl Output {
                     "file limits",
                     (state.max_file_bytes, state.max_file_users) == (max_bytes, max_users),
                 ),
+                (
+                    "set of record options (--kratos-schema-id, --kratos-migration-hook)",
+                    state.record_options == fresh.record_options,
+                ),
             ] {
                 if !same {
                     return Err(format!(
@@ -191,6 +218,7 @@ impl Output {
                 .write(true)
                 .open(&report_path)
                 .map_err(|e| format!("--resume: {}: {e}", report_path.display()))?;
+            not_shorter(&report, &report_path, state.report_bytes)?;
             report
                 .set_len(state.report_bytes)
                 .map_err(|e| e.to_string())?;
@@ -215,6 +243,7 @@ impl Output {
                     .write(true)
                     .open(&partial)
                     .map_err(|e| format!("--resume: {}: {e}", partial.display()))?;
+                not_shorter(&file, &partial, state.part_bytes)?;
                 file.set_len(state.part_bytes).map_err(|e| e.to_string())?;
                 file.seek(SeekFrom::End(0)).map_err(|e| e.to_string())?;
                 output.current = Some(buffered(file));

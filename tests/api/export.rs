@@ -457,6 +457,51 @@ fn a_killed_export_resumes_to_the_same_files_as_an_uninterrupted_one() {
         "{}",
         text(&run.stderr)
     );
+    // so is a resume with another Kratos schema: one file would hold
+    // identities of two schemas
+    let mut other: Vec<&str> = a.iter().map(String::as_str).collect();
+    other.extend(["--resume", "--kratos-schema-id", "other://schema"]);
+    let run = export(&prepared.config, &other);
+    assert_eq!(run.status.code(), Some(2), "{}", text(&run.stderr));
+    assert!(
+        text(&run.stderr).contains("record options"),
+        "{}",
+        text(&run.stderr)
+    );
+    // a copy whose part being written was cut shorter than the state
+    // records is refused, naming it, and not padded with NUL bytes
+    let copy = dir.path().join("copy");
+    std::fs::create_dir_all(&copy).unwrap();
+    let mut partial = None;
+    for f in std::fs::read_dir(cut.parent().unwrap()).unwrap() {
+        let f = f.unwrap().path();
+        let to = copy.join(f.file_name().unwrap());
+        std::fs::copy(&f, &to).unwrap();
+        if to.to_string_lossy().ends_with(".partial") {
+            partial = Some(to);
+        }
+    }
+    let partial = partial.expect("a part being written");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&partial)
+        .unwrap()
+        .set_len(5)
+        .unwrap();
+    let copied = copy.join("users.json");
+    let mut on_copy: Vec<String> = args(&copied);
+    on_copy.push("--resume".into());
+    let run = export(
+        &prepared.config,
+        &on_copy.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    assert_eq!(run.status.code(), Some(2), "{}", text(&run.stderr));
+    assert!(
+        text(&run.stderr).contains(&partial.file_name().unwrap().to_string_lossy().to_string()),
+        "{}",
+        text(&run.stderr)
+    );
+    assert_eq!(std::fs::metadata(&partial).unwrap().len(), 5);
     let mut resumed: Vec<&str> = a.iter().map(String::as_str).collect();
     resumed.push("--resume");
     let run = export(&prepared.config, &resumed);
