@@ -76,10 +76,11 @@ fn script_call(c: &mut Criterion) {
                 session: Some(Session::new(store.clone(), deadline)),
                 context: Default::default(),
                 masker: Masker::default().with_request(request.secrets()),
-                verified: false,
+                verifying: std::time::Duration::ZERO,
                 deadline,
                 modules: Vec::new(),
                 compiling: Vec::new(),
+                host_error: None,
             };
             let (request, scripts) = (request.clone(), scripts.clone());
             let (answer, _) = runtime

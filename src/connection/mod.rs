@@ -303,6 +303,7 @@ impl Connection {
         script: &'static str,
         function: &'static str,
         args: Vec<rhai::Dynamic>,
+        masker: Masking,
     ) -> (Result<rhai::Dynamic>, Duration) {
         let scripts = self.scripts();
         let deadline =
@@ -310,12 +311,15 @@ impl Connection {
         let state = CallState {
             session: Some(Session::new(self.store(), deadline)),
             context: Default::default(),
-            // no hash leaves an export's output files
-            masker: self.masker.hiding_hashes(),
+            masker: match masker {
+                Masking::Hashes => self.masker.hiding_hashes(),
+                Masking::Export => self.masker.exporting(),
+            },
             verifying: Duration::ZERO,
             deadline,
             modules: Vec::new(),
             compiling: Vec::new(),
+            host_error: None,
         };
         let ran = call::run(state, move |call| {
             scripts.call_fn(call, script, function, args)
@@ -413,6 +417,7 @@ impl Connection {
             deadline,
             modules: Vec::new(),
             compiling: Vec::new(),
+            host_error: None,
         };
         let started = Instant::now();
         let (result, state) = call::run(state, move |call| {
@@ -441,6 +446,15 @@ impl Connection {
         }
         result
     }
+}
+
+/// How [`Connection::call_function`] masks what its script logs: hashes
+/// hidden by their shape (no hash is logged by a command), or also what the
+/// script prints or throws left out whole (`export`'s pages).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Masking {
+    Hashes,
+    Export,
 }
 
 /// A connection's dummy hash (see [`password::dummy_hash`]): made once, at

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use rhai::{Dynamic, Map as RhaiMap};
 use serde_json::Value;
 
-use crate::connection::{Admission, Connection};
+use crate::connection::{Admission, Connection, Masking};
 use crate::profile::{self, Profile};
 use crate::settings::Settings;
 use output::Output;
@@ -184,7 +184,7 @@ async fn export(settings: Settings, options: Options) -> Ended {
 
     let total = if has_count {
         match conn
-            .call_function("list_users", "count_users", vec![])
+            .call_function("list_users", "count_users", vec![], Masking::Export)
             .await
             .0
         {
@@ -264,6 +264,7 @@ async fn export(settings: Settings, options: Options) -> Ended {
                     cursor.cursor_dynamic(),
                     Dynamic::from_int(options.page_size as i64),
                 ],
+                Masking::Export,
             )
             .await;
         store_time += waited;
@@ -632,6 +633,7 @@ pub async fn preview(conn: &Arc<Connection>, request: &Value) -> (u16, Value) {
             "list_users",
             "list_users",
             vec![after, Dynamic::from_int(limit)],
+            Masking::Hashes,
         )
         .await;
     let page = match page {

@@ -32,7 +32,9 @@ fn at_call(ctx: &NativeCallContext, mut error: Box<EvalAltResult>) -> Box<EvalAl
 }
 
 pub(super) fn runtime(message: impl Into<String>) -> Box<EvalAltResult> {
-    EvalAltResult::ErrorRuntime(message.into().into(), Position::NONE).into()
+    let message = message.into();
+    call::note_host_error(&message);
+    EvalAltResult::ErrorRuntime(message.into(), Position::NONE).into()
 }
 
 /// Registers everything on `engine`.

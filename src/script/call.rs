@@ -29,6 +29,9 @@ pub struct Masker {
     /// Whether password hashes are hidden too, by their shape (`export`:
     /// no hash leaves the output files).
     hashes: bool,
+    /// Whether what the script itself prints or throws is left out whole
+    /// (`export`: a salt, an HMAC key or a hex digest has no shape to find).
+    withhold: bool,
 }
 
 /// Secrets at least this many characters long are masked wherever they
@@ -68,6 +71,7 @@ impl Masker {
             configured: forms(secrets).into(),
             request: Vec::new(),
             hashes: false,
+            withhold: false,
         }
     }
 
@@ -81,12 +85,30 @@ impl Masker {
         }
     }
 
+    /// The masker of `export`'s pages: hashes hidden by their shape, and
+    /// what the script prints or throws left out whole. The export's spec
+    /// keeps every hash, salt, HMAC key and descriptor value out of
+    /// standard error, and only a hash has a shape to find.
+    pub fn exporting(&self) -> Self {
+        Masker {
+            hashes: true,
+            withhold: true,
+            ..self.clone()
+        }
+    }
+
+    /// Whether what the script prints or throws is left out whole.
+    pub fn withholds(&self) -> bool {
+        self.withhold
+    }
+
     /// The same masker, also hiding the request's own secrets.
     pub fn with_request(&self, secrets: impl IntoIterator<Item = String>) -> Self {
         Masker {
             configured: self.configured.clone(),
             request: forms(secrets),
             hashes: self.hashes,
+            withhold: self.withhold,
         }
     }
 
@@ -281,6 +303,10 @@ pub struct CallState {
     /// The modules being compiled for the call, outermost first (its own:
     /// other calls' fibers share the thread).
     pub compiling: Vec<String>,
+    /// The last error text a host function raised in the call: under
+    /// `export`, a failure that is that text is the host's and is shown,
+    /// while a value the script threw is left out.
+    pub host_error: Option<String>,
 }
 
 thread_local! {
@@ -385,6 +411,39 @@ pub fn past_deadline() -> bool {
 pub fn mask(text: &str) -> String {
     current(|c| c.masker.mask(text)).unwrap_or_else(|| text.to_string())
 }
+
+/// What a script printed, as the log shows it: masked, or, under
+/// `export`, left out (see [`Masker::exporting`]).
+pub fn script_output(text: &str) -> String {
+    if withholds() {
+        return format!("({} characters, {WITHHELD})", text.chars().count());
+    }
+    mask(text)
+}
+
+/// Whether the current call leaves out what its script prints or throws.
+pub fn withholds() -> bool {
+    current(|c| c.masker.withholds()).unwrap_or(false)
+}
+
+/// Notes an error text a host function raises (see
+/// [`CallState::host_error`]); only under `export`, where it is read.
+pub fn note_host_error(text: &str) {
+    current(|c| {
+        if c.masker.withholds() {
+            c.host_error = Some(text.to_string());
+        }
+    });
+}
+
+/// Whether `text` is the last error a host function raised in the call.
+pub fn raised_by_host(text: &str) -> bool {
+    current(|c| c.host_error.as_deref() == Some(text)).unwrap_or(false)
+}
+
+/// Why a script's own text is not shown under `export`.
+pub const WITHHELD: &str = "not shown under export, where it could hold a hash, a salt or a \
+                            key: `customdb test` runs list_users and shows it";
 
 #[cfg(test)]
 mod tests {

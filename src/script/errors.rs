@@ -69,6 +69,16 @@ pub fn register_constructors(engine: &mut Engine) {
     });
 }
 
+/// Whether a thrown map is a store error the host made (`kind: "store"`).
+pub fn is_store_error(map: &RhaiMap) -> bool {
+    map.get("kind")
+        .and_then(|k| {
+            k.read_lock::<rhai::ImmutableString>()
+                .map(|k| k.as_str() == STORE)
+        })
+        .unwrap_or(false)
+}
+
 /// `#{ kind: "store", code, message }`, plus `timeout: true` for a query
 /// stopped at its time limit (so that a rethrow still means 504).
 pub fn store_error_map(error: &StoreError) -> RhaiMap {

@@ -305,6 +305,29 @@ fn place_of(err: &EvalAltResult, file: &Path) -> String {
 fn classify(err: EvalAltResult, file: &Path) -> Error {
     let place = place_of(&err, file);
     let cause = || format!("{place}: {}", call::mask(&err.to_string()));
+    // Under export a value the script threw, or a key a lookup did not
+    // find, is the script's own text: left out whole (see
+    // call::Masker::exporting). The host's own errors, and the store's
+    // (`kind: "store"`), are shown as everywhere.
+    let scripts_own = match err.unwrap_inner() {
+        EvalAltResult::ErrorRuntime(value, _) => {
+            if let Some(text) = value.read_lock::<rhai::ImmutableString>() {
+                !call::raised_by_host(&text)
+            } else if let Some(map) = value.read_lock::<rhai::Map>() {
+                !errors::is_store_error(&map)
+            } else {
+                true
+            }
+        }
+        EvalAltResult::ErrorIndexNotFound(..) => true,
+        _ => false,
+    };
+    if scripts_own && call::withholds() {
+        return Error::Script(format!(
+            "{place}: the script threw a value or missed a key ({})",
+            call::WITHHELD
+        ));
+    }
     match err.unwrap_inner() {
         EvalAltResult::ErrorRuntime(value, _) if value.is_map() => {
             let map = value

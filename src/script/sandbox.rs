@@ -86,7 +86,7 @@ pub(super) fn build_engine(
         None
     });
     engine.on_print(|text| {
-        tracing::info!(target: "customdb::script", "{}", crate::telemetry::OneLine(call::mask(text)));
+        tracing::info!(target: "customdb::script", "{}", crate::telemetry::OneLine(call::script_output(text)));
     });
     engine.on_debug(|text, source, pos| {
         let place = format!(
@@ -94,7 +94,7 @@ pub(super) fn build_engine(
             source.unwrap_or("?"),
             pos.line().map_or_else(|| "?".into(), |l| l.to_string())
         );
-        tracing::info!(target: "customdb::script", at = %place, "{}", crate::telemetry::OneLine(call::mask(text)));
+        tracing::info!(target: "customdb::script", at = %place, "{}", crate::telemetry::OneLine(call::script_output(text)));
     });
     api::register(&mut engine, settings.hash_policy(), &settings.configuration);
     engine
