@@ -66,10 +66,24 @@ pub struct HttpSettings {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(try_from = "String")]
 pub enum PasswordAlgorithm {
     Bcrypt,
     Argon2id,
+}
+
+/// By name, with a refusal that says what is taken (serde's own names the
+/// Rust type).
+impl TryFrom<String> for PasswordAlgorithm {
+    type Error = String;
+
+    fn try_from(name: String) -> Result<Self, String> {
+        match name.as_str() {
+            "bcrypt" => Ok(PasswordAlgorithm::Bcrypt),
+            "argon2id" => Ok(PasswordAlgorithm::Argon2id),
+            _ => Err("expected bcrypt or argon2id".into()),
+        }
+    }
 }
 
 /// What `[defaults]` sets and each connection may override.
@@ -307,6 +321,10 @@ impl Settings {
         if let Some(path) = file {
             if !path.is_file() {
                 return Err(err(format!("no settings file at {}", path.display())));
+            }
+            // config's own error would not name the file ("Permission denied")
+            if let Err(e) = std::fs::File::open(path) {
+                return Err(err(format!("cannot read {}: {e}", path.display())));
             }
             builder = builder.add_source(File::from(path).format(FileFormat::Toml));
         }
@@ -580,7 +598,18 @@ fn connection(
             }
         }
     }
-    let tunables: Tunables = deserialize(Value::from(merged), &place)?;
+    // An unknown key is told with every key a connection takes, not only
+    // the [defaults] ones the tunables list (a typo of `scripts_dir`).
+    let tunables: Tunables = deserialize(Value::from(merged), &place).map_err(|e| {
+        let own: Vec<String> = OWN_KEYS.iter().map(|k| format!("`{k}`")).collect();
+        let told =
+            e.0.split_once(", expected one of ")
+                .filter(|(head, _)| head.contains("unknown field"))
+                .map(|(head, tunables)| {
+                    format!("{head}, expected one of {}, {tunables}", own.join(", "))
+                });
+        told.map_or(e, err)
+    })?;
     check_tunables(&tunables, &place, true)?;
     if mysql_async::Opts::from_url(own.database_url.expose()).is_err() {
         return Err(err(format!(
@@ -598,6 +627,12 @@ fn connection(
         tunables,
     })
 }
+
+/// The most store connections a connection's pool may hold (MySQL's own
+/// `max_connections` stops at 100,000).
+const MAX_POOL: usize = 100_000;
+/// The most scripts a connection may run at once.
+const MAX_CONCURRENT: usize = 1_000_000;
 
 /// `across`: also the bounds between keys (`pool.min` under `pool.max`),
 /// which the defaults need to meet only once merged with a connection's own.
@@ -620,6 +655,20 @@ fn check_tunables(t: &Tunables, place: &str, across: bool) -> Result<(), Setting
     ];
     if let Some((key, _)) = positive.iter().find(|(_, v)| *v == 0) {
         return Err(err(format!("{place}.{key}: must be above 0")));
+    }
+    // Above these, a semaphore of that many permits cannot be made (the
+    // process stopped with a panic); no store takes that many connections.
+    for (key, value, most) in [
+        ("pool.max", t.pool.max, MAX_POOL),
+        (
+            "max_concurrent_scripts",
+            t.concurrent_scripts(),
+            MAX_CONCURRENT,
+        ),
+    ] {
+        if value > most {
+            return Err(err(format!("{place}.{key}: at most {most}")));
+        }
     }
     if across && t.pool.min > t.pool.max {
         return Err(err(format!("{place}.pool.min: must not exceed pool.max")));
@@ -764,6 +813,30 @@ mod tests {
         assert!(load(&bad).unwrap_err().to_string().contains("pool.min"));
     }
 
+    /// Past these a semaphore of that many permits cannot be made: the
+    /// process stopped with a panic instead of naming the key.
+    #[test]
+    fn pool_and_concurrency_have_ceilings() {
+        for (extra, key) in [
+            (
+                "[connections.legacy.pool]\nmax = 9223372036854775807",
+                "pool.max: at most 100000",
+            ),
+            (
+                "[defaults]\nmax_concurrent_scripts = 2305843009213693952",
+                "max_concurrent_scripts: at most 1000000",
+            ),
+        ] {
+            let e = load(&format!("{BASE}\n{extra}\n")).unwrap_err().to_string();
+            assert!(e.contains(key), "{e}");
+        }
+        let ok = format!("{BASE}\n[connections.legacy.pool]\nmax = 100000\n");
+        assert_eq!(
+            load(&ok).unwrap().connections["legacy"].tunables.pool.max,
+            100_000
+        );
+    }
+
     #[test]
     fn unknown_keys_are_named() {
         let in_connection = BASE.replace(
@@ -789,6 +862,16 @@ mod tests {
                 "defaults.query_timeout_ms",
             ),
             (format!("{BASE}\n[elsewhere]\nx = 1"), "elsewhere"),
+            // a typo in a connection is told with the connection's own keys
+            (
+                BASE.replace("scripts_dir =", "scripts_dirr = \"x\"\nscripts_dir ="),
+                "expected one of `adapters`, `database_url`, `scripts_dir`",
+            ),
+            // an algorithm is told with the names taken, not a Rust type
+            (
+                format!("{BASE}\n[defaults]\npassword_hash = \"md5\""),
+                "expected bcrypt or argon2id for key `password_hash`",
+            ),
         ] {
             let e = load(&text).expect_err(key).to_string();
             assert!(e.contains(key), "{e}");

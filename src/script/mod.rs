@@ -113,6 +113,20 @@ impl ScriptSet {
             dir.clone(),
             settings.tunables.max_modules,
         ));
+        // A folder there but closed to this user would otherwise look empty
+        // ("missing: every connection needs a login script").
+        if let Err(e) = std::fs::read_dir(&dir) {
+            return Err(vec![Problem {
+                path: dir.clone(),
+                line: 0,
+                col: 0,
+                message: format!(
+                    "connections.{}.scripts_dir: cannot read the folder {}: {e}",
+                    settings.name,
+                    dir.display()
+                ),
+            }]);
+        }
         let engine = sandbox::build_engine(settings, resolver.clone());
 
         let mut problems = Vec::new();
@@ -231,6 +245,26 @@ fn load_script(
             message: f.text.clone(),
         })
         .collect();
+    // More distinct literal imports than max_modules (any, at 0) would fail
+    // every call of the script: told now, as `check` promises.
+    let mut distinct: Vec<&str> = found.imports.iter().map(|i| i.text.as_str()).collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if let (Some(first), true) = (
+        found.imports.first(),
+        distinct.len() > resolver.max_modules(),
+    ) {
+        problems.push(Problem {
+            path: path.to_path_buf(),
+            line: first.line,
+            col: first.col,
+            message: format!(
+                "imports {} module(s), more than max_modules ({}) lets a call import",
+                distinct.len(),
+                resolver.max_modules()
+            ),
+        });
+    }
     for import in &found.imports {
         if let Err(message) = resolver.preload(engine, &import.text) {
             problems.push(Problem {

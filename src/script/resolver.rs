@@ -25,6 +25,11 @@ pub(super) struct ScriptsResolver {
 impl ScriptsResolver {
     /// Resolves inside `root` (canonical), showing files under `shown_dir`,
     /// at most `max_modules` distinct modules a call.
+    /// The most distinct modules one call may import.
+    pub(super) fn max_modules(&self) -> usize {
+        self.max_modules
+    }
+
     pub(super) fn new(root: PathBuf, shown_dir: PathBuf, max_modules: usize) -> Self {
         ScriptsResolver {
             root,

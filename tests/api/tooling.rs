@@ -84,6 +84,29 @@ fn check_lists_every_problem_with_path_and_line() {
     assert!(text(&out.stdout).is_empty());
 }
 
+/// More distinct imports than `max_modules` lets a call make would fail
+/// every call of the script: `check` tells it, as it tells the other
+/// limits.
+#[test]
+fn check_tells_a_script_that_imports_more_than_max_modules() {
+    let prepared = builder()
+        .connection("max_modules = 0")
+        .script("members", "fn name(row) { row.login_name }")
+        .script(
+            "get_user",
+            "import \"members\" as m;\nfn get_user(email) { () }",
+        )
+        .prepare();
+    let out = customdb(&prepared.config, &["check"], None);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout)
+            .contains("get_user.rhai:1:8: imports 1 module(s), more than max_modules (0)"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
 #[test]
 fn check_needs_no_database() {
     let prepared = builder().prepare();
