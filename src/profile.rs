@@ -282,6 +282,34 @@ pub fn normalize(
         }
     }
 
+    // Below the standard fields, nothing of a password reaches the answer:
+    // at any depth, a field named `password`, a string shaped as a hash, or
+    // a string that is the request's password or a secret configuration
+    // value, is left out. The standard fields are not looked at: a
+    // username may be what its user chose as a password.
+    others.retain_mut(|(name, value)| {
+        if let Some(reason) = value
+            .read_lock::<ImmutableString>()
+            .and_then(|s| withheld(&s))
+        {
+            dropped.push(Dropped {
+                field: name.clone(),
+                reason,
+            });
+            return false;
+        }
+        prune(value, name, dropped);
+        true
+    });
+    for (value, name) in [
+        (user_metadata.as_mut(), "user_metadata"),
+        (app_metadata.as_mut(), app_metadata_given_as),
+    ] {
+        if let Some(Some(value)) = value {
+            prune(value, name, dropped);
+        }
+    }
+
     let user_id = match (user_id, id) {
         (Some(a), Some(b)) if a != b => {
             return Err(refuse(
@@ -311,6 +339,66 @@ pub fn normalize(
         ));
     }
     Ok(profile)
+}
+
+/// Why a string below the standard fields is left out, if it is.
+fn withheld(text: &str) -> Option<&'static str> {
+    if crate::password::detect(text).is_some() {
+        Some("it holds a password hash")
+    } else if crate::script::call::is_secret(text) {
+        Some("it is the request's password or a secret configuration value")
+    } else {
+        None
+    }
+}
+
+/// Leaves out of a map or array, at every depth, what [`withheld`] names and
+/// any entry named `password`; `path` names the place for the warning.
+fn prune(value: &mut Dynamic, path: &str, dropped: &mut Vec<Dropped>) {
+    let nested = |item: &Dynamic| item.is_map() || item.is_array();
+    if value.is_map() {
+        let Some(mut map) = value.write_lock::<RhaiMap>() else {
+            return;
+        };
+        map.retain(|key, item| {
+            let reason = if key.as_str() == "password" {
+                Some("a field named password is never forwarded")
+            } else {
+                item.read_lock::<ImmutableString>()
+                    .and_then(|s| withheld(&s))
+            };
+            if let Some(reason) = reason {
+                let field = format!("{path}.{key}");
+                dropped.push(Dropped { field, reason });
+                return false;
+            }
+            if nested(item) {
+                prune(item, &format!("{path}.{key}"), dropped);
+            }
+            true
+        });
+    } else if value.is_array() {
+        let Some(mut items) = value.write_lock::<rhai::Array>() else {
+            return;
+        };
+        let mut i = 0;
+        items.retain_mut(|item| {
+            let at = i;
+            i += 1;
+            if let Some(reason) = item
+                .read_lock::<ImmutableString>()
+                .and_then(|s| withheld(&s))
+            {
+                let field = format!("{path}[{at}]");
+                dropped.push(Dropped { field, reason });
+                return false;
+            }
+            if nested(item) {
+                prune(item, &format!("{path}[{at}]"), dropped);
+            }
+            true
+        });
+    }
 }
 
 fn id_string(field: &str, value: Dynamic) -> Result<String, ProfileError> {

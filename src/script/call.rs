@@ -112,6 +112,16 @@ impl Masker {
         }
     }
 
+    /// See [`is_secret`].
+    pub fn is_secret(&self, text: &str) -> bool {
+        text.chars().count() >= WHOLE_TEXT_CHARS
+            && self
+                .request
+                .iter()
+                .chain(self.configured.iter())
+                .any(|s| s == text)
+    }
+
     pub fn mask(&self, text: &str) -> String {
         let spans = self.spans(text);
         if spans.is_empty() {
@@ -410,6 +420,15 @@ pub fn past_deadline() -> bool {
 /// Masks `text` with the current call's secrets.
 pub fn mask(text: &str) -> String {
     current(|c| c.masker.mask(text)).unwrap_or_else(|| text.to_string())
+}
+
+/// Whether `text` is, whole, one of the current call's secrets of
+/// [`WHOLE_TEXT_CHARS`] or more: the request's password or new password, or
+/// a secret configuration value (a shorter one cannot be told from an
+/// ordinary value, such as an enum `b` under the password `b`). `false`
+/// outside a call.
+pub fn is_secret(text: &str) -> bool {
+    current(|c| c.masker.is_secret(text)).unwrap_or(false)
 }
 
 /// What a script printed, as the log shows it: masked, or, under

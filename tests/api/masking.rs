@@ -140,3 +140,70 @@ fn escaped_secrets_are_masked_in_logs_and_messages() {
     }
     assert!(log.matches("[redacted]").count() >= 8, "{log}");
 }
+
+/// No answer carries a password, a hash or a secret (http-api.md): below
+/// the standard fields, at any depth, a field named `password`, a string
+/// shaped as a hash, and a string that is the request's password or a
+/// secret configuration value (8 characters or more) are left out, each
+/// with a warning naming its place. Other values, a short enum equal to a
+/// short password among them, pass as the script gave them.
+#[test]
+fn a_profile_carries_no_password_hash_or_secret_at_any_depth() {
+    let bcrypt = "$2b$10$Wa/Qas3cAcaRpNxqgBnwees/dvqAswyPiG0rMzqLZnyLqAuWj/gWK";
+    let prepared = builder()
+        .script(
+            "login",
+            &format!(
+                r#"fn login(u, p) {{
+                    let h = "{bcrypt}";
+                    if u == "short" {{ return #{{ id: 1, plan: p, app_metadata: #{{ tier: p }} }}; }}
+                    #{{ id: 1, email: u, pw: p, kept: 7,
+                        got: #{{ password: "x", email: u, deeper: [p, "ok", h] }},
+                        pepper: configuration::PEPPER,
+                        user_metadata: #{{ echo: p, theme: "dark" }},
+                        app_metadata: #{{ h: h, roles: ["admin", h] }} }}
+                }}"#
+            ),
+        )
+        .connection("[connections.main.configuration]\nPEPPER = \"pepper-5ecret\"")
+        .prepare();
+    let server = Process::serve(&prepared.config, &[]);
+    let login = |user: &str, password: &str| {
+        raw_post(
+            server.addr,
+            "/v1/connections/main/login",
+            TOKEN,
+            &json!({"username_or_email": user, "password": password}).to_string(),
+        )
+    };
+    let answer = login("jane@example.com", "correct horse battery staple");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    for gone in ["correct horse", "pepper-5ecret", "Wa/Qas3c", "\"password\""] {
+        assert!(!answer.contains(gone), "{gone} in the answer: {answer}");
+    }
+    let user = &body(&answer)["user"];
+    assert_eq!(user["kept"], 7, "{answer}");
+    assert_eq!(
+        user["got"],
+        json!({"email": "jane@example.com", "deeper": ["ok"]})
+    );
+    assert_eq!(user["user_metadata"], json!({"theme": "dark"}));
+    assert_eq!(user["app_metadata"], json!({"roles": ["admin"]}));
+    for place in [
+        "field=pw",
+        "field=got.password",
+        "field=got.deeper[0]",
+        "field=got.deeper[2]",
+        "field=pepper",
+        "field=user_metadata.echo",
+        "field=app_metadata.h",
+        "field=app_metadata.roles[1]",
+    ] {
+        server.log_with(place);
+    }
+    // a password under 8 characters cannot be told from an ordinary value
+    let answer = login("short", "b");
+    let user = &body(&answer)["user"];
+    assert_eq!(user["plan"], "b", "{answer}");
+    assert_eq!(user["app_metadata"], json!({"tier": "b"}));
+}
