@@ -298,7 +298,7 @@ pub fn normalize(
             });
             return false;
         }
-        prune(value, name, dropped);
+        prune(value, &mut name.clone(), dropped);
         true
     });
     for (value, name) in [
@@ -306,7 +306,7 @@ pub fn normalize(
         (app_metadata.as_mut(), app_metadata_given_as),
     ] {
         if let Some(Some(value)) = value {
-            prune(value, name, dropped);
+            prune(value, &mut name.to_string(), dropped);
         }
     }
 
@@ -353,51 +353,79 @@ fn withheld(text: &str) -> Option<&'static str> {
 }
 
 /// Leaves out of a map or array, at every depth, what [`withheld`] names and
-/// any entry named `password`; `path` names the place for the warning.
-fn prune(value: &mut Dynamic, path: &str, dropped: &mut Vec<Dropped>) {
+/// any entry named `password`; `path` names the place for the warning (it
+/// grows and shrinks back as the walk goes down and up). Most profiles have
+/// nothing to leave out: they are walked once, and changed only when they
+/// do.
+fn prune(value: &mut Dynamic, path: &mut String, dropped: &mut Vec<Dropped>) {
     let nested = |item: &Dynamic| item.is_map() || item.is_array();
+    let at = path.len();
     if value.is_map() {
         let Some(mut map) = value.write_lock::<RhaiMap>() else {
             return;
         };
-        map.retain(|key, item| {
-            let reason = if key.as_str() == "password" {
+        let why = |key: &str, item: &Dynamic| {
+            if key == "password" {
                 Some("a field named password is never forwarded")
             } else {
                 item.read_lock::<ImmutableString>()
                     .and_then(|s| withheld(&s))
-            };
-            if let Some(reason) = reason {
-                let field = format!("{path}.{key}");
-                dropped.push(Dropped { field, reason });
-                return false;
             }
-            if nested(item) {
-                prune(item, &format!("{path}.{key}"), dropped);
+        };
+        let mut any = false;
+        for (key, item) in map.iter_mut() {
+            if why(key, item).is_some() {
+                any = true;
+            } else if nested(item) {
+                path.push('.');
+                path.push_str(key);
+                prune(item, path, dropped);
+                path.truncate(at);
             }
-            true
-        });
+        }
+        if any {
+            map.retain(|key, item| match why(key, item) {
+                Some(reason) => {
+                    let field = format!("{path}.{key}");
+                    dropped.push(Dropped { field, reason });
+                    false
+                }
+                None => true,
+            });
+        }
     } else if value.is_array() {
         let Some(mut items) = value.write_lock::<rhai::Array>() else {
             return;
         };
-        let mut i = 0;
-        items.retain_mut(|item| {
-            let at = i;
-            i += 1;
-            if let Some(reason) = item
-                .read_lock::<ImmutableString>()
+        let why = |item: &Dynamic| {
+            item.read_lock::<ImmutableString>()
                 .and_then(|s| withheld(&s))
-            {
-                let field = format!("{path}[{at}]");
-                dropped.push(Dropped { field, reason });
-                return false;
+        };
+        let mut any = false;
+        for (i, item) in items.iter_mut().enumerate() {
+            if why(item).is_some() {
+                any = true;
+            } else if nested(item) {
+                path.push_str(&format!("[{i}]"));
+                prune(item, path, dropped);
+                path.truncate(at);
             }
-            if nested(item) {
-                prune(item, &format!("{path}[{at}]"), dropped);
-            }
-            true
-        });
+        }
+        if any {
+            let mut i = 0;
+            items.retain(|item| {
+                let index = i;
+                i += 1;
+                match why(item) {
+                    Some(reason) => {
+                        let field = format!("{path}[{index}]");
+                        dropped.push(Dropped { field, reason });
+                        false
+                    }
+                    None => true,
+                }
+            });
+        }
     }
 }
 
