@@ -604,7 +604,11 @@ fn connection(
         let own: Vec<String> = OWN_KEYS.iter().map(|k| format!("`{k}`")).collect();
         let told =
             e.0.split_once(", expected one of ")
-                .filter(|(head, _)| head.contains("unknown field"))
+                // the connection's own table: its list starts with the
+                // tunables (not a `pool` typo, whose list is the pool's keys)
+                .filter(|(head, keys)| {
+                    head.contains("unknown field") && keys.starts_with("`script_timeout_ms`")
+                })
                 .map(|(head, tunables)| {
                     format!("{head}, expected one of {}, {tunables}", own.join(", "))
                 });

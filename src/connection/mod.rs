@@ -462,8 +462,8 @@ pub enum Masking {
 #[derive(Clone)]
 struct DummyHash {
     made: Arc<OnceLock<String>>,
-    /// How long its last verification took (its making, until one ran), in
-    /// microseconds; 0 while it is not made.
+    /// How long its verification takes, a running average of the times
+    /// measured (its making first), in microseconds; 0 while it is not made.
     took_micros: Arc<AtomicU64>,
     policy: password::HashPolicy,
     connection: String,
@@ -497,14 +497,22 @@ impl DummyHash {
         self.note_time(started);
     }
 
+    /// Folds one verification's time into a running average (an eighth a
+    /// time), so that one slow run on a loaded machine moves it little.
     fn note_time(&self, started: Instant) {
         let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-        self.took_micros.store(micros.max(1), Ordering::Relaxed);
+        let before = self.took_micros.load(Ordering::Relaxed);
+        let now = if before == 0 {
+            micros
+        } else {
+            (before.saturating_mul(7) / 8).saturating_add(micros / 8)
+        };
+        self.took_micros.store(now.max(1), Ordering::Relaxed);
     }
 
     /// Whether a failed login whose verifications took `verifying` already
     /// cost about what the dummy's verification costs: at least half of its
-    /// last time. None verified, or only a hash far faster than the
+    /// usual time. None verified, or only a hash far faster than the
     /// connection's own algorithm (an MD5 or SHA-1 form, a low cost), is not.
     fn covered_by(&self, verifying: Duration) -> bool {
         let dummy = Duration::from_micros(self.took_micros.load(Ordering::Relaxed));

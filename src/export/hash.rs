@@ -6,6 +6,7 @@
 use serde_json::{json, Value};
 
 use super::Target;
+use crate::password;
 use crate::password::kdf::{self, Digest};
 
 /// Why a hash is not in the output.
@@ -176,13 +177,16 @@ fn well_formed(stored: &Stored) -> bool {
             p,
             salt,
             key,
-        } => *ln >= 1 && *r >= 1 && *p >= 1 && !salt.is_empty() && key.len() >= 16,
+        } => {
+            *ln >= 1
+                && *r >= 1
+                && *p >= 1
+                && !salt.is_empty()
+                && key.len() >= password::MIN_KEY_BYTES
+        }
         Stored::Pbkdf2 {
-            iterations,
-            key,
-            digest,
-            ..
-        } => *iterations >= 1 && key.len() == digest.size(),
+            iterations, key, ..
+        } => *iterations >= 1 && key.len() >= password::MIN_KEY_BYTES,
         Stored::ShaCrypt {
             bits, rounds, hash, ..
         } => {
@@ -362,8 +366,9 @@ fn parse_shape(stored: &str) -> Result<Stored, NotCarried> {
             let name = match digest {
                 Digest::Sha1 => "SHA",
                 Digest::Sha256 => "SHA256",
+                Digest::Sha384 => "SHA384",
                 Digest::Sha512 => "SHA512",
-                _ => "MD5",
+                Digest::Md5 => "MD5",
             };
             let canonical = format!(
                 "{{{}{name}}}{}",

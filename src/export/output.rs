@@ -26,8 +26,9 @@ pub struct State {
     pub max_file_users: u64,
     /// The options that change what a record holds (Kratos's schema id and
     /// migration hook): a resume with others would mix two kinds of record.
+    /// `None` in a state written before they were recorded: not compared.
     #[serde(default)]
-    pub record_options: String,
+    pub record_options: Option<String>,
     /// The last user_id listed, as the script returned it.
     pub cursor: Option<Value>,
     /// Users listed, written, and with a report entry.
@@ -175,7 +176,7 @@ impl Output {
             format: options.target,
             max_file_bytes: max_bytes,
             max_file_users: max_users,
-            record_options: options.record_options(),
+            record_options: Some(options.record_options()),
             cursor: None,
             listed: 0,
             written: 0,
@@ -204,7 +205,7 @@ impl Output {
                 ),
                 (
                     "set of record options (--kratos-schema-id, --kratos-migration-hook)",
-                    state.record_options == fresh.record_options,
+                    state.record_options.is_none() || state.record_options == fresh.record_options,
                 ),
             ] {
                 if !same {
@@ -219,18 +220,17 @@ impl Output {
                 .open(&report_path)
                 .map_err(|e| format!("--resume: {}: {e}", report_path.display()))?;
             not_shorter(&report, &report_path, state.report_bytes)?;
-            report
-                .set_len(state.report_bytes)
-                .map_err(|e| e.to_string())?;
-            report.seek(SeekFrom::End(0)).map_err(|e| e.to_string())?;
+            // The probe of a split needs only the state: a placeholder
+            // report until every file has been checked.
             let mut output = Output {
                 state: state.clone(),
                 out,
                 state_path,
                 target: options.target,
                 current: None,
-                report: buffered(report),
+                report: buffered(report.try_clone().map_err(|e| e.to_string())?),
             };
+            let mut part = None;
             if state.part > 0 {
                 let partial = output.partial(state.part);
                 // Killed between a part's rename and the page's state: the
@@ -239,11 +239,20 @@ impl Output {
                 if !partial.exists() && done.exists() {
                     std::fs::rename(&done, &partial).map_err(|e| format!("--resume: {e}"))?;
                 }
-                let mut file = OpenOptions::new()
+                let file = OpenOptions::new()
                     .write(true)
                     .open(&partial)
                     .map_err(|e| format!("--resume: {}: {e}", partial.display()))?;
                 not_shorter(&file, &partial, state.part_bytes)?;
+                part = Some(file);
+            }
+            // Every file checked: only now is any cut back.
+            report
+                .set_len(state.report_bytes)
+                .map_err(|e| e.to_string())?;
+            report.seek(SeekFrom::End(0)).map_err(|e| e.to_string())?;
+            output.report = buffered(report);
+            if let Some(mut file) = part {
                 file.set_len(state.part_bytes).map_err(|e| e.to_string())?;
                 file.seek(SeekFrom::End(0)).map_err(|e| e.to_string())?;
                 output.current = Some(buffered(file));

@@ -69,7 +69,13 @@ pub fn verify_keycloak(plain: &str, secret: &Value, credential: &Value) -> Resul
         .ok_or_else(|| missing("hashIterations"))?;
     let pw = plain.as_bytes();
     let computed = match pbkdf2 {
-        Some(prf) => kdf::pbkdf2(F, prf, pw, &salt, iterations, expected.len())?,
+        Some(prf) => {
+            kdf::pbkdf2_costs(F, iterations, expected.len())?;
+            if expected.len() < super::MIN_KEY_BYTES {
+                return Err(HashError::Malformed(F));
+            }
+            kdf::pbkdf2(F, prf, pw, &salt, iterations, expected.len())?
+        }
         None => {
             let params = credential
                 .get("additionalParameters")

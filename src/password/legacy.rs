@@ -336,10 +336,8 @@ fn ldap_pbkdf2(pw: &[u8], body: &str, d: Digest) -> Result<bool, HashError> {
     let rounds: u64 = rounds.parse().map_err(|_| HashError::Malformed(f))?;
     let salt = ab64(salt, f)?;
     let expected = ab64(hash, f)?;
-    // OpenLDAP and passlib write a key of the digest's size: a shorter one
-    // (a column cut short) would let a share of wrong passwords match.
     kdf::pbkdf2_costs(f, rounds, expected.len())?;
-    if expected.len() != d.size() {
+    if expected.len() < super::MIN_KEY_BYTES {
         return Err(HashError::Malformed(f));
     }
     let key = kdf::pbkdf2(f, d, pw, &salt, rounds, expected.len())?;
@@ -425,6 +423,10 @@ fn spring_scrypt(pw: &[u8], body: &str) -> Result<bool, HashError> {
     }
     let salt = kdf::base64_decode(salt).ok_or(HashError::Malformed(F))?;
     let expected = kdf::base64_decode(key).ok_or(HashError::Malformed(F))?;
+    kdf::scrypt_costs(F, 1u64 << ln, r, p, expected.len())?;
+    if expected.len() < super::MIN_KEY_BYTES {
+        return Err(HashError::Malformed(F));
+    }
     let computed = kdf::scrypt(F, pw, &salt, 1u64 << ln, r, p, expected.len())?;
     Ok(eq(&computed, &expected))
 }

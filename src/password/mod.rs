@@ -275,9 +275,10 @@ fn malformed_form(stored: &str) -> Option<&'static str> {
     })
 }
 
-/// The shortest derived key a stored scrypt value may hold (passlib writes
-/// 32 bytes).
-const MIN_KEY_BYTES: usize = 16;
+/// The shortest derived key (PBKDF2, scrypt) a stored value may hold: the
+/// writers make 20 to 64 bytes, and a key of a byte or two (a column cut
+/// short) would let one wrong password in 256 or 65536 match.
+pub const MIN_KEY_BYTES: usize = 16;
 
 fn too_costly(format: &'static str, what: &'static str, limit: impl ToString) -> HashError {
     HashError::TooCostly {
@@ -437,8 +438,6 @@ fn verify_scrypt(pw: &[u8], stored: &str) -> Result<bool, HashError> {
     let ln = ln.filter(|ln| *ln < 64).ok_or(HashError::Malformed(F))?;
     let salt = b64(salt, F)?;
     let expected = b64(hash, F)?;
-    // passlib writes 32 bytes; a key under 16 (a column cut short) would let
-    // a share of wrong passwords match.
     kdf::scrypt_costs(F, 1u64 << ln, r, p, expected.len())?;
     if expected.len() < MIN_KEY_BYTES {
         return Err(HashError::Malformed(F));
@@ -456,17 +455,27 @@ fn verify_sha_crypt(pw: &[u8], stored: &str) -> Result<bool, HashError> {
     let (rounds, rest) = match rest.strip_prefix("rounds=") {
         Some(r) => {
             let (n, rest) = r.split_once('$').ok_or_else(malformed)?;
+            if !n.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(malformed());
+            }
             let n: u64 = n.parse().map_err(|_| malformed())?;
             if n > u64::from(MAX_ROUNDS) {
                 return Err(too_costly(F, "rounds", MAX_ROUNDS));
             }
-            (n.max(1000) as u32, rest)
+            // glibc writes the rounds it used, never under 1,000
+            if n < 1000 {
+                return Err(malformed());
+            }
+            (n as u32, rest)
         }
         None => (5000, rest),
     };
-    // The salt may be empty; glibc reads at most 16 characters of it.
+    // The salt may be empty; glibc writes at most 16 characters of it.
     let (salt, hash) = rest.split_once('$').ok_or_else(malformed)?;
-    let salt = &salt.as_bytes()[..salt.len().min(16)];
+    if salt.len() > 16 {
+        return Err(malformed());
+    }
+    let salt = salt.as_bytes();
     if !kdf::is_crypt64(hash, if wide { 86 } else { 43 }) {
         return Err(malformed());
     }
@@ -621,10 +630,8 @@ fn pbkdf2_matches(
         "sha256" => kdf::Digest::Sha256,
         _ => kdf::Digest::Sha512,
     };
-    // Django and passlib write a key of the digest's own size: a shorter
-    // one (a column cut short) would let a share of wrong passwords match.
     kdf::pbkdf2_costs(format, u64::from(rounds), expected.len())?;
-    if expected.len() != prf.size() {
+    if expected.len() < MIN_KEY_BYTES {
         return Err(HashError::Malformed(format));
     }
     let out = kdf::pbkdf2(format, prf, pw, salt, u64::from(rounds), expected.len())?;
@@ -1348,12 +1355,20 @@ mod tests {
             // a base64 or crypt64 quantum less
             let cut = &stored[..stored.len() - 4];
             let grown = format!("{stored}a");
-            let stray = format!("{cut}!");
-            // scrypt's key may be any length of 16 bytes or more (the PHC
-            // form lets the writer choose), and a shorter key is a prefix
-            // of a longer one: a value cut or grown by a quantum is a
+            // the right length, one character outside the alphabet
+            let stray = format!("{}!", &stored[..stored.len() - 1]);
+            // a PBKDF2 or scrypt key may be any length of 16 bytes or more
+            // (the writers choose), and a shorter key is a prefix of a
+            // longer one: a value cut or grown by a quantum is a
             // well-formed value of another length
-            let bads = if label == "passlib_scrypt" {
+            let keyed = [
+                "passlib_scrypt",
+                "passlib_pbkdf2_sha256",
+                "passlib_pbkdf2_sha1",
+                "passlib_django_pbkdf2_sha256",
+                "passlib_ldap_pbkdf2_sha256",
+            ];
+            let bads = if keyed.contains(&label) {
                 vec![stray.as_str()]
             } else {
                 vec![cut, grown.as_str(), stray.as_str()]
@@ -1368,6 +1383,7 @@ mod tests {
         }
         // a key of one byte: its base64 is two characters
         for stored in [
+            "{scrypt}$e0801$c2FsdA==$qQ==",
             "$pbkdf2-sha256$1000$c2FsdHNhbHRzYWx0c2FsdA$BA",
             "pbkdf2_sha256$1000$saltsalt$qQ==",
             "{PBKDF2-SHA256}1000$c2FsdHNhbHRzYWx0c2FsdA$BA",
@@ -1382,11 +1398,16 @@ mod tests {
     }
 
     /// A PHC Argon2 value without `v=` is Argon2 1.0's encoding: the
-    /// reference code (libargon2, PHP) reads it as version 16. The value is
-    /// PHP's v=19 hash with its `v=19` taken out: as version 16 it is a
-    /// different computation, so it no longer matches.
+    /// reference code (libargon2, PHP) reads it as version 16. The first
+    /// value is the reference implementation's own version-16 vector
+    /// (phc-winner-argon2, src/test.c); the second, PHP's v=19 hash with its
+    /// `v=19` taken out, no longer matches.
     #[test]
     fn an_argon2_value_without_a_version_is_version_16() {
+        let v16 =
+            "$argon2i$m=65536,t=2,p=1$c29tZXNhbHQ$9sTbSlTio3Biev89thdrlKKiCaYsjjYVJxGAL3swxpQ";
+        assert_eq!(verify("password", v16), Ok(true));
+        assert_eq!(verify("passwore", v16), Ok(false));
         let v19 = VECTORS
             .lines()
             .find_map(|l| l.strip_prefix("php_argon2id\tcorrect horse battery staple\t"))

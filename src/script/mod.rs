@@ -245,24 +245,15 @@ fn load_script(
             message: f.text.clone(),
         })
         .collect();
-    // More distinct literal imports than max_modules (any, at 0) would fail
-    // every call of the script: told now, as `check` promises.
-    let mut distinct: Vec<&str> = found.imports.iter().map(|i| i.text.as_str()).collect();
-    distinct.sort_unstable();
-    distinct.dedup();
-    if let (Some(first), true) = (
-        found.imports.first(),
-        distinct.len() > resolver.max_modules(),
-    ) {
+    // With max_modules at 0 every import fails when it runs: told now, as
+    // `check` promises. (Above 0 the limit is per call and counts the
+    // modules' own imports: only a call can tell.)
+    if let (Some(first), 0) = (found.imports.first(), resolver.max_modules()) {
         problems.push(Problem {
             path: path.to_path_buf(),
             line: first.line,
             col: first.col,
-            message: format!(
-                "imports {} module(s), more than max_modules ({}) lets a call import",
-                distinct.len(),
-                resolver.max_modules()
-            ),
+            message: "imports a module, but max_modules is 0: no import is allowed".into(),
         });
     }
     for import in &found.imports {
@@ -339,28 +330,45 @@ fn place_of(err: &EvalAltResult, file: &Path) -> String {
 fn classify(err: EvalAltResult, file: &Path) -> Error {
     let place = place_of(&err, file);
     let cause = || format!("{place}: {}", call::mask(&err.to_string()));
-    // Under export a value the script threw, or a key a lookup did not
-    // find, is the script's own text: left out whole (see
-    // call::Masker::exporting). The host's own errors, and the store's
-    // (`kind: "store"`), are shown as everywhere.
-    let scripts_own = match err.unwrap_inner() {
-        EvalAltResult::ErrorRuntime(value, _) => {
-            if let Some(text) = value.read_lock::<rhai::ImmutableString>() {
-                !call::raised_by_host(&text)
-            } else if let Some(map) = value.read_lock::<rhai::Map>() {
-                !errors::is_store_error(&map)
-            } else {
-                true
+    // Under export only what cannot hold the script's data is told: the
+    // host's own errors, the store's (`kind: "store"`), limit hits, and
+    // Rhai's errors that name only names and types. A value the script
+    // threw, or a Rhai error quoting a value (`parse_int` of a salt), is
+    // left out whole (see call::Masker::exporting).
+    if call::withholds() {
+        let told = match err.unwrap_inner() {
+            EvalAltResult::ErrorRuntime(value, _) => {
+                if let Some(text) = value.read_lock::<rhai::ImmutableString>() {
+                    call::raised_by_host(&text)
+                } else if let Some(map) = value.read_lock::<rhai::Map>() {
+                    errors::is_store_error(&map)
+                } else {
+                    false
+                }
             }
+            EvalAltResult::ErrorTerminated(..)
+            | EvalAltResult::ErrorTooManyOperations(_)
+            | EvalAltResult::ErrorDataTooLarge(..)
+            | EvalAltResult::ErrorStackOverflow(_)
+            | EvalAltResult::ErrorTooManyModules(_)
+            | EvalAltResult::ErrorTooManyVariables(_)
+            | EvalAltResult::ErrorFunctionNotFound(..)
+            | EvalAltResult::ErrorVariableNotFound(..)
+            | EvalAltResult::ErrorPropertyNotFound(..)
+            | EvalAltResult::ErrorMismatchDataType(..)
+            | EvalAltResult::ErrorMismatchOutputType(..)
+            | EvalAltResult::ErrorArrayBounds(..)
+            | EvalAltResult::ErrorStringBounds(..)
+            | EvalAltResult::ErrorModuleNotFound(..) => true,
+            _ => false,
+        };
+        if !told {
+            let what = match err.unwrap_inner() {
+                EvalAltResult::ErrorRuntime(..) => "the script threw a value",
+                _ => "the script failed with an error that quotes its values",
+            };
+            return Error::Script(format!("{place}: {what} ({})", call::WITHHELD));
         }
-        EvalAltResult::ErrorIndexNotFound(..) => true,
-        _ => false,
-    };
-    if scripts_own && call::withholds() {
-        return Error::Script(format!(
-            "{place}: the script threw a value or missed a key ({})",
-            call::WITHHELD
-        ));
     }
     match err.unwrap_inner() {
         EvalAltResult::ErrorRuntime(value, _) if value.is_map() => {

@@ -23,13 +23,13 @@ pub(super) struct ScriptsResolver {
 }
 
 impl ScriptsResolver {
-    /// Resolves inside `root` (canonical), showing files under `shown_dir`,
-    /// at most `max_modules` distinct modules a call.
     /// The most distinct modules one call may import.
     pub(super) fn max_modules(&self) -> usize {
         self.max_modules
     }
 
+    /// Resolves inside `root` (canonical), showing files under `shown_dir`,
+    /// at most `max_modules` distinct modules a call.
     pub(super) fn new(root: PathBuf, shown_dir: PathBuf, max_modules: usize) -> Self {
         ScriptsResolver {
             root,
@@ -77,8 +77,7 @@ impl ScriptsResolver {
         // A module that imports, however indirectly, the one importing it
         // would be compiled without end (until the stack overflows).
         // (Not "not found", which Rhai replaces by the bare name.)
-        let _compiling = Compiling::enter(name)
-            .map_err(|m| Box::new(EvalAltResult::ErrorRuntime(m.into(), Position::NONE)))?;
+        let _compiling = Compiling::enter(name).map_err(super::api::runtime)?;
         let text = std::fs::read_to_string(&file).map_err(|e| err(format!("{name}: {e}")))?;
         let mut ast = engine.compile(&text).map_err(|e| {
             err(format!(

@@ -15,6 +15,35 @@ use crate::settings::ConnectionSettings;
 /// How often (in operations) the deadline and the turn are looked at.
 const DEADLINE_CHECK_EVERY: u64 = 64;
 
+thread_local! {
+    /// Reads of variables holding a map or an array, on this thread: every
+    /// 256th counts all the entries inside (see `build_engine`).
+    static MAP_READS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// The entries of every map in `value`, down to 64 levels, counted until
+/// they pass `limit` (no copy is made: each level borrows its map).
+fn map_entries(value: &Dynamic, limit: usize) -> usize {
+    fn count(value: &Dynamic, limit: usize, depth: usize, total: &mut usize) {
+        if depth > 64 || *total > limit {
+            return;
+        }
+        if let Some(map) = value.read_lock::<rhai::Map>() {
+            *total += map.len();
+            for v in map.values().filter(|v| v.is_map() || v.is_array()) {
+                count(v, limit, depth + 1, total);
+            }
+        } else if let Some(items) = value.read_lock::<Array>() {
+            for v in items.iter().filter(|v| v.is_map() || v.is_array()) {
+                count(v, limit, depth + 1, total);
+            }
+        }
+    }
+    let mut total = 0;
+    count(value, limit, 0, &mut total);
+    total
+}
+
 pub(super) fn build_engine(
     settings: &ConnectionSettings,
     resolver: Arc<ScriptsResolver>,
@@ -45,14 +74,28 @@ pub(super) fn build_engine(
         } else {
             scope.get(name)
         };
-        match value.and_then(|v| v.read_lock::<rhai::Map>().map(|m| m.len())) {
-            Some(len) if len > max_map => Err(EvalAltResult::ErrorDataTooLarge(
+        let Some(value) = value.filter(|v| v.is_map() || v.is_array()) else {
+            return Ok(None);
+        };
+        let direct = value.read_lock::<rhai::Map>().map_or(0, |m| m.len());
+        // A map inside another (`o.inner[key] = value`) grows too: every
+        // 256th read of a map or array, all it holds is counted, as Rhai
+        // counts a value it is handed (so such a loop is stopped at most
+        // 256 entries past the limit).
+        let deep = || {
+            MAP_READS.with(|n| {
+                n.set(n.get().wrapping_add(1));
+                n.get() % 256 == 0
+            }) && map_entries(value, max_map) > max_map
+        };
+        if direct > max_map || deep() {
+            return Err(EvalAltResult::ErrorDataTooLarge(
                 "Size of object map".into(),
                 Position::NONE,
             )
-            .into()),
-            _ => Ok(None),
+            .into());
         }
+        Ok(None)
     });
     // 0 forbids `import`; otherwise the resolver counts distinct modules
     // (Rhai's own count is of import statements run).

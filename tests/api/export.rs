@@ -1131,6 +1131,14 @@ fn a_salt_key_or_digest_a_script_prints_or_throws_stays_off_standard_error() {
             }"#,
             "threw a value",
         ),
+        // Rhai's own error quotes the text it could not parse
+        (
+            r#"fn list_users(after, limit) {
+                let salt = "s4lt-6a1f";
+                parse_int(salt, 16)
+            }"#,
+            "quotes its values",
+        ),
     ] {
         let prepared = exporting(script).prepare();
         let run = export(

@@ -130,6 +130,16 @@ async fn each_limit_fails_its_request_while_good_logins_go_on() {
             0,
             5000,
         ),
+        // a map inside another, grown the same way: counted every few
+        // hundred reads
+        (
+            "let o = #{ inner: #{} }; for i in 0..20000 { o.inner[`k${i}`] = i; } #{ id: 1 }",
+            "max_map_entries = 1000",
+            500,
+            "script_error",
+            0,
+            5000,
+        ),
         (
             "let m = #{}; let i = 0; loop { m[`k${i}`] = i; i += 1; }",
             "max_map_entries = 1000",

@@ -84,9 +84,8 @@ fn check_lists_every_problem_with_path_and_line() {
     assert!(text(&out.stdout).is_empty());
 }
 
-/// More distinct imports than `max_modules` lets a call make would fail
-/// every call of the script: `check` tells it, as it tells the other
-/// limits.
+/// With `max_modules` at 0 every import fails when it runs: `check` tells
+/// it, as it tells the other limits.
 #[test]
 fn check_tells_a_script_that_imports_more_than_max_modules() {
     let prepared = builder()
