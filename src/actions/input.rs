@@ -304,11 +304,17 @@ impl Request {
     }
 }
 
-fn new_user(action: Action, map: Map<String, Value>) -> Result<NewUser> {
-    if action == Action::Signup && map.contains_key("app_metadata") {
-        return Err(Error::invalid_request(
-            "`app_metadata` cannot be set at sign-up; an administrator sets it with create",
-        ));
+fn new_user(action: Action, mut map: Map<String, Value>) -> Result<NewUser> {
+    if action == Action::Signup {
+        // `null` is absent, as for every optional field
+        if map.get("app_metadata").is_some_and(Value::is_null) {
+            map.remove("app_metadata");
+        }
+        if map.contains_key("app_metadata") {
+            return Err(Error::invalid_request(
+                "`app_metadata` cannot be set at sign-up; an administrator sets it with create",
+            ));
+        }
     }
     let mut allowed = vec!["email", "password", "picture", "user_metadata"];
     allowed.extend(PROFILE_FIELDS);
@@ -363,6 +369,13 @@ mod tests {
         let e = r.unwrap_err();
         assert_eq!(e.code(), "invalid_request", "{e}");
         e.to_string()
+    }
+
+    #[test]
+    fn signup_takes_a_null_app_metadata_as_absent() {
+        let body = |app: Value| json!({"email": "a@b.c", "password": "pw", "app_metadata": app});
+        assert!(parse(Action::Signup, body(Value::Null)).is_ok());
+        assert!(message(parse(Action::Signup, body(json!({})))).contains("sign-up"));
     }
 
     #[test]

@@ -429,7 +429,9 @@ impl Output {
                     if let Some(r) = record {
                         self.write_record(&r)?;
                     }
-                    let email = user.profile.text("email");
+                    // a blank email is none (it is what made the user
+                    // `missing_field`)
+                    let email = records::given(&user.profile, "email");
                     for p in &problems {
                         self.write_report(&user.user_id, email, p)?;
                     }

@@ -56,7 +56,7 @@ struct Texts<'a> {
 /// A text field of the profile, `None` when absent or blank: legacy tables
 /// often hold `''` (`NOT NULL DEFAULT ''`) where they mean "none", and no
 /// platform takes an empty e-mail address or name.
-fn given<'a>(profile: &'a Profile, field: &str) -> Option<&'a str> {
+pub(super) fn given<'a>(profile: &'a Profile, field: &str) -> Option<&'a str> {
     profile.text(field).filter(|v| !v.trim().is_empty())
 }
 

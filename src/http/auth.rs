@@ -23,8 +23,10 @@ pub(super) async fn authenticate(
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
+            // the scheme's name is case-insensitive (RFC 9110, 11.1)
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
             .unwrap_or_default();
         // Digests are compared, every one of them: the time tells neither
         // which token matched nor any token's length.

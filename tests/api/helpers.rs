@@ -39,6 +39,26 @@ pub fn mariadb() -> &'static MariaDb {
     MARIADB.get_or_init(MariaDb::start)
 }
 
+/// A scratch folder for a server's data (about 190 MB), under one parent
+/// and named after this process. The shared server lives in a static,
+/// which is never dropped, so its folder outlives the test process: each
+/// start removes the folders of processes that are gone.
+fn scratch_dir() -> tempfile::TempDir {
+    let parent = std::env::temp_dir().join("customdb-test-mariadb");
+    std::fs::create_dir_all(&parent).expect("a scratch folder");
+    for entry in std::fs::read_dir(&parent).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let pid = name.split('-').next().and_then(|p| p.parse::<u32>().ok());
+        if pid.is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists()) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+    tempfile::Builder::new()
+        .prefix(&format!("{}-", std::process::id()))
+        .tempdir_in(&parent)
+        .expect("a scratch folder")
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -61,7 +81,7 @@ impl MariaDb {
 
     /// A private server started with extra `mariadbd` options.
     pub fn start_with(extra: Vec<String>) -> Self {
-        let dir = tempfile::tempdir().expect("a scratch folder");
+        let dir = scratch_dir();
         let data = dir.path().join("data");
         // Its own temporary folder: servers bootstrapped at once in a shared
         // /tmp collide on their temporary tables.

@@ -41,6 +41,23 @@ async fn token_is_checked_before_anything_else() {
             .await;
         assert_eq!(a.status, 200, "{}", a.body);
     }
+    // the scheme's name in any case (RFC 9110); another scheme is refused
+    for (header, status) in [
+        (format!("bearer {TOKEN}"), 200),
+        (format!("BEARER {TOKEN}"), 200),
+        (format!("Basic {TOKEN}"), 401),
+        (format!("Bearer{TOKEN}"), 401),
+    ] {
+        let a = app
+            .send(
+                app.client
+                    .post(app.url("/v1/connections/main/login"))
+                    .header("authorization", header.as_str())
+                    .json(&login),
+            )
+            .await;
+        assert_eq!(a.status, status, "{header}: {}", a.body);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
