@@ -148,6 +148,13 @@ fn text(bytes: &[u8]) -> String {
 }
 
 /// The files an export wrote for `out`, parts in order.
+/// Asserts a run's exit status and that its standard error says `says`.
+fn exited(run: &Output, code: i32, says: &str) {
+    let stderr = text(&run.stderr);
+    assert_eq!(run.status.code(), Some(code), "{stderr}");
+    assert!(stderr.contains(says), "{says}: {stderr}");
+}
+
 fn files(out: &Path) -> Vec<PathBuf> {
     if out.exists() {
         return vec![out.to_path_buf()];
@@ -451,23 +458,13 @@ fn a_killed_export_resumes_to_the_same_files_as_an_uninterrupted_one() {
     other[2] = "okta";
     other.push("--resume");
     let run = export(&prepared.config, &other);
-    assert_eq!(run.status.code(), Some(2), "{}", text(&run.stderr));
-    assert!(
-        text(&run.stderr).contains("users.json.state"),
-        "{}",
-        text(&run.stderr)
-    );
+    exited(&run, 2, "users.json.state");
     // so is a resume with another Kratos schema: one file would hold
     // identities of two schemas
     let mut other: Vec<&str> = a.iter().map(String::as_str).collect();
     other.extend(["--resume", "--kratos-schema-id", "other://schema"]);
     let run = export(&prepared.config, &other);
-    assert_eq!(run.status.code(), Some(2), "{}", text(&run.stderr));
-    assert!(
-        text(&run.stderr).contains("record options"),
-        "{}",
-        text(&run.stderr)
-    );
+    exited(&run, 2, "record options");
     // a copy whose part being written was cut shorter than the state
     // records is refused, naming it, and not padded with NUL bytes
     let copy = dir.path().join("copy");
@@ -495,22 +492,16 @@ fn a_killed_export_resumes_to_the_same_files_as_an_uninterrupted_one() {
         &prepared.config,
         &on_copy.iter().map(String::as_str).collect::<Vec<_>>(),
     );
-    assert_eq!(run.status.code(), Some(2), "{}", text(&run.stderr));
-    assert!(
-        text(&run.stderr).contains(&partial.file_name().unwrap().to_string_lossy().to_string()),
-        "{}",
-        text(&run.stderr)
+    exited(
+        &run,
+        2,
+        &partial.file_name().unwrap().to_string_lossy().to_string(),
     );
     assert_eq!(std::fs::metadata(&partial).unwrap().len(), 5);
     let mut resumed: Vec<&str> = a.iter().map(String::as_str).collect();
     resumed.push("--resume");
     let run = export(&prepared.config, &resumed);
-    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
-    assert!(
-        text(&run.stderr).contains("export: 400 users in"),
-        "{}",
-        text(&run.stderr)
-    );
+    exited(&run, 0, "export: 400 users in");
 
     let names = |p: &Path| -> Vec<String> {
         files(p)
@@ -859,12 +850,7 @@ fn an_earlier_exports_parts_block_a_new_export_and_overwrite_removes_them() {
     // (the earlier report removed, so that the parts alone stand in the way)
     std::fs::remove_file(dir.path().join("users.json.report.jsonl")).unwrap();
     let run = run_as("okta", &[]);
-    assert_eq!(run.status.code(), Some(2), "{}", text(&run.stderr));
-    assert!(
-        text(&run.stderr).contains("users-0001.json"),
-        "{}",
-        text(&run.stderr)
-    );
+    exited(&run, 2, "users-0001.json");
     // a file past a gap in the numbers is not a part of it
     let yours = dir.path().join("users-2024.json");
     std::fs::write(&yours, "[]").unwrap();
