@@ -288,10 +288,16 @@ pub fn normalize(
     // value, is left out. The standard fields are not looked at: a
     // username may be what its user chose as a password.
     others.retain_mut(|(name, value)| {
-        if let Some(reason) = value
-            .read_lock::<ImmutableString>()
-            .and_then(|s| withheld(&s))
-        {
+        let reason = if named_password(name) {
+            Some("a field named password is never forwarded")
+        } else {
+            withheld(name).or_else(|| {
+                value
+                    .read_lock::<ImmutableString>()
+                    .and_then(|s| withheld(&s))
+            })
+        };
+        if let Some(reason) = reason {
             dropped.push(Dropped {
                 field: name.clone(),
                 reason,
@@ -341,15 +347,27 @@ pub fn normalize(
     Ok(profile)
 }
 
-/// Why a string below the standard fields is left out, if it is.
+/// Why a string below the standard fields is left out, if it is. (A
+/// top-level string is left out when `password::detect` knows its prefix;
+/// deeper down, where ordinary text such as "$5$ off" may stand, only a
+/// value shaped as a whole hash is: a known prefix, 13 characters or
+/// more, no white space.)
 fn withheld(text: &str) -> Option<&'static str> {
-    if crate::password::detect(text).is_some() {
+    if text.len() >= 13
+        && !text.contains(char::is_whitespace)
+        && crate::password::detect(text).is_some()
+    {
         Some("it holds a password hash")
     } else if crate::script::call::is_secret(text) {
         Some("it is the request's password or a secret configuration value")
     } else {
         None
     }
+}
+
+/// Whether a field's name is `password`, in any case, spaces around.
+fn named_password(name: &str) -> bool {
+    name.trim().eq_ignore_ascii_case("password")
 }
 
 /// Leaves out of a map or array, at every depth, what [`withheld`] names and
@@ -364,9 +382,13 @@ fn prune(value: &mut Dynamic, path: &mut String, dropped: &mut Vec<Dropped>) {
         let Some(mut map) = value.write_lock::<RhaiMap>() else {
             return;
         };
+        // A key is looked at as a value is: a map keyed by the password
+        // would answer it too.
         let why = |key: &str, item: &Dynamic| {
-            if key == "password" {
+            if named_password(key) {
                 Some("a field named password is never forwarded")
+            } else if let Some(reason) = withheld(key) {
+                Some(reason)
             } else {
                 item.read_lock::<ImmutableString>()
                     .and_then(|s| withheld(&s))
@@ -397,34 +419,20 @@ fn prune(value: &mut Dynamic, path: &mut String, dropped: &mut Vec<Dropped>) {
         let Some(mut items) = value.write_lock::<rhai::Array>() else {
             return;
         };
-        let why = |item: &Dynamic| {
-            item.read_lock::<ImmutableString>()
-                .and_then(|s| withheld(&s))
-        };
-        let mut any = false;
+        // An element left out becomes null: the others keep their places.
         for (i, item) in items.iter_mut().enumerate() {
-            if why(item).is_some() {
-                any = true;
+            if let Some(reason) = item
+                .read_lock::<ImmutableString>()
+                .and_then(|s| withheld(&s))
+            {
+                let field = format!("{path}[{i}]");
+                dropped.push(Dropped { field, reason });
+                *item = Dynamic::UNIT;
             } else if nested(item) {
                 path.push_str(&format!("[{i}]"));
                 prune(item, path, dropped);
                 path.truncate(at);
             }
-        }
-        if any {
-            let mut i = 0;
-            items.retain(|item| {
-                let index = i;
-                i += 1;
-                match why(item) {
-                    Some(reason) => {
-                        let field = format!("{path}[{index}]");
-                        dropped.push(Dropped { field, reason });
-                        false
-                    }
-                    None => true,
-                }
-            });
         }
     }
 }

@@ -241,7 +241,9 @@ fn to_profile(value: Dynamic, script: &str, max_bytes: usize) -> Result<Profile>
     let mut dropped = Vec::new();
     let result = profile::normalize(map, max_bytes, &mut dropped);
     for d in &dropped {
-        tracing::warn!(script, field = %OneLine(&d.field), reason = d.reason, "field left out of the profile");
+        // a place's name may hold a key the script made of a secret
+        let field = crate::script::call::mask(&d.field);
+        tracing::warn!(script, field = %OneLine(&field), reason = d.reason, "field left out of the profile");
     }
     result.map_err(|e| {
         tracing::error!(script, field = %OneLine(&e.field), rule = %OneLine(&e.rule), "the script's result is not a valid profile");

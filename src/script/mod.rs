@@ -332,7 +332,8 @@ fn classify(err: EvalAltResult, file: &Path) -> Error {
     let cause = || format!("{place}: {}", call::mask(&err.to_string()));
     // Under export only what cannot hold the script's data is told: the
     // host's own errors, the store's (`kind: "store"`), limit hits, and
-    // Rhai's errors that name only names and types. A value the script
+    // Rhai's errors that name only variables, properties and types (a
+    // function or module name may be computed from data: `Fn(salt)`). A value the script
     // threw, or a Rhai error quoting a value (`parse_int` of a salt), is
     // left out whole (see call::Masker::exporting).
     if call::withholds() {
@@ -352,14 +353,12 @@ fn classify(err: EvalAltResult, file: &Path) -> Error {
             | EvalAltResult::ErrorStackOverflow(_)
             | EvalAltResult::ErrorTooManyModules(_)
             | EvalAltResult::ErrorTooManyVariables(_)
-            | EvalAltResult::ErrorFunctionNotFound(..)
             | EvalAltResult::ErrorVariableNotFound(..)
             | EvalAltResult::ErrorPropertyNotFound(..)
             | EvalAltResult::ErrorMismatchDataType(..)
             | EvalAltResult::ErrorMismatchOutputType(..)
             | EvalAltResult::ErrorArrayBounds(..)
-            | EvalAltResult::ErrorStringBounds(..)
-            | EvalAltResult::ErrorModuleNotFound(..) => true,
+            | EvalAltResult::ErrorStringBounds(..) => true,
             _ => false,
         };
         if !told {

@@ -495,7 +495,7 @@ fn a_killed_export_resumes_to_the_same_files_as_an_uninterrupted_one() {
     exited(
         &run,
         2,
-        &partial.file_name().unwrap().to_string_lossy().to_string(),
+        partial.file_name().unwrap().to_string_lossy().as_ref(),
     );
     assert_eq!(std::fs::metadata(&partial).unwrap().len(), 5);
     let mut resumed: Vec<&str> = a.iter().map(String::as_str).collect();

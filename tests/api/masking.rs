@@ -156,9 +156,14 @@ fn a_profile_carries_no_password_hash_or_secret_at_any_depth() {
             &format!(
                 r#"fn login(u, p) {{
                     let h = "{bcrypt}";
+                    let keyed = #{{}};
+                    keyed[p] = 1;
+                    keyed[configuration::PEPPER] = 2;
+                    keyed["kept"] = 3;
                     if u == "short" {{ return #{{ id: 1, plan: p, app_metadata: #{{ tier: p }} }}; }}
                     #{{ id: 1, email: u, pw: p, kept: 7,
-                        got: #{{ password: "x", email: u, deeper: [p, "ok", h] }},
+                        got: #{{ Password: "x", email: u, deeper: [p, "ok", h], promo: "$5$ off" }},
+                        keyed: keyed,
                         pepper: configuration::PEPPER,
                         user_metadata: #{{ echo: p, theme: "dark" }},
                         app_metadata: #{{ h: h, roles: ["admin", h] }} }}
@@ -185,13 +190,15 @@ fn a_profile_carries_no_password_hash_or_secret_at_any_depth() {
     assert_eq!(user["kept"], 7, "{answer}");
     assert_eq!(
         user["got"],
-        json!({"email": "jane@example.com", "deeper": ["ok"]})
+        json!({"email": "jane@example.com", "deeper": [null, "ok", null], "promo": "$5$ off"})
     );
+    // a key made of a secret goes, with the entry it names
+    assert_eq!(user["keyed"], json!({"kept": 3}), "{answer}");
     assert_eq!(user["user_metadata"], json!({"theme": "dark"}));
-    assert_eq!(user["app_metadata"], json!({"roles": ["admin"]}));
+    assert_eq!(user["app_metadata"], json!({"roles": ["admin", null]}));
     for place in [
         "field=pw",
-        "field=got.password",
+        "field=got.Password",
         "field=got.deeper[0]",
         "field=got.deeper[2]",
         "field=pepper",
