@@ -143,6 +143,15 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(s)
 }
 
+/// The final name of part `n` of the export to `out` (`out` itself when
+/// its state sets no file limits).
+fn final_name(out: &Path, state: &State, n: u64) -> PathBuf {
+    if state.max_file_bytes == 0 && state.max_file_users == 0 {
+        return out.to_path_buf();
+    }
+    part_name(out, n)
+}
+
 /// `--resume` cuts a file back to the length the state records; a file
 /// already shorter is not the one the state was saved with (cut, or
 /// replaced), and growing it would pad it with NUL bytes.
@@ -220,22 +229,12 @@ impl Output {
                 .open(&report_path)
                 .map_err(|e| format!("--resume: {}: {e}", report_path.display()))?;
             not_shorter(&report, &report_path, state.report_bytes)?;
-            // The probe of a split needs only the state: a placeholder
-            // report until every file has been checked.
-            let mut output = Output {
-                state: state.clone(),
-                out,
-                state_path,
-                target: options.target,
-                current: None,
-                report: buffered(report.try_clone().map_err(|e| e.to_string())?),
-            };
             let mut part = None;
             if state.part > 0 {
-                let partial = output.partial(state.part);
+                let done = final_name(&out, &state, state.part);
+                let partial = with_suffix(&done, ".partial");
                 // Killed between a part's rename and the page's state: the
                 // part goes back to being written, cut to the saved length.
-                let done = output.final_name(state.part);
                 if !partial.exists() && done.exists() {
                     std::fs::rename(&done, &partial).map_err(|e| format!("--resume: {e}"))?;
                 }
@@ -251,7 +250,14 @@ impl Output {
                 .set_len(state.report_bytes)
                 .map_err(|e| e.to_string())?;
             report.seek(SeekFrom::End(0)).map_err(|e| e.to_string())?;
-            output.report = buffered(report);
+            let mut output = Output {
+                state: state.clone(),
+                out,
+                state_path,
+                target: options.target,
+                current: None,
+                report: buffered(report),
+            };
             if let Some(mut file) = part {
                 file.set_len(state.part_bytes).map_err(|e| e.to_string())?;
                 file.seek(SeekFrom::End(0)).map_err(|e| e.to_string())?;
@@ -292,16 +298,8 @@ impl Output {
         Ok(output)
     }
 
-    fn split(&self) -> bool {
-        self.state.max_file_bytes > 0 || self.state.max_file_users > 0
-    }
-
-    /// The final name of part `n` (the output itself when there are no limits).
     fn final_name(&self, n: u64) -> PathBuf {
-        if !self.split() {
-            return self.out.clone();
-        }
-        part_name(&self.out, n)
+        final_name(&self.out, &self.state, n)
     }
 
     fn partial(&self, n: u64) -> PathBuf {

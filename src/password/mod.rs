@@ -480,36 +480,34 @@ fn verify_sha_crypt(pw: &[u8], stored: &str) -> Result<bool, HashError> {
         return Err(malformed());
     }
     let params = sha_crypt::Params::new(rounds).map_err(|_| malformed())?;
-    // glibc writes the digest's bytes in this order, 3 at a time as crypt64
-    // (each group's first byte lowest), which crypt64_encode writes.
-    const ORDER_256: [usize; 32] = [
-        20, 10, 0, 11, 1, 21, 2, 22, 12, 23, 13, 3, 14, 4, 24, 5, 25, 15, 26, 16, 6, 17, 7, 27, 8,
-        28, 18, 29, 19, 9, 30, 31,
-    ];
-    const ORDER_512: [usize; 64] = [
-        42, 21, 0, 1, 43, 22, 23, 2, 44, 45, 24, 3, 4, 46, 25, 26, 5, 47, 48, 27, 6, 7, 49, 28, 29,
-        8, 50, 51, 30, 9, 10, 52, 31, 32, 11, 53, 54, 33, 12, 13, 55, 34, 35, 14, 56, 57, 36, 15,
-        16, 58, 37, 38, 17, 59, 60, 39, 18, 19, 61, 40, 41, 20, 62, 63,
-    ];
-    let ordered: Vec<u8> = if wide {
-        let digest = sha_crypt::sha512_crypt(pw, salt, params);
-        ORDER_512.iter().map(|&i| digest[i]).collect()
+    let computed = if wide {
+        crypt64_in_order(&sha_crypt::sha512_crypt(pw, salt, params), &SHA512_ORDER)
     } else {
-        let digest = sha_crypt::sha256_crypt(pw, salt, params);
-        ORDER_256.iter().map(|&i| digest[i]).collect()
+        crypt64_in_order(&sha_crypt::sha256_crypt(pw, salt, params), &SHA256_ORDER)
     };
-    let computed = kdf::crypt64_encode(&ordered);
     Ok(computed.as_bytes().ct_eq(hash.as_bytes()).into())
 }
 
-/// crypt(3)'s base64: groups of 3 bytes (given in the order the format
-/// wants), 4 characters each, least significant first.
-fn crypt_b64(out: &mut String, mut value: u32, chars: usize) {
-    for _ in 0..chars {
-        out.push(ITOA64[(value & 0x3f) as usize] as char);
-        value >>= 6;
-    }
+/// The crypt family's digest text: the digest's bytes in the order the
+/// format writes them, 3 at a time as crypt64 (each group's first byte
+/// lowest, a last byte or two as 2 or 3 characters), which
+/// `kdf::crypt64_encode` writes.
+fn crypt64_in_order(digest: &[u8], order: &[usize]) -> String {
+    let ordered: Vec<u8> = order.iter().map(|&i| digest[i]).collect();
+    kdf::crypt64_encode(&ordered)
 }
+
+/// The byte orders of glibc's MD5-crypt, SHA-256-crypt and SHA-512-crypt.
+const MD5_ORDER: [usize; 16] = [12, 6, 0, 13, 7, 1, 14, 8, 2, 15, 9, 3, 5, 10, 4, 11];
+const SHA256_ORDER: [usize; 32] = [
+    20, 10, 0, 11, 1, 21, 2, 22, 12, 23, 13, 3, 14, 4, 24, 5, 25, 15, 26, 16, 6, 17, 7, 27, 8, 28,
+    18, 29, 19, 9, 30, 31,
+];
+const SHA512_ORDER: [usize; 64] = [
+    42, 21, 0, 1, 43, 22, 23, 2, 44, 45, 24, 3, 4, 46, 25, 26, 5, 47, 48, 27, 6, 7, 49, 28, 29, 8,
+    50, 51, 30, 9, 10, 52, 31, 32, 11, 53, 54, 33, 12, 13, 55, 34, 35, 14, 56, 57, 36, 15, 16, 58,
+    37, 38, 17, 59, 60, 39, 18, 19, 61, 40, 41, 20, 62, 63,
+];
 
 fn md5_crypt(pw: &[u8], salt: &[u8]) -> String {
     let mut alt = Md5::new();
@@ -558,13 +556,7 @@ fn md5_crypt(pw: &[u8], salt: &[u8]) -> String {
         }
         fin = c.finalize();
     }
-    let f = |i: usize| u32::from(fin[i]);
-    let mut out = String::with_capacity(22);
-    for (a, b, c) in [(0, 6, 12), (1, 7, 13), (2, 8, 14), (3, 9, 15), (4, 10, 5)] {
-        crypt_b64(&mut out, (f(a) << 16) | (f(b) << 8) | f(c), 4);
-    }
-    crypt_b64(&mut out, f(11), 2);
-    out
+    crypt64_in_order(&fin, &MD5_ORDER)
 }
 
 fn verify_md5_crypt(pw: &[u8], stored: &str) -> Result<bool, HashError> {
