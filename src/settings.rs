@@ -232,6 +232,27 @@ impl AdapterSettings {
         if self.basic_user.as_deref() == Some("") {
             return Err(err(format!("{place}.basic_user: must not be empty")));
         }
+        if self.basic_user.as_deref().is_some_and(|u| u.contains(':')) {
+            return Err(err(format!(
+                "{place}.basic_user: must not contain `:`, which ends the user in a Basic credential"
+            )));
+        }
+        // What a client can send and a server reads back unchanged: HTTP
+        // trims white space at either end of a header value and has no
+        // line breaks or other control characters in one. (Basic's pair
+        // travels in base64, so it may hold either.)
+        if let Some(value) = self.header_value.as_ref().map(Secret::expose) {
+            if value.trim_matches([' ', '\t']) != value {
+                return Err(err(format!(
+                    "{place}.header_value: must not begin or end with white space, which HTTP drops from a header"
+                )));
+            }
+            if value.chars().any(char::is_control) {
+                return Err(err(format!(
+                    "{place}.header_value: must not contain a control character (a line break, say): no header can carry it"
+                )));
+            }
+        }
         if self.header_name.as_deref().is_some_and(|n| {
             n.is_empty() || axum::http::HeaderName::from_bytes(n.as_bytes()).is_err()
         }) {
@@ -991,6 +1012,20 @@ mod tests {
                 &format!("[connections.legacy.adapters.keycloak]\nheader_value = \"{secret}\"\nbogus = 1"),
                 "bogus",
             ),
+            // values no header carries as written: HTTP trims the ends
+            // and has no line breaks
+            (
+                &format!("[connections.legacy.adapters.okta]\nheader_value = \"  {secret}  \""),
+                "header_value: must not begin or end with white space",
+            ),
+            (
+                &format!("[connections.legacy.adapters.okta]\nheader_value = \"{secret}\\nX\""),
+                "header_value: must not contain a control character",
+            ),
+            (
+                &format!("[connections.legacy.adapters.okta]\nbasic_user = \"a:b\"\nbasic_password = \"{secret}\""),
+                "basic_user: must not contain `:`",
+            ),
         ] {
             let e = with(table).unwrap_err().to_string();
             assert!(e.contains(names), "{table}: {e}");
@@ -998,6 +1033,11 @@ mod tests {
         }
         // a disabled adapter needs no credential
         assert!(with("[connections.legacy.adapters.okta]\nenabled = false").is_ok());
+        // Basic's pair travels in base64: spaces at its ends are the secret's
+        assert!(with(&format!(
+            "[connections.legacy.adapters.okta]\nbasic_user = \" u\"\nbasic_password = \" {secret} \""
+        ))
+        .is_ok());
     }
 
     #[test]

@@ -226,14 +226,30 @@ impl Request {
         password: String,
         context: Map<String, Value>,
     ) -> Result<Request> {
+        Self::login_named(
+            ["username_or_email", "password"],
+            username_or_email,
+            password,
+            context,
+        )
+    }
+
+    /// [`Request::login`] for a platform whose body names the two fields
+    /// otherwise (`identifier`, `loginId`...): its messages name them so.
+    pub fn login_named(
+        [user_field, password_field]: [&str; 2],
+        username_or_email: String,
+        password: String,
+        context: Map<String, Value>,
+    ) -> Result<Request> {
         Ok(Request {
             action: Action::Login,
             input: Input::Login {
                 username_or_email: identifier(
-                    "username_or_email",
-                    non_empty("username_or_email", username_or_email)?,
+                    user_field,
+                    non_empty(user_field, username_or_email)?,
                 )?,
-                password: self::password("password", non_empty("password", password)?)?,
+                password: self::password(password_field, non_empty(password_field, password)?)?,
             },
             context,
             time_limit: None,
@@ -242,13 +258,14 @@ impl Request {
 
     /// A get_user by username or email (Keycloak's provider asks for
     /// either): an identifier, not necessarily an email address.
-    pub fn lookup(identifier_given: String, context: Map<String, Value>) -> Result<Request> {
+    pub fn lookup(
+        field: &str,
+        identifier_given: String,
+        context: Map<String, Value>,
+    ) -> Result<Request> {
         Ok(Request {
             action: Action::GetUser,
-            input: Input::GetUser(identifier(
-                "username_or_email",
-                non_empty("username_or_email", identifier_given)?,
-            )?),
+            input: Input::GetUser(identifier(field, non_empty(field, identifier_given)?)?),
             context,
             time_limit: None,
         })

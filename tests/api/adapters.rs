@@ -507,6 +507,88 @@ async fn a_path_that_is_not_utf8_gets_the_adapters_own_answers() {
     keycloak_post(&app, "jane%FF", JANE)
         .await
         .expect(401, "wrong_username_or_password");
+    // not even one whose stored name holds U+FFFD, which a lossy decoding
+    // of those bytes gives
+    app.sql("UPDATE members SET login_name = 'ren\u{FFFD}' WHERE login_name = 'jane'");
+    for user in ["ren%FF", "ren%C3", "ren%EF%BF%BD"] {
+        let a = keycloak_post(&app, user, JANE).await;
+        if user == "ren%EF%BF%BD" {
+            // the character itself, sent as UTF-8, is that user's name
+            assert_eq!(a.status, 200, "{user}: {}", a.body);
+        } else {
+            a.expect(401, "wrong_username_or_password");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn basic_credentials_in_any_scheme_case_and_in_iso_8859_1() {
+    // Keycloak's provider writes Basic's pair in ISO-8859-1 (its
+    // HttpClient); RFC 7617 recommends UTF-8: both are the same pair
+    let app = builder()
+        .connection(
+            r#"
+[connections.main.adapters.fusionauth]
+basic_user = "üser"
+basic_password = "pässword-sixteen-chars"
+"#,
+        )
+        .spawn()
+        .await;
+    use base64::Engine as _;
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    let latin1: Vec<u8> = "üser:pässword-sixteen-chars"
+        .chars()
+        .map(|c| u8::try_from(u32::from(c)).unwrap())
+        .collect();
+    let utf8 = "üser:pässword-sixteen-chars".as_bytes();
+    for (header, status) in [
+        (format!("Basic {}", b64(utf8)), 200),
+        (format!("Basic {}", b64(&latin1)), 200),
+        (format!("basic {}", b64(utf8)), 200),
+        (format!("BASIC  {}", b64(&latin1)), 200),
+        (format!("Bearer {}", b64(utf8)), 401),
+        (format!("Basic {}", b64("üser:pässword-sixteen-charz".as_bytes())), 401),
+        ("Basic".to_string(), 401),
+    ] {
+        let a = app
+            .send(
+                app.client
+                    .post(app.url("/v1/connections/main/fusionauth/login"))
+                    .header("Authorization", &header)
+                    .json(&fusionauth_body("jane", JANE)),
+            )
+            .await;
+        assert_eq!(a.status, status, "{header}: {}", a.body);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_name_the_platforms_own_fields() {
+    let app = builder().connection(ADAPTERS).spawn().await;
+    let long = "a".repeat(321);
+    let a = kratos(&app, "a\nb", JANE).await;
+    a.expect(400, "invalid_request");
+    assert!(a.body["message"].as_str().unwrap().contains("`identifier`"), "{}", a.body);
+    let a = fa(&app, &long, JANE).await;
+    a.expect(400, "invalid_request");
+    assert!(a.body["message"].as_str().unwrap().contains("`loginId`"), "{}", a.body);
+    let a = okta(&app, &okta_body("jane", "a\0b")).await;
+    a.expect(400, "invalid_request");
+    assert!(
+        a.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("`data.context.credential.password`"),
+        "{}",
+        a.body
+    );
+    let a = keycloak_get(&app, "a%0Ab").await;
+    a.expect(400, "invalid_request");
+    assert!(a.body["message"].as_str().unwrap().contains("`username_or_email`"), "{}", a.body);
+    let a = keycloak_post(&app, "a%0Ab", JANE).await;
+    a.expect(400, "invalid_request");
+    assert!(a.body["message"].as_str().unwrap().contains("`username`"), "{}", a.body);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

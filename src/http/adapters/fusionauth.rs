@@ -48,7 +48,7 @@ pub(super) async fn login(
         optional(&body, "/eventInfo/ipAddress"),
         optional(&body, "/eventInfo/userAgent"),
     );
-    let request = ActionRequest::login(login_id, password, ctx)?;
+    let request = ActionRequest::login_named(["loginId", "password"], login_id, password, ctx)?;
     let result = admitted.run(&state, request, status).await;
     let code = status(&result);
     Ok(match result {

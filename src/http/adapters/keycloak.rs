@@ -42,10 +42,15 @@ pub(super) async fn lookup(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     // .../connections/{connection}/keycloak/users/{user}
-    let (connection, user) = (segment(&uri, 3), segment(&uri, 0));
+    let connection = segment(&uri, 3);
     let admitted = admit_for(&state, &connection, "keycloak", "get_user", &headers)?;
-    let request = ActionRequest::lookup(user, context("keycloak", None, None))?;
-    let result = admitted.run(&state, request, lookup_status).await;
+    let result = match user_segment(&uri) {
+        Some(user) => {
+            let request = ActionRequest::lookup("username_or_email", user, context("keycloak", None, None))?;
+            admitted.run(&state, request, lookup_status).await
+        }
+        None => Err(Error::UserNotFound),
+    };
     Ok(match result {
         Ok(Outcome::User(profile)) => match kc_user(&connection, &profile) {
             Ok(user) => json(StatusCode::OK, &user),
@@ -66,17 +71,39 @@ pub(super) async fn verify(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     // .../connections/{connection}/keycloak/users/{user}
-    let (connection, user) = (segment(&uri, 3), segment(&uri, 0));
+    let connection = segment(&uri, 3);
     let admitted = admit_for(&state, &connection, "keycloak", "login", &headers)?;
     let body = json_body(&headers, body)?;
     let password = required(&body, "/password", "password")?;
-    let request = ActionRequest::login(user, password, context("keycloak", None, None))?;
-    let result = admitted.run(&state, request, verify_status).await;
+    let result = match user_segment(&uri) {
+        Some(user) => {
+            let request = ActionRequest::login_named(
+                ["username", "password"],
+                user,
+                password,
+                context("keycloak", None, None),
+            )?;
+            admitted.run(&state, request, verify_status).await
+        }
+        None => Err(Error::WrongUsernameOrPassword),
+    };
     let code = verify_status(&result);
     Ok(match result {
         Ok(_) => json(StatusCode::OK, &json!({})),
         Err(e) => error_at(code, e),
     })
+}
+
+/// The user's path segment, percent-decoded; `None` when the bytes it
+/// decodes to are not UTF-8 (`%FF`): such a name is no user's, and is
+/// answered as an unknown one without a script (a lossy decoding would hand
+/// the script a U+FFFD that a stored name could hold).
+fn user_segment(uri: &Uri) -> Option<String> {
+    let raw = uri.path().rsplit('/').next().unwrap_or_default();
+    percent_encoding::percent_decode_str(raw)
+        .decode_utf8()
+        .ok()
+        .map(std::borrow::Cow::into_owned)
 }
 
 /// An attribute value as the provider takes it: a list of strings.

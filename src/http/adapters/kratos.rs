@@ -36,7 +36,12 @@ pub(super) async fn password_migration(
     let body = json_body(&headers, body)?;
     let identifier = required(&body, "/identifier", "identifier")?;
     let password = required(&body, "/password", "password")?;
-    let request = ActionRequest::login(identifier, password, context("kratos", None, None))?;
+    let request = ActionRequest::login_named(
+        ["identifier", "password"],
+        identifier,
+        password,
+        context("kratos", None, None),
+    )?;
     let result = admitted.run(&state, request, status).await;
     let code = status(&result);
     Ok(match result {

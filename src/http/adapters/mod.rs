@@ -175,16 +175,36 @@ fn credential_matches(settings: &AdapterSettings, headers: &HeaderMap) -> bool {
     };
     let mut ok = 1u8;
     if let (Some(user), Some(password)) = (&settings.basic_user, &settings.basic_password) {
-        let expected = format!(
-            "Basic {}",
-            kdf::base64_encode(format!("{user}:{}", password.expose()).as_bytes())
-        );
-        ok &= same(expected.as_bytes(), given(header::AUTHORIZATION.as_str()));
+        let pair = format!("{user}:{}", password.expose());
+        let given = basic_pair(given(header::AUTHORIZATION.as_str()));
+        // UTF-8, as RFC 7617 recommends, or ISO-8859-1, which Keycloak's
+        // provider writes (its HttpClient); both are compared whenever the
+        // pair can be written in ISO-8859-1, so the time depends on the
+        // settings alone.
+        let utf8 = same(pair.as_bytes(), &given);
+        let latin1 = iso_8859_1(&pair).map_or(0, |bytes| same(&bytes, &given));
+        ok &= utf8 | latin1;
     }
     if let Some(value) = &settings.header_value {
         ok &= same(value.expose().as_bytes(), given(settings.header_name()));
     }
     ok == 1
+}
+
+/// The `user:password` bytes of a Basic credential (the scheme's name in
+/// any case, RFC 7617); empty when the header is absent or not Basic.
+fn basic_pair(value: &[u8]) -> Vec<u8> {
+    std::str::from_utf8(value)
+        .ok()
+        .and_then(|v| v.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
+        .and_then(|(_, encoded)| kdf::base64_decode(encoded.trim()))
+        .unwrap_or_default()
+}
+
+/// `text` in ISO-8859-1, when every character has a byte there.
+fn iso_8859_1(text: &str) -> Option<Vec<u8>> {
+    text.chars().map(|c| u8::try_from(u32::from(c)).ok()).collect()
 }
 
 /// A POST body, read as JSON: 415, 413 and 400 as our own API answers them.

@@ -60,7 +60,15 @@ pub(super) async fn password_import(
         optional(&body, "/data/context/request/ipAddress"),
         None,
     );
-    let request = ActionRequest::login(username, password, ctx)?;
+    let request = ActionRequest::login_named(
+        [
+            "data.context.credential.username",
+            "data.context.credential.password",
+        ],
+        username,
+        password,
+        ctx,
+    )?;
     let result = admitted.run(&state, request, status).await;
     Ok(match result {
         Ok(_) => json(
