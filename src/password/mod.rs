@@ -680,7 +680,7 @@ pub fn hex(bytes: &[u8]) -> String {
 pub fn hash(plain: &str, policy: HashPolicy) -> Result<String, HashError> {
     match policy.algorithm {
         PasswordAlgorithm::Bcrypt => {
-            if plain.len() > BCRYPT_MAX_PASSWORD_BYTES {
+            if !hashable(plain, policy) {
                 return Err(HashError::TooLong);
             }
             bcrypt::hash(plain, policy.bcrypt_cost).map_err(|_| HashError::Internal)
@@ -690,6 +690,12 @@ pub fn hash(plain: &str, policy: HashPolicy) -> Result<String, HashError> {
             .map(|h| h.to_string())
             .map_err(|_| HashError::Internal),
     }
+}
+
+/// Whether [`hash`] takes `plain` under `policy`: bcrypt uses at most 72
+/// bytes and refuses more rather than cut them.
+pub fn hashable(plain: &str, policy: HashPolicy) -> bool {
+    policy.algorithm != PasswordAlgorithm::Bcrypt || plain.len() <= BCRYPT_MAX_PASSWORD_BYTES
 }
 
 /// False only for a value [`hash`] could have written with `policy`: a bare

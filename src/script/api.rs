@@ -255,6 +255,15 @@ fn password_module(policy: HashPolicy) -> Module {
             .into_immutable_string()
             .map_or(true, |s| password::needs_rehash(&s, policy)))
     });
+    // With the password: also false when `password::hash` would refuse it
+    // (over 72 bytes with bcrypt), so that the upgrade at the end of a login
+    // never turns a right password into an error.
+    m.set_native_fn("needs_rehash", move |stored: Dynamic, plain: &str| {
+        Ok(password::hashable(plain, policy)
+            && stored
+                .into_immutable_string()
+                .map_or(true, |s| password::needs_rehash(&s, policy)))
+    });
     m
 }
 

@@ -73,6 +73,37 @@ async fn wordpress_phpass_and_6_8_hashes_log_in_and_are_upgraded() {
         .await;
     assert_eq!(a.body["user"]["username"], "bob");
     assert!(a.body["user"].get("name").is_none());
+
+    // A password over bcrypt's 72 bytes, which 6.8's `$wp$` and phpass
+    // keep whole: the user logs in and keeps the old hash (bcrypt would
+    // refuse it, and cutting it short would weaken it); a wrong one is
+    // still wrong
+    let long = |label: &str| {
+        LEGACY
+            .lines()
+            .map(|l| l.split('\t').collect::<Vec<_>>())
+            .find(|f| f[0] == label && f[2].len() > 72)
+            .map(|f| (f[2].to_string(), f[3].to_string()))
+            .unwrap_or_else(|| panic!("no long vector {label}"))
+    };
+    for (id, label) in [(4, "wordpress_6_8"), (5, "passlib_phpass")] {
+        let (pw, hash) = long(label);
+        app.sql(&format!(
+            "INSERT INTO wp_users (ID, user_login, user_pass, user_nicename, user_email, display_name)
+             VALUES ({id}, 'long{id}', '{hash}', 'long', 'long{id}@example.com', '')"
+        ));
+        for _ in 0..2 {
+            let a = login(&app, &format!("long{id}"), &pw).await;
+            assert_eq!(a.status, 200, "{label}: {}", a.body);
+            assert_eq!(stored(id), hash, "{label}");
+        }
+        login(&app, &format!("long{id}"), &format!("{pw}x"))
+            .await
+            .expect(401, "wrong_username_or_password");
+        login(&app, &format!("long{id}"), &pw[..72])
+            .await
+            .expect(401, "wrong_username_or_password");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -28,6 +28,8 @@ from passlib import hash as h
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PASSWORDS = ["correct horse battery staple", "pässwörd ünïcode 🚀"]
+# Over bcrypt's 72 bytes: formats that keep every byte of it
+LONG_PASSWORD = "correct horse battery staple " * 3 + "!"
 ITOA64 = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
@@ -315,8 +317,20 @@ def descriptor_check(pw, text):
     return hashlib.new(a, data).digest() == value
 
 
+def long_rows(pw):
+    """Formats that take a password over 72 bytes whole."""
+    # WordPress 6.8's wp_hash_password(): bcrypt over base64(HMAC-SHA384)
+    yield "wordpress_6_8", "verify", php(
+        'echo "\\$wp" . password_hash(base64_encode(hash_hmac("sha384", $argv[1], "wp-sha384", true)),'
+        ' PASSWORD_BCRYPT, ["cost" => 5]);', pw)
+    yield "passlib_phpass", "verify", h.phpass.using(rounds=8).hash(pw)
+
+
 def check(label, pw, stored, extra):
     """The reference's verdict."""
+    if label == "wordpress_6_8":
+        return php('echo password_verify(base64_encode(hash_hmac("sha384", $argv[1], "wp-sha384", true)),'
+                   ' substr($argv[2], 3)) ? "1" : "0";', pw, stored) == "1"
     if label.startswith("desc_"):
         return descriptor_check(pw, stored)
     if label.startswith("drupal7"):
@@ -433,8 +447,8 @@ def main():
     path = os.path.join(HERE, "legacy.tsv")
     if sys.argv[1:] == ["generate"]:
         with open(path, "w", encoding="utf-8") as out:
-            for pw in PASSWORDS:
-                for row in rows(pw):
+            for pw, made in [(pw, rows(pw)) for pw in PASSWORDS] + [(LONG_PASSWORD, long_rows(LONG_PASSWORD))]:
+                for row in made:
                     label, how, stored, *extra = row
                     out.write("\t".join([label, how, pw, stored, *extra]) + "\n")
         print(f"legacy.tsv: {sum(1 for _ in open(path, encoding='utf-8'))} vectors")
