@@ -41,6 +41,11 @@ pub enum Error {
     StoreUnavailable(String),
     #[error("the script ran past its time limit")]
     ScriptTimeout,
+    /// A statement ran past `query_timeout_ms` and the script did not catch
+    /// it: answered as [`Error::ScriptTimeout`], logged as what it was, so
+    /// that an operator raises the right setting.
+    #[error("a statement ran past query_timeout_ms (the store's time limit) and was killed")]
+    StatementTimeout,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -63,7 +68,7 @@ impl Error {
             Error::InvalidProfile(_) => "invalid_profile",
             Error::ActionNotConfigured => "action_not_configured",
             Error::StoreUnavailable(_) => "user_store_unavailable",
-            Error::ScriptTimeout => "script_timeout",
+            Error::ScriptTimeout | Error::StatementTimeout => "script_timeout",
         }
     }
 
@@ -73,6 +78,7 @@ impl Error {
         match self {
             Error::Script(_) => "the connection's script failed; the log has the cause".into(),
             Error::StoreUnavailable(_) => "the user store cannot be reached".into(),
+            Error::StatementTimeout => Error::ScriptTimeout.to_string(),
             other => other.to_string(),
         }
     }
@@ -86,6 +92,7 @@ impl Error {
                 | Error::InvalidProfile(_)
                 | Error::StoreUnavailable(_)
                 | Error::ScriptTimeout
+                | Error::StatementTimeout
         )
     }
 

@@ -140,7 +140,7 @@ pub(super) fn meaning(map: &RhaiMap, file: &Path, place: &str) -> Option<Error> 
         }
         STORE => {
             if map.get("timeout").and_then(|v| v.as_bool().ok()) == Some(true) {
-                return Some(Error::ScriptTimeout);
+                return Some(Error::StatementTimeout);
             }
             let message = call::mask(&text_of(map, "message").unwrap_or_default());
             match map.get("code").map(|c| c.as_int()) {

@@ -177,3 +177,24 @@ fn logs_are_coloured_only_on_a_terminal_and_never_with_no_color() {
         "{plain:?}"
     );
 }
+
+#[test]
+fn a_statement_past_query_timeout_ms_is_logged_as_such() {
+    // the answer is the 504 of a script past its time; the log tells the
+    // operator which limit it was, so that the right one is raised
+    let prepared = builder()
+        .bare()
+        .script(
+            "login",
+            "fn login(u, p) {\n  db::query(\"SELECT SLEEP(5)\");\n  #{ id: 1 }\n}",
+        )
+        .connection("query_timeout_ms = 300\nscript_timeout_ms = 4000")
+        .prepare();
+    let out = customdb(&prepared.config, &["try", "main", "login", LOGIN], None);
+    let log = text(&out.stderr);
+    let answer = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{log}");
+    assert!(answer.contains("script_timeout"), "{answer}");
+    assert!(log.contains("query_timeout_ms"), "{log}");
+    assert!(!log.contains("the script ran past its time limit"), "{log}");
+}
