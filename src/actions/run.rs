@@ -238,6 +238,12 @@ fn to_profile(value: Dynamic, script: &str, max_bytes: usize) -> Result<Profile>
     let map = value
         .try_cast::<RhaiMap>()
         .ok_or_else(|| not_a_profile(script, "must be a map"))?;
+    if let Some(kind) = crate::script::errors::constructed(&map) {
+        return Err(not_a_profile(
+            script,
+            &format!("is a {kind}(...) returned, not thrown: write `throw {kind}(...)`"),
+        ));
+    }
     let mut dropped = Vec::new();
     let result = profile::normalize(map, max_bytes, &mut dropped);
     for d in &dropped {

@@ -69,6 +69,22 @@ pub fn register_constructors(engine: &mut Engine) {
     });
 }
 
+/// The constructor that built `map`, when it is exactly what one of the
+/// error constructors builds (a script that returned such a value meant to
+/// throw it).
+pub fn constructed(map: &RhaiMap) -> Option<&'static str> {
+    let kind = map.get("kind")?.read_lock::<rhai::ImmutableString>()?;
+    let (name, keys): (_, &[&str]) = match kind.as_str() {
+        WRONG_USERNAME_OR_PASSWORD => (WRONG_USERNAME_OR_PASSWORD, &["kind", "user", "message"]),
+        VALIDATION => (VALIDATION, &["kind", "code", "message"]),
+        UNAUTHORIZED => (UNAUTHORIZED, &["kind", "message"]),
+        _ => return None,
+    };
+    map.keys()
+        .all(|k| keys.contains(&k.as_str()))
+        .then_some(name)
+}
+
 /// Whether a thrown map is a store error the host made (`kind: "store"`).
 pub fn is_store_error(map: &RhaiMap) -> bool {
     map.get("kind")

@@ -8,7 +8,7 @@ pub mod api;
 pub mod call;
 pub mod convert;
 mod crypto;
-mod errors;
+pub mod errors;
 pub mod fiber;
 mod resolver;
 mod sandbox;

@@ -130,6 +130,20 @@ async fn a_login_that_neither_answers_nor_throws_is_invalid_profile() {
         ("()", "login result"),
         ("false", "login result"),
         ("#{ email: \"a@b\" }", "user_id"),
+        // an error value returned where it was meant to be thrown
+        (
+            "WrongUsernameOrPasswordError(u)",
+            "returned, not thrown: write `throw WrongUsernameOrPasswordError(...)`",
+        ),
+        (
+            "UnauthorizedError(\"locked\")",
+            "write `throw UnauthorizedError(...)`",
+        ),
+        // a map of the same kind with fields of its own is a profile's
+        (
+            "#{ kind: \"ValidationError\", code: \"x\", email: \"a@b\" }",
+            "user_id",
+        ),
     ] {
         let app = builder()
             .bare()
