@@ -120,7 +120,7 @@ fn params(list: Array) -> Fallible<Vec<mysql_async::Value>> {
 fn query(sql: &str, list: Array) -> Fallible<Array> {
     let params = params(list)?;
     let rows = with_session(|s| s.query(sql, params))?;
-    Ok(convert::rows_to_array(rows))
+    convert::rows_to_array(rows).map_err(runtime)
 }
 
 fn query_one(sql: &str, list: Array) -> Fallible<Dynamic> {

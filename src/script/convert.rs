@@ -22,16 +22,30 @@ impl<K, V> KeyOf for std::collections::BTreeMap<K, V> {
 
 /// Rows as script maps, keyed by column name. The rows of one result share
 /// their columns, so each name is converted once, not once a row.
-pub fn rows_to_array(rows: Vec<Row>) -> Array {
+pub fn rows_to_array(rows: Vec<Row>) -> Result<Array, String> {
     let Some(first) = rows.first() else {
-        return Array::new();
+        return Ok(Array::new());
     };
     let columns = first.columns();
     let names: Vec<Key> = columns
         .iter()
         .map(|col| col.name_str().as_ref().into())
         .collect();
-    rows.into_iter()
+    // Two columns of one name (`a.id, b.id` of a join) would be one key of
+    // the map, the first value lost without a word.
+    if let Some((i, name)) = names
+        .iter()
+        .enumerate()
+        .find(|(i, name)| names[..*i].contains(name))
+    {
+        return Err(format!(
+            "the result has two columns named `{name}` (columns {} and {}): give one a name of its own with AS",
+            names.iter().position(|n| n == name).unwrap_or(0) + 1,
+            i + 1
+        ));
+    }
+    Ok(rows
+        .into_iter()
         .map(|row| {
             let mut map = RhaiMap::new();
             for ((name, col), value) in names.iter().zip(columns.iter()).zip(row.unwrap()) {
@@ -39,7 +53,7 @@ pub fn rows_to_array(rows: Vec<Row>) -> Array {
             }
             Dynamic::from_map(map)
         })
-        .collect()
+        .collect())
 }
 
 /// A MySQL value as a script sees it.

@@ -232,6 +232,31 @@ async fn blob_bytes_iterate_as_integers() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_columns_of_one_name_are_an_error_not_a_lost_value() {
+    // a join's `a.member_id, b.member_id` would be one key of the row's map
+    let script = r#"
+        fn login(u, p) {
+            let why = "";
+            try {
+                db::query("SELECT a.member_id, b.member_id, a.email_addr FROM members a JOIN members b ON b.member_id = a.member_id");
+            } catch (e) { why = e; }
+            let row = db::query_one("SELECT a.member_id, b.member_id AS other FROM members a JOIN members b ON b.member_id = a.member_id ORDER BY a.member_id LIMIT 1");
+            #{ id: 1, why: why, other: row.other }
+        }
+    "#;
+    let app = builder().script("login", script).spawn().await;
+    let a = app.login("a", "b").await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let why = a.body["user"]["why"].as_str().unwrap_or_default();
+    assert!(
+        why.contains("two columns named `member_id` (columns 1 and 2)"),
+        "{}",
+        a.body
+    );
+    assert_eq!(a.body["user"]["other"], 1, "{}", a.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_statement_with_the_wrong_number_of_parameters_is_the_scripts_fault_not_an_outage() {
     let get_user = r#"
         fn get_user(email) {
