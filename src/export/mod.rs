@@ -157,10 +157,12 @@ async fn export(settings: Settings, options: Options) -> Ended {
     if !(1..=10_000).contains(&options.page_size) {
         return Ended::Usage("--page-size: 1 to 10000".into());
     }
-    // Rhai counts the entries of every map in a value together, so a page
-    // of users would share one user's allowance: here it is per user.
+    // Rhai counts the entries of every map in a value together, and the
+    // bytes of every string, so a page of users would share one user's
+    // allowance: here each is per user.
     let t = &mut conn_settings.tunables;
     t.max_map_entries = t.max_map_entries.saturating_mul(options.page_size);
+    t.max_string_bytes = t.max_string_bytes.saturating_mul(options.page_size);
     let conn = match Connection::open(conn_settings, Admission::new(1), 1) {
         Ok(c) => Arc::new(c),
         Err(problems) => {

@@ -1055,10 +1055,16 @@ fn check_names_a_list_users_or_count_users_of_the_wrong_shape() {
 }
 
 #[test]
-fn a_full_default_page_fits_the_default_map_limit_which_counts_per_user() {
+fn a_full_default_page_fits_the_map_and_string_limits_which_count_per_user() {
     // 1,000 users of 11 entries each: 11,000 map entries in one page, past
-    // the default max_map_entries of 10,000 that one script value may hold
-    let (prepared, _private) = with_accounts(exporting(LIST_USERS), 1000, true);
+    // the default max_map_entries of 10,000 that one script value may hold;
+    // and some 30 KB of text, past a max_string_bytes of 2,000 that one
+    // user's text fits in
+    let (prepared, _private) = with_accounts(
+        exporting(LIST_USERS).connection("max_string_bytes = 2000"),
+        1000,
+        true,
+    );
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("users.json");
     let run = export(
