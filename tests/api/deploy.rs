@@ -536,3 +536,36 @@ fn the_binary_links_only_what_the_runtime_image_has() {
     };
     assert!(needed.iter().all(glibc_or_libgcc), "{needed:?}");
 }
+
+#[test]
+fn the_kubernetes_configmap_holds_the_demo_scripts_as_they_are() {
+    // configmap.yaml carries a copy of scripts/demo: a change to one must
+    // reach the other
+    let configmap =
+        std::fs::read_to_string(repo().join("deploy/kubernetes/configmap.yaml")).unwrap();
+    let mut seen = 0;
+    for entry in std::fs::read_dir(repo().join("scripts/demo")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("rhai") {
+            continue;
+        }
+        let name = path.file_name().unwrap().to_str().unwrap().to_string();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let block: String = text
+            .lines()
+            .map(|l| {
+                if l.is_empty() {
+                    "\n".to_string()
+                } else {
+                    format!("    {l}\n")
+                }
+            })
+            .collect();
+        assert!(
+            configmap.contains(&format!("  {name}: |\n{block}")),
+            "deploy/kubernetes/configmap.yaml's {name} is not scripts/demo/{name}"
+        );
+        seen += 1;
+    }
+    assert!(seen >= 8, "{seen}");
+}
