@@ -266,7 +266,9 @@ async fn readyz(
     let mut checks = tokio::task::JoinSet::new();
     for c in state.connections() {
         let c = Arc::clone(c);
-        checks.spawn(async move {
+        // in the request's span, so that its warning carries the request id
+        let span = tracing::Span::current();
+        checks.spawn(tracing::Instrument::instrument(async move {
             let word = match c.store().ping(Duration::from_secs(1)).await {
                 Ok(()) if c.scripts_ok() => "ok",
                 Ok(()) => "scripts_failed",
@@ -276,7 +278,7 @@ async fn readyz(
                 }
             };
             (c.name().to_string(), word)
-        });
+        }, span));
     }
     let mut results = BTreeMap::new();
     while let Some(Ok((name, word))) = checks.join_next().await {

@@ -143,23 +143,34 @@ impl Store {
             .map_err(|_| StoreError::Unavailable("no answer in time".into()))?
     }
 
-    /// A ping over a connection outside the pool, as a kill's, and only
-    /// when no kill or other such ping holds that connection now (it never
-    /// queues: a kill waits behind one ping at most). A task holds the lock
-    /// until the connection is closed, `limit` at most, even when the
-    /// caller stops waiting, so that the capacity rule's one connection
-    /// outside the pool holds. Busy, it answers what the last such ping
-    /// found, if it ended in the last few seconds.
+    /// A ping over a connection outside the pool, as a kill's. A task holds
+    /// the lock on that connection until it is closed, `limit` at most, even
+    /// when the caller stops waiting, so that the capacity rule's one
+    /// connection outside the pool holds. When a kill or another ping holds
+    /// it, the answer of the last such ping serves if it ended in the last
+    /// few seconds; otherwise this one waits for the lock (the caller's
+    /// limit bounds the wait), and takes the answer of a ping that ended
+    /// meanwhile rather than ask again: probes that come together are not
+    /// told the store is down because one of them is asking it.
     async fn ping_aside(&self, limit: Duration) -> Result<(), StoreError> {
-        let Ok(one) = self.kills.clone().try_lock_owned() else {
-            return match *self.last_aside.lock().unwrap_or_else(|p| p.into_inner()) {
-                Some((at, ok)) if at.elapsed() < RECENT_ASIDE => ok
-                    .then_some(())
-                    .ok_or_else(|| StoreError::Unavailable("no answer in time".into())),
-                _ => Err(StoreError::Unavailable(
-                    "busy with a kill; no recent answer".into(),
-                )),
-            };
+        let answer = |ok: bool| {
+            ok.then_some(())
+                .ok_or_else(|| StoreError::Unavailable("no answer in time".into()))
+        };
+        let last_answer = || *self.last_aside.lock().unwrap_or_else(|p| p.into_inner());
+        let one = match self.kills.clone().try_lock_owned() {
+            Ok(one) => one,
+            Err(_) => {
+                if let Some((_, ok)) = last_answer().filter(|(at, _)| at.elapsed() < RECENT_ASIDE) {
+                    return answer(ok);
+                }
+                let asked = std::time::Instant::now();
+                let one = self.kills.clone().lock_owned().await;
+                if let Some((_, ok)) = last_answer().filter(|(at, _)| *at >= asked) {
+                    return answer(ok);
+                }
+                one
+            }
         };
         let (opts, last) = (self.opts.clone(), self.last_aside.clone());
         let aside = tokio::spawn(async move {

@@ -313,6 +313,37 @@ async fn readiness_names_an_unreachable_store_without_details() {
     assert!(!a.body["message"].as_str().unwrap().contains("127.0.0.1"));
 }
 
+#[test]
+fn the_readiness_warning_carries_the_request_id() {
+    let prepared = builder().prepare();
+    let text = std::fs::read_to_string(&prepared.config).unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let text = text.replace(
+        &format!(":{}/", crate::helpers::mariadb().port),
+        &format!(":{closed}/"),
+    );
+    std::fs::write(&prepared.config, text).unwrap();
+    let server = Process::serve(&prepared.config, &[]);
+    let answer = crate::helpers::raw_request(
+        server.addr,
+        "GET",
+        "/readyz",
+        &[("x-request-id", "probe-ready-0042")],
+        "",
+    );
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    let log = server.log_with("store unreachable");
+    let line = log
+        .lines()
+        .find(|l| l.contains("store unreachable"))
+        .unwrap();
+    assert!(line.contains("probe-ready-0042"), "{line}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pool_busy_with_scripts_is_a_ready_store() {
     let app = builder()
@@ -339,9 +370,22 @@ async fn a_pool_busy_with_scripts_is_a_ready_store() {
         );
         (n.trim() == "1").then_some(())
     });
-    let a = app.send(app.client.get(app.url("/readyz"))).await;
-    assert_eq!(a.status, 200, "{}", a.body);
-    assert_eq!(a.body["connections"]["main"], "ok");
+    // probes that come together (a balancer's and a monitor's) all get
+    // the one ping's answer: none is told the store is down because
+    // another is asking it
+    let probes: Vec<_> = (0..4)
+        .map(|_| {
+            let (client, url) = (app.client.clone(), app.url("/readyz"));
+            tokio::spawn(async move { client.get(url).send().await.unwrap() })
+        })
+        .collect();
+    for probe in probes {
+        let a = probe.await.unwrap();
+        let status = a.status();
+        let body = a.text().await.unwrap();
+        assert_eq!(status, 200, "{body}");
+        assert!(body.contains("\"main\":\"ok\""), "{body}");
+    }
     assert_eq!(slow.await.unwrap().unwrap().status(), 404);
 }
 
