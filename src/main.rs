@@ -125,6 +125,10 @@ async fn serve(settings: Settings) -> ExitCode {
     let signals = customdb::startup::count_signals();
     #[cfg(unix)]
     let _hangups_ignored = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
+    tracing::info!(
+        "loading the scripts of {} connection(s)",
+        settings.connections.len()
+    );
     let app = match Application::build(settings).await {
         Ok(app) => app,
         Err(e) => {
@@ -133,8 +137,14 @@ async fn serve(settings: Settings) -> ExitCode {
         }
     };
     // Stopped while the scripts loaded: nothing was served, nothing drains.
-    tokio::task::yield_now().await;
-    if *signals.borrow() > 0 {
+    // The loading held this thread, so a signal that came meanwhile waits in
+    // the driver: a moment's wait lets the counting task see it.
+    let mut signals = signals;
+    let stopped = *signals.borrow() > 0
+        || tokio::time::timeout(std::time::Duration::from_millis(20), signals.changed())
+            .await
+            .is_ok();
+    if stopped {
         tracing::info!("a signal came while the scripts loaded: not serving");
         return ExitCode::SUCCESS;
     }

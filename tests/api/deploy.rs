@@ -538,6 +538,25 @@ fn the_binary_links_only_what_the_runtime_image_has() {
 }
 
 #[test]
+fn a_signal_while_the_scripts_load_ends_the_start_before_anything_is_served() {
+    // 12,000 functions take Rhai about a second to compile (its parser's
+    // time grows with the square of their number): the signal, sent once
+    // the start says it is loading, comes while it loads
+    let mut big: String = (0..12_000)
+        .map(|i| format!("fn helper_{i}(x) {{ x + {i} }}\n"))
+        .collect();
+    big.push_str("fn login(u, p) { throw WrongUsernameOrPasswordError(u); }\n");
+    let prepared = builder().bare().script("login", &big).prepare();
+    let mut server = Process::start(&prepared.config, &["serve"], &[]);
+    server.log_with("loading the scripts");
+    signal(&server, "TERM");
+    assert_eq!(server.wait(), Some(0), "{}", server.log());
+    let log = server.log();
+    assert!(log.contains("a signal came while the scripts loaded: not serving"), "{log}");
+    assert!(!log.contains("listening on"), "{log}");
+}
+
+#[test]
 fn the_kubernetes_configmap_holds_the_demo_scripts_as_they_are() {
     // configmap.yaml carries a copy of scripts/demo: a change to one must
     // reach the other
