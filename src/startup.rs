@@ -7,7 +7,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
 
 use crate::connection::{Admission, Connection};
 use crate::http::{self, AppState};
@@ -263,17 +262,17 @@ fn serve_thread(
     acceptor: Option<tokio_rustls::TlsAcceptor>,
     state: AppState,
     max_body_bytes: usize,
-    mut stopped: tokio::sync::watch::Receiver<bool>,
+    stopped: tokio::sync::watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build_local(Default::default())?;
     runtime.block_on(async move {
-        let listener = TcpListener::from_std(listener)?;
+        // At the drain's end the listener takes its backlog, closes, and
+        // the server stops a moment later (see `http::closing`).
+        let (listener, closed) = http::closing::Closing::new(listener, stopped)?;
         let router = http::service(state.clone(), max_body_bytes);
-        let shutdown = async move {
-            let _ = stopped.wait_for(|stop| *stop).await;
-        };
+        let shutdown = http::closing::closed_then_grace(closed);
         let served = match acceptor {
             Some(acceptor) => {
                 let tls = crate::http::tls::TlsListener::new(listener, acceptor)?;

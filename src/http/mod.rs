@@ -5,6 +5,7 @@
 
 mod adapters;
 pub mod auth;
+pub mod closing;
 pub mod error;
 pub mod metrics;
 pub mod request_id;

@@ -10,10 +10,12 @@ use std::time::Duration;
 
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
+
+use super::closing::Closing;
 
 /// The longest a client may take over its TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -57,13 +59,17 @@ pub struct TlsListener {
 }
 
 impl TlsListener {
-    pub fn new(tcp: TcpListener, acceptor: TlsAcceptor) -> io::Result<Self> {
+    pub fn new(mut tcp: Closing, acceptor: TlsAcceptor) -> io::Result<Self> {
         let local = tcp.local_addr()?;
         let (tx, ready) = mpsc::channel(64);
         tokio::spawn(async move {
             loop {
                 let accepted = tokio::select! {
-                    accepted = tcp.accept() => accepted,
+                    accepted = tcp.next() => match accepted {
+                        Some(accepted) => accepted,
+                        // closed, its backlog taken
+                        None => return,
+                    },
                     // The server stopped: stop accepting, free the port.
                     () = tx.closed() => return,
                 };

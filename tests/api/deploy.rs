@@ -105,6 +105,48 @@ fn a_second_signal_ends_the_delay_and_sigint_drains_too() {
 }
 
 #[test]
+fn connections_waiting_in_the_backlog_when_the_listener_closes_are_answered() {
+    // The kernel completes a connection's handshake before the server
+    // accepts it: closing a listener resets those still waiting, whose
+    // clients had sent their requests. Here the process is stopped
+    // (SIGSTOP) while five clients connect and send, so all five wait in
+    // the backlog; the second signal, which ends the drain's delay, and
+    // their readiness then come together.
+    let prepared = builder()
+        .bare()
+        .script("login", SLOW_LOGIN)
+        .http("threads = 1\ndrain_delay_ms = 600000")
+        .prepare();
+    let mut server = Process::serve(&prepared.config, &[]);
+    let addr = server.addr;
+    signal(&server, "TERM");
+    server.log_with("draining");
+    signal(&server, "STOP");
+    let waiting: Vec<TcpStream> = (0..5)
+        .map(|_| {
+            let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+            s.write_all(b"GET /healthz HTTP/1.1\r\nHost: customdb\r\n\r\n")
+                .unwrap();
+            s
+        })
+        .collect();
+    signal(&server, "TERM");
+    signal(&server, "CONT");
+    for mut s in waiting {
+        let mut answer = String::new();
+        let read = s.read_to_string(&mut answer);
+        assert!(
+            read.is_ok() && answer.starts_with("HTTP/1.1 200"),
+            "{read:?}: {answer:?}\n{}",
+            server.log()
+        );
+    }
+    eventually("the listener closed", || refused(addr).then_some(()));
+    assert_eq!(server.wait(), Some(0), "{}", server.log());
+}
+
+#[test]
 fn requests_still_running_at_the_drain_timeout_are_cut_and_the_exit_says_so() {
     let prepared = builder()
         .bare()
