@@ -7,7 +7,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-
 use crate::connection::{Admission, Connection};
 use crate::http::{self, AppState};
 use crate::script::Problem;

@@ -269,6 +269,17 @@ fn load_script(
     let has_fn = ast
         .iter_functions()
         .any(|f| f.name == name && f.params.len() == arity);
+    // Where `fn NAME` stands, for a problem with that function.
+    let defined_at = |fn_name: &str| {
+        found
+            .functions
+            .iter()
+            .find(|f| f.text == fn_name)
+            .map_or(Position::NONE, |f| {
+                let at = |n: usize| u16::try_from(n).unwrap_or(u16::MAX);
+                Position::new(at(f.line), at(f.col))
+            })
+    };
     if !has_fn {
         let other = ast.iter_functions().find(|f| f.name == name);
         let message = match other {
@@ -279,7 +290,7 @@ fn load_script(
             ),
             None => format!("no fn {name} with {arity} parameter(s) in this file"),
         };
-        problems.push(problem(path, Position::NONE, message));
+        problems.push(problem(path, defined_at(name), message));
     }
     if name == "list_users" {
         if let Some(f) = ast
@@ -288,7 +299,7 @@ fn load_script(
         {
             problems.push(problem(
                 path,
-                Position::NONE,
+                defined_at("count_users"),
                 format!("fn count_users takes no parameters, not {}", f.params.len()),
             ));
         }

@@ -17,6 +17,8 @@ pub struct Scan {
     pub stray: Vec<Found>,
     /// `import "literal"` paths, at any depth.
     pub imports: Vec<Found>,
+    /// Top-level `fn` definitions: each name, where its `fn` stands.
+    pub functions: Vec<Found>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -51,9 +53,11 @@ impl Lexer<'_> {
         self.chars.peek().copied()
     }
 
-    /// The body of a string, after its opening quote.
-    fn string(&mut self, quote: char) -> String {
+    /// A string, after its opening quote: its body, or, for a backtick
+    /// string with `${...}` in it, an expression ([`Tok::Other`]).
+    fn string(&mut self, quote: char) -> Tok {
         let mut s = String::new();
+        let mut interpolated = false;
         while let Some(c) = self.bump() {
             match c {
                 '\\' => {
@@ -65,11 +69,16 @@ impl Lexer<'_> {
                 '$' if quote == '`' && self.peek() == Some('{') => {
                     self.bump();
                     self.skip_interpolation();
+                    interpolated = true;
                 }
                 c => s.push(c),
             }
         }
-        s
+        if interpolated {
+            Tok::Other
+        } else {
+            Tok::Str(s)
+        }
     }
 
     /// Skips `${ ... }` code inside a backtick string, to its closing brace.
@@ -143,7 +152,7 @@ impl Lexer<'_> {
                     }
                     continue;
                 }
-                '"' | '`' => Tok::Str(self.string(c)),
+                '"' | '`' => self.string(c),
                 '\'' => {
                     self.string('\'');
                     Tok::Other
@@ -179,10 +188,17 @@ pub fn scan(source: &str) -> Scan {
     }
 
     let mut out = Scan::default();
-    // Literal import paths, wherever they stand.
-    for pair in tokens.windows(2) {
+    // Literal import paths, wherever they stand: a string that is the
+    // whole path (`import "x" as m;`, `import "x";`), not the start of an
+    // expression (`import "tbl_" + name as m`, checked when it runs).
+    for (i, pair) in tokens.windows(2).enumerate() {
         if let [(Tok::Word(w), ..), (Tok::Str(path), line, col)] = pair {
-            if w == "import" {
+            let whole = match tokens.get(i + 2).map(|(t, ..)| t) {
+                None | Some(Tok::Semi | Tok::Close) => true,
+                Some(Tok::Word(next)) => next == "as",
+                Some(_) => false,
+            };
+            if w == "import" && whole {
                 out.imports.push(Found {
                     line: *line,
                     col: *col,
@@ -211,6 +227,18 @@ pub fn scan(source: &str) -> Scan {
                 i += 1;
             }
             Tok::Word(w) if w == "fn" || w == "private" => {
+                let at = if w == "private" { i + 1 } else { i };
+                if let Some([(Tok::Word(f), line, col), (Tok::Word(name), ..)]) =
+                    tokens.get(at..at + 2)
+                {
+                    if f == "fn" {
+                        out.functions.push(Found {
+                            line: *line,
+                            col: *col,
+                            text: name.clone(),
+                        });
+                    }
+                }
                 // To the body's opening brace, then to its matching close.
                 while i < tokens.len() && tokens[i].0 != Tok::Open('{') {
                     i += 1;
@@ -286,6 +314,23 @@ mod tests {
         let paths: Vec<_> = s.imports.iter().map(|f| f.text.as_str()).collect();
         assert_eq!(paths, ["util", "inner/thing"]);
         assert_eq!((s.imports[0].line, s.imports[0].col), (3, 20));
+    }
+
+    #[test]
+    fn a_computed_import_is_no_literal_path() {
+        // checked when it runs, not at load: the literal is only its start
+        let src = r#"
+            fn login(u, p) {
+                import "tbl_" + configuration::PREFIX as m;
+                import `acc${"t"}` as n;
+                import "acc" + "t";
+                import "whole";
+                import `plain` as q;
+                m::f()
+            }
+        "#;
+        let paths: Vec<_> = scan(src).imports.into_iter().map(|f| f.text).collect();
+        assert_eq!(paths, ["whole", "plain"]);
     }
 
     #[test]

@@ -548,7 +548,10 @@ basic_password = "pässword-sixteen-chars"
         (format!("basic {}", b64(utf8)), 200),
         (format!("BASIC  {}", b64(&latin1)), 200),
         (format!("Bearer {}", b64(utf8)), 401),
-        (format!("Basic {}", b64("üser:pässword-sixteen-charz".as_bytes())), 401),
+        (
+            format!("Basic {}", b64("üser:pässword-sixteen-charz".as_bytes())),
+            401,
+        ),
         ("Basic".to_string(), 401),
     ] {
         let a = app
@@ -569,10 +572,18 @@ async fn refusals_name_the_platforms_own_fields() {
     let long = "a".repeat(321);
     let a = kratos(&app, "a\nb", JANE).await;
     a.expect(400, "invalid_request");
-    assert!(a.body["message"].as_str().unwrap().contains("`identifier`"), "{}", a.body);
+    assert!(
+        a.body["message"].as_str().unwrap().contains("`identifier`"),
+        "{}",
+        a.body
+    );
     let a = fa(&app, &long, JANE).await;
     a.expect(400, "invalid_request");
-    assert!(a.body["message"].as_str().unwrap().contains("`loginId`"), "{}", a.body);
+    assert!(
+        a.body["message"].as_str().unwrap().contains("`loginId`"),
+        "{}",
+        a.body
+    );
     let a = okta(&app, &okta_body("jane", "a\0b")).await;
     a.expect(400, "invalid_request");
     assert!(
@@ -585,10 +596,21 @@ async fn refusals_name_the_platforms_own_fields() {
     );
     let a = keycloak_get(&app, "a%0Ab").await;
     a.expect(400, "invalid_request");
-    assert!(a.body["message"].as_str().unwrap().contains("`username_or_email`"), "{}", a.body);
+    assert!(
+        a.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("`username_or_email`"),
+        "{}",
+        a.body
+    );
     let a = keycloak_post(&app, "a%0Ab", JANE).await;
     a.expect(400, "invalid_request");
-    assert!(a.body["message"].as_str().unwrap().contains("`username`"), "{}", a.body);
+    assert!(
+        a.body["message"].as_str().unwrap().contains("`username`"),
+        "{}",
+        a.body
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -594,7 +594,10 @@ fn a_signal_while_the_scripts_load_ends_the_start_before_anything_is_served() {
     signal(&server, "TERM");
     assert_eq!(server.wait(), Some(0), "{}", server.log());
     let log = server.log();
-    assert!(log.contains("a signal came while the scripts loaded: not serving"), "{log}");
+    assert!(
+        log.contains("a signal came while the scripts loaded: not serving"),
+        "{log}"
+    );
     assert!(!log.contains("listening on"), "{log}");
 }
 

@@ -1049,7 +1049,7 @@ fn check_names_a_list_users_or_count_users_of_the_wrong_shape() {
         "{said}"
     );
     assert!(
-        said.contains("fn count_users takes no parameters, not 1"),
+        said.contains("list_users.rhai:2:1: fn count_users takes no parameters, not 1"),
         "{said}"
     );
 }

@@ -43,7 +43,10 @@ fn check_lists_every_problem_with_path_and_line() {
             "get_user",
             "fn get_user(email) { () }\nlet stray = 2;\nprint(stray);",
         )
-        .script("verify", "fn verify(email, extra) { true }")
+        .script(
+            "verify",
+            "// marks the address verified\n\nprivate fn helper() { 1 }\nfn verify(email, extra) { true }",
+        )
         .script("delete", "fn remove(id) { true }")
         .script(
             "update_metadata",
@@ -67,7 +70,8 @@ fn check_lists_every_problem_with_path_and_line() {
         format!("{dir}/create.rhai:2:14: "),
         format!("{dir}/get_user.rhai:2:1: only `fn` definitions"),
         format!("{dir}/get_user.rhai:3:1: only `fn` definitions"),
-        format!("{dir}/verify.rhai:1:1: fn verify takes 1 parameter, not 2"),
+        // at the function's own line
+        format!("{dir}/verify.rhai:4:1: fn verify takes 1 parameter, not 2"),
         format!("{dir}/delete.rhai:1:1: no fn delete with 1 parameter(s)"),
         format!("{dir}/change_email.rhai:1:8: import \"/etc/passwd\""),
         format!("{dir}/change_password.rhai:2:10: import \"../../escape\""),

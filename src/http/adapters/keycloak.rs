@@ -46,7 +46,8 @@ pub(super) async fn lookup(
     let admitted = admit_for(&state, &connection, "keycloak", "get_user", &headers)?;
     let result = match user_segment(&uri) {
         Some(user) => {
-            let request = ActionRequest::lookup("username_or_email", user, context("keycloak", None, None))?;
+            let request =
+                ActionRequest::lookup("username_or_email", user, context("keycloak", None, None))?;
             admitted.run(&state, request, lookup_status).await
         }
         None => Err(Error::UserNotFound),

@@ -204,7 +204,9 @@ fn basic_pair(value: &[u8]) -> Vec<u8> {
 
 /// `text` in ISO-8859-1, when every character has a byte there.
 fn iso_8859_1(text: &str) -> Option<Vec<u8>> {
-    text.chars().map(|c| u8::try_from(u32::from(c)).ok()).collect()
+    text.chars()
+        .map(|c| u8::try_from(u32::from(c)).ok())
+        .collect()
 }
 
 /// A POST body, read as JSON: 415, 413 and 400 as our own API answers them.
