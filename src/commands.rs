@@ -20,11 +20,76 @@ use crate::store::connect_opts;
 /// Every problem of every connection's scripts, loaded with the real engine
 /// and limits. Needs no store.
 pub fn check(settings: &Settings) -> Vec<Problem> {
-    settings
-        .connections
-        .values()
-        .flat_map(|c| ScriptSet::load(c).err().unwrap_or_default())
-        .collect()
+    check_with_notes(settings).0
+}
+
+/// [`check`], and for each connection whose scripts load, notes for the
+/// operator: the scripts it has, and each `.rhai` file of its folder that
+/// is no script's and that no literal import names (a misspelt
+/// `get_users.rhai` would otherwise pass unseen, and the action answer 501).
+pub fn check_with_notes(settings: &Settings) -> (Vec<Problem>, Vec<String>) {
+    let mut problems = Vec::new();
+    let mut notes = Vec::new();
+    for c in settings.connections.values() {
+        match ScriptSet::load(c) {
+            Ok(set) => {
+                notes.push(format!(
+                    "connection `{}`: {}",
+                    c.name,
+                    set.names().join(", ")
+                ));
+                notes.extend(unused_files(&c.scripts_dir).into_iter().map(|file| {
+                    format!(
+                        "note: {} is no script of connection `{}` ({}) and no literal import names it",
+                        file.display(),
+                        c.name,
+                        crate::script::SCRIPTS
+                            .iter()
+                            .map(|(n, _)| *n)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                }));
+            }
+            Err(found) => problems.extend(found),
+        }
+    }
+    (problems, notes)
+}
+
+/// The `.rhai` files directly in `dir` that are no script's and that no
+/// literal import of a file in the folder (at any depth) names.
+fn unused_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    fn rhai_files(dir: &std::path::Path, depth: usize, out: &mut Vec<std::path::PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for path in entries.flatten().map(|e| e.path()) {
+            if path.is_dir() && depth < 8 {
+                rhai_files(&path, depth + 1, out);
+            } else if path.extension().is_some_and(|e| e == "rhai") {
+                out.push(path);
+            }
+        }
+    }
+    let mut all = Vec::new();
+    rhai_files(dir, 0, &mut all);
+    let imported: std::collections::HashSet<String> = all
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .flat_map(|text| crate::script::scan::scan(&text).imports)
+        .map(|found| found.text.trim_end_matches(".rhai").to_string())
+        .collect();
+    let mut unused: Vec<_> = all
+        .into_iter()
+        .filter(|p| p.parent() == Some(dir))
+        .filter(|p| {
+            let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+            !crate::script::SCRIPTS.iter().any(|(n, _)| *n == stem) && !imported.contains(stem)
+        })
+        .collect();
+    unused.sort();
+    unused
 }
 
 /// A command line that cannot run: exit status 2.

@@ -167,9 +167,12 @@ fn check(settings: &Settings) -> ExitCode {
     if let Err(e) = settings.http.require_token() {
         tracing::warn!("serve would not start with these settings: {e}");
     }
-    let problems = commands::check(settings);
+    let (problems, notes) = commands::check_with_notes(settings);
     for p in &problems {
         println!("{p}");
+    }
+    for note in &notes {
+        eprintln!("{note}");
     }
     if problems.is_empty() {
         eprintln!(

@@ -110,6 +110,29 @@ fn check_tells_a_script_that_imports_when_max_modules_is_0() {
 }
 
 #[test]
+fn check_tells_the_scripts_a_connection_has_and_a_file_that_is_none() {
+    // get_users.rhai, misspelt: no action's, and no import names it; the
+    // demo's members.rhai is imported, so it is no stray
+    let prepared = builder()
+        .without("get_user")
+        .script("get_users", "fn get_user(email) { () }")
+        .prepare();
+    let dir = prepared.scripts.path().display().to_string();
+    let out = customdb(&prepared.config, &["check"], None);
+    let said = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert!(
+        said.contains("connection `main`: login, create, verify,"),
+        "{said}"
+    );
+    assert!(
+        said.contains(&format!("note: {dir}/get_users.rhai is no script of connection `main`")),
+        "{said}"
+    );
+    assert!(!said.contains("members.rhai is no script"), "{said}");
+}
+
+#[test]
 fn check_needs_no_database() {
     let prepared = builder().prepare();
     prepared.set_database_port(1);
