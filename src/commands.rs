@@ -128,10 +128,17 @@ fn open(settings: ConnectionSettings, max_waiting: usize) -> Result<Arc<Connecti
 
 fn action(name: &str) -> Result<Action, UsageError> {
     Action::parse(name).ok_or_else(|| {
-        let all: Vec<&str> = Action::ALL.iter().map(|a| a.name()).collect();
+        let all: Vec<&str> = Action::ALL
+            .iter()
+            .map(|a| a.name())
+            .chain([LIST_USERS])
+            .collect();
         UsageError::UnknownAction(name.into(), all.join(", "))
     })
 }
+
+/// The export's page, which `try` and `test` run too (not an HTTP action).
+const LIST_USERS: &str = "list_users";
 
 /// Runs one action exactly as `POST /v1/connections/CONNECTION/ACTION` with
 /// `body` would: same validation, script, normalization and error mapping.
@@ -147,6 +154,32 @@ pub async fn try_action(
         .get(connection)
         .cloned()
         .ok_or_else(|| UsageError::UnknownConnection(connection.into()))?;
+    if action_name == LIST_USERS {
+        // One page of the export: `{"after": ..., "limit": ...}`.
+        let request: Value = if body.iter().all(u8::is_ascii_whitespace) {
+            Value::Object(Default::default())
+        } else {
+            serde_json::from_slice(body)
+                .map_err(|e| UsageError::Other(format!("list_users: the request is not JSON: {e}")))?
+        };
+        let conn = open(conn_settings, max_waiting)?;
+        if !conn.scripts().has(LIST_USERS) {
+            return Err(UsageError::Other(format!(
+                "connection `{connection}` has no list_users.rhai"
+            )));
+        }
+        let started = std::time::Instant::now();
+        let (status, body) = crate::export::preview(&conn, &request).await;
+        conn.close_thread_store().await;
+        return Ok(Tried {
+            status,
+            body,
+            timings: Timings {
+                script: started.elapsed(),
+                queries: Vec::new(),
+            },
+        });
+    }
     let action = action(action_name)?;
     let conn = open(conn_settings, max_waiting)?;
     let request_id = new_request_id();
@@ -324,21 +357,38 @@ fn suites(dir: &Path) -> Vec<PathBuf> {
 
 fn load_suite(path: &Path) -> Result<(Suite, String), String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let suite: Suite = config::Config::builder()
-        .add_source(config::File::from_str(&text, config::FileFormat::Toml))
-        .build()
-        .and_then(|c| c.try_deserialize())
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let suite: Suite = toml::from_str(&text).map_err(|e| {
+        // `path:line:col: message`, as check places a script's mistake
+        let (line, col) = e.span().map_or((1, 1), |span| {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            (line, col)
+        });
+        format!(
+            "{}:{line}:{col}: {}",
+            path.display(),
+            e.message().trim_end()
+        )
+    })?;
     let mut sql = String::new();
     let base = path.parent().unwrap_or(Path::new("."));
     for file in &suite.seed_files {
-        let seed = base.join(file);
-        sql.push_str(
-            &std::fs::read_to_string(&seed).map_err(|e| format!("{}: {e}", seed.display()))?,
-        );
+        let seed = crate::settings::lexically_normal(&base.join(file));
+        sql.push_str(&std::fs::read_to_string(&seed).map_err(|e| {
+            format!("{}: seed_files: {}: {e}", path.display(), seed.display())
+        })?);
         sql.push('\n');
     }
     sql.push_str(&suite.seed);
+    // A case that names no action is the file's mistake, found before
+    // anything runs.
+    for case in &suite.cases {
+        if case.action != LIST_USERS {
+            action(&case.action)
+                .map_err(|e| format!("{}: case `{}`: {e}", path.display(), case.name))?;
+        }
+    }
     Ok((suite, sql))
 }
 
@@ -565,8 +615,7 @@ async fn run_case(conn: &Arc<Connection>, case: &Case) -> Option<Vec<String>> {
                 case.status
             )]);
         }
-        let failed = failed_expectations(case, &answer);
-        return (!failed.is_empty()).then_some(failed);
+        return expectations_met(case, &answer);
     }
     let action = match action(&case.action) {
         Ok(a) => a,
@@ -589,8 +638,22 @@ async fn run_case(conn: &Arc<Connection>, case: &Case) -> Option<Vec<String>> {
             status.as_u16()
         )]);
     }
-    let failed = failed_expectations(case, &answer);
-    (!failed.is_empty()).then_some(failed)
+    expectations_met(case, &answer)
+}
+
+/// `None` when the answer meets the case's expectations; otherwise a line
+/// for each one it does not, then the answer itself (cut at 2,000
+/// characters), so that its shape shows.
+fn expectations_met(case: &Case, answer: &Value) -> Option<Vec<String>> {
+    let mut failed = failed_expectations(case, answer);
+    if failed.is_empty() {
+        return None;
+    }
+    let text = answer.to_string();
+    let shown: String = text.chars().take(2000).collect();
+    let cut = if shown.len() < text.len() { " ..." } else { "" };
+    failed.push(format!("the answer: {shown}{cut}"));
+    Some(failed)
 }
 
 #[cfg(test)]

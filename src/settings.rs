@@ -514,7 +514,7 @@ fn resolve_path(table: &mut config::Map<String, Value>, key: &str, base: Option<
 /// `path` without `.` and with each `..` taking off the folder before it,
 /// without looking at the file system (so that messages show
 /// `/srv/app/scripts`, not `/srv/app/config/../scripts`).
-fn lexically_normal(path: &Path) -> PathBuf {
+pub(crate) fn lexically_normal(path: &Path) -> PathBuf {
     use std::path::Component;
     let mut out = PathBuf::new();
     for part in path.components() {

@@ -383,7 +383,66 @@ status = 200
         "{report}"
     );
     assert!(report.contains("status: expected 200, got 404"), "{report}");
+    // a failed expectation shows the answer it looked at
+    assert!(
+        report.contains("the answer: {\"user\":{\"app_metadata\""),
+        "{report}"
+    );
     assert!(report.ends_with("1 passed, 2 failed\n"), "{report}");
+}
+
+#[test]
+fn a_test_file_with_a_mistake_is_exit_2_naming_the_place() {
+    let prepared = builder().prepare();
+    let tests = prepared.scripts.path().join("tests");
+    std::fs::create_dir_all(&tests).unwrap();
+    let file = tests.join("cases.toml");
+    let shown = file.display().to_string();
+    for (content, says) in [
+        // a case without its status: the line of its table
+        (
+            "[[case]]\nname = \"a\"\naction = \"login\"\n\n[[case]]\nname = \"b\"\naction = \"login\"\nstatus = 200\n".to_string(),
+            format!("{shown}:1:1: missing field `status`"),
+        ),
+        // an action no script has: told before anything runs, the
+        // export's page among the names
+        (
+            "[[case]]\nname = \"fly\"\naction = \"fly\"\nstatus = 200\n".to_string(),
+            format!("{shown}: case `fly`: no action `fly`; the actions are login,"),
+        ),
+        // a seed file that is not there: the key, and the path as it is
+        (
+            "seed_files = [\"../../nowhere/../schema.sql\"]\n".to_string(),
+            format!("{shown}: seed_files: "),
+        ),
+    ] {
+        std::fs::write(&file, &content).unwrap();
+        let out = customdb(&prepared.config, &["test"], None);
+        let said = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{content}\n{said}");
+        assert!(said.contains(&says), "{content}\n{said}");
+        assert!(!said.contains("/../"), "{said}");
+        if says.contains("the actions are") {
+            assert!(said.contains("list_users"), "{said}");
+        }
+    }
+}
+
+#[test]
+fn try_runs_one_page_of_list_users() {
+    let prepared = builder().prepare();
+    prepared.set_scripts_dir(&repo().join("scripts/demo"));
+    let out = customdb(
+        &prepared.config,
+        &["try", "main", "list_users", r#"{"after": null, "limit": 2}"#],
+        None,
+    );
+    let page: Value = serde_json::from_str(&text(&out.stdout)).expect("JSON on stdout");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let users = page["users"].as_array().expect("users");
+    assert_eq!(users.len(), 2, "{page}");
+    let out = customdb(&prepared.config, &["try", "main", "list_users", "{not json"], None);
+    assert_eq!(out.status.code(), Some(2));
 }
 
 /// Writes a file whole, as an editor's save-by-rename does.
