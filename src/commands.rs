@@ -159,8 +159,9 @@ pub async fn try_action(
         let request: Value = if body.iter().all(u8::is_ascii_whitespace) {
             Value::Object(Default::default())
         } else {
-            serde_json::from_slice(body)
-                .map_err(|e| UsageError::Other(format!("list_users: the request is not JSON: {e}")))?
+            serde_json::from_slice(body).map_err(|e| {
+                UsageError::Other(format!("list_users: the request is not JSON: {e}"))
+            })?
         };
         let conn = open(conn_settings, max_waiting)?;
         if !conn.scripts().has(LIST_USERS) {
@@ -375,9 +376,10 @@ fn load_suite(path: &Path) -> Result<(Suite, String), String> {
     let base = path.parent().unwrap_or(Path::new("."));
     for file in &suite.seed_files {
         let seed = crate::settings::lexically_normal(&base.join(file));
-        sql.push_str(&std::fs::read_to_string(&seed).map_err(|e| {
-            format!("{}: seed_files: {}: {e}", path.display(), seed.display())
-        })?);
+        sql.push_str(
+            &std::fs::read_to_string(&seed)
+                .map_err(|e| format!("{}: seed_files: {}: {e}", path.display(), seed.display()))?,
+        );
         sql.push('\n');
     }
     sql.push_str(&suite.seed);

@@ -126,7 +126,9 @@ fn check_tells_the_scripts_a_connection_has_and_a_file_that_is_none() {
         "{said}"
     );
     assert!(
-        said.contains(&format!("note: {dir}/get_users.rhai is no script of connection `main`")),
+        said.contains(&format!(
+            "note: {dir}/get_users.rhai is no script of connection `main`"
+        )),
         "{said}"
     );
     assert!(!said.contains("members.rhai is no script"), "{said}");
@@ -434,14 +436,23 @@ fn try_runs_one_page_of_list_users() {
     prepared.set_scripts_dir(&repo().join("scripts/demo"));
     let out = customdb(
         &prepared.config,
-        &["try", "main", "list_users", r#"{"after": null, "limit": 2}"#],
+        &[
+            "try",
+            "main",
+            "list_users",
+            r#"{"after": null, "limit": 2}"#,
+        ],
         None,
     );
     let page: Value = serde_json::from_str(&text(&out.stdout)).expect("JSON on stdout");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let users = page["users"].as_array().expect("users");
     assert_eq!(users.len(), 2, "{page}");
-    let out = customdb(&prepared.config, &["try", "main", "list_users", "{not json"], None);
+    let out = customdb(
+        &prepared.config,
+        &["try", "main", "list_users", "{not json"],
+        None,
+    );
     assert_eq!(out.status.code(), Some(2));
 }
 
