@@ -20,7 +20,11 @@ use crate::store::connect_opts;
 /// Every problem of every connection's scripts, loaded with the real engine
 /// and limits. Needs no store.
 pub fn check(settings: &Settings) -> Vec<Problem> {
-    check_with_notes(settings).0
+    settings
+        .connections
+        .values()
+        .flat_map(|c| ScriptSet::load(c).err().unwrap_or_default())
+        .collect()
 }
 
 /// [`check`], and for each connection whose scripts load, notes for the
@@ -163,6 +167,14 @@ pub async fn try_action(
                 UsageError::Other(format!("list_users: the request is not JSON: {e}"))
             })?
         };
+        // under the export's limits for a page of that size
+        let (_, limit) = crate::export::page_request(&request)
+            .map_err(|why| UsageError::Other(format!("list_users: {why}")))?;
+        let mut conn_settings = conn_settings;
+        crate::export::per_user_limits(
+            &mut conn_settings.tunables,
+            usize::try_from(limit).unwrap_or(1),
+        );
         let conn = open(conn_settings, max_waiting)?;
         if !conn.scripts().has(LIST_USERS) {
             return Err(UsageError::Other(format!(
@@ -361,7 +373,11 @@ fn load_suite(path: &Path) -> Result<(Suite, String), String> {
     let suite: Suite = toml::from_str(&text).map_err(|e| {
         // `path:line:col: message`, as check places a script's mistake
         let (line, col) = e.span().map_or((1, 1), |span| {
-            let before = &text[..span.start.min(text.len())];
+            let mut start = span.start.min(text.len());
+            while !text.is_char_boundary(start) {
+                start -= 1;
+            }
+            let before = &text[..start];
             let line = before.matches('\n').count() + 1;
             let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
             (line, col)
@@ -375,11 +391,16 @@ fn load_suite(path: &Path) -> Result<(Suite, String), String> {
     let mut sql = String::new();
     let base = path.parent().unwrap_or(Path::new("."));
     for file in &suite.seed_files {
-        let seed = crate::settings::lexically_normal(&base.join(file));
-        sql.push_str(
-            &std::fs::read_to_string(&seed)
-                .map_err(|e| format!("{}: seed_files: {}: {e}", path.display(), seed.display()))?,
-        );
+        // read as written (a symbolic link before `..` counts); shown
+        // without its dot segments
+        let seed = base.join(file);
+        sql.push_str(&std::fs::read_to_string(&seed).map_err(|e| {
+            format!(
+                "{}: seed_files: {}: {e}",
+                path.display(),
+                crate::settings::lexically_normal(&seed).display()
+            )
+        })?);
         sql.push('\n');
     }
     sql.push_str(&suite.seed);
@@ -577,7 +598,18 @@ async fn run_suite(
         .seed(conn_settings, sql)
         .await
         .map_err(|e| format!("{shown}: {e}"))?;
-    let settings = with_database(conn_settings, &scratch.name)?;
+    let mut settings = with_database(conn_settings, &scratch.name)?;
+    // list_users cases run under the export's limits for their largest page
+    let largest_page = suite
+        .cases
+        .iter()
+        .filter(|c| c.action == LIST_USERS)
+        .filter_map(|c| crate::export::page_request(&c.request).ok())
+        .map(|(_, limit)| usize::try_from(limit).unwrap_or(1))
+        .max();
+    if let Some(page) = largest_page {
+        crate::export::per_user_limits(&mut settings.tunables, page);
+    }
     let conn = Arc::new(
         Connection::open(settings, Admission::new(1), 1).map_err(|problems| {
             problems
@@ -609,7 +641,7 @@ async fn run_suite(
 
 /// What went wrong with a case, one line each; `None` when it passed.
 async fn run_case(conn: &Arc<Connection>, case: &Case) -> Option<Vec<String>> {
-    if case.action == "list_users" {
+    if case.action == LIST_USERS {
         let (status, answer) = crate::export::preview(conn, &case.request).await;
         if status != case.status {
             return Some(vec![format!(

@@ -141,9 +141,10 @@ async fn serve(settings: Settings) -> ExitCode {
     // the driver: a moment's wait lets the counting task see it.
     let mut signals = signals;
     let stopped = *signals.borrow() > 0
-        || tokio::time::timeout(std::time::Duration::from_millis(20), signals.changed())
-            .await
-            .is_ok();
+        || matches!(
+            tokio::time::timeout(std::time::Duration::from_millis(20), signals.changed()).await,
+            Ok(Ok(()))
+        );
     if stopped {
         tracing::info!("a signal came while the scripts loaded: not serving");
         return ExitCode::SUCCESS;

@@ -271,15 +271,16 @@ fn serve_thread(
         // the server stops a moment later (see `http::closing`).
         let (listener, closed) = http::closing::Closing::new(listener, stopped)?;
         let router = http::service(state.clone(), max_body_bytes);
-        let shutdown = http::closing::closed_then_grace(closed);
         let served = match acceptor {
             Some(acceptor) => {
                 let tls = crate::http::tls::TlsListener::new(listener, acceptor)?;
+                let shutdown = http::closing::closed_then_grace(closed, Some(tls.pending()));
                 axum::serve(tls, router)
                     .with_graceful_shutdown(shutdown)
                     .await
             }
             None => {
+                let shutdown = http::closing::closed_then_grace(closed, None);
                 axum::serve(listener, router)
                     .with_graceful_shutdown(shutdown)
                     .await

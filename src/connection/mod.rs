@@ -68,9 +68,10 @@ pub struct Connection {
     threads: usize,
     /// Every thread's store, for readiness and metrics.
     stores: Mutex<Vec<Arc<Store>>>,
-    /// Shared by its stores: kills of timed-out statements go one at a
-    /// time, through at most one connection outside the pools.
-    kills: Arc<tokio::sync::Mutex<()>>,
+    /// Shared by its stores: kills of timed-out statements and pings that
+    /// a full pool must not hold up go one at a time, through at most one
+    /// connection outside the pools.
+    aside: Arc<crate::store::Aside>,
     scripts: RwLock<Arc<ScriptSet>>,
     /// Scripts of this connection waiting for a slot.
     waiting: AtomicUsize,
@@ -128,7 +129,7 @@ impl Connection {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             threads: threads.max(1),
             stores: Mutex::default(),
-            kills: Arc::default(),
+            aside: Arc::default(),
             scripts: RwLock::new(Arc::new(scripts)),
             reload_failed: RwLock::new(None),
             waiting: AtomicUsize::new(0),
@@ -154,11 +155,11 @@ impl Connection {
         let mut all = self.stores.lock().unwrap_or_else(|p| p.into_inner());
         let pool = &self.settings.tunables.pool;
         let nth = all.len();
-        let store = Arc::new(Store::sharing_kills(
+        let store = Arc::new(Store::sharing_aside(
             &self.settings,
             share(pool.min, self.threads, nth),
             share(pool.max, self.threads, nth).max(1),
-            self.kills.clone(),
+            self.aside.clone(),
         ));
         all.push(store.clone());
         THREAD_STORES.with(|m| m.borrow_mut().insert(self.id, store.clone()));

@@ -157,12 +157,7 @@ async fn export(settings: Settings, options: Options) -> Ended {
     if !(1..=10_000).contains(&options.page_size) {
         return Ended::Usage("--page-size: 1 to 10000".into());
     }
-    // Rhai counts the entries of every map in a value together, and the
-    // bytes of every string, so a page of users would share one user's
-    // allowance: here each is per user.
-    let t = &mut conn_settings.tunables;
-    t.max_map_entries = t.max_map_entries.saturating_mul(options.page_size);
-    t.max_string_bytes = t.max_string_bytes.saturating_mul(options.page_size);
+    per_user_limits(&mut conn_settings.tunables, options.page_size);
     let conn = match Connection::open(conn_settings, Admission::new(1), 1) {
         Ok(c) => Arc::new(c),
         Err(problems) => {
@@ -619,17 +614,73 @@ fn normalize(id: String, mut map: RhaiMap, max_profile: usize) -> Normalized {
     }
 }
 
+/// The most bytes of text a page may hold, whatever the page size: Rhai
+/// has one limit for a value's strings and for one string, so the page's
+/// allowance also bounds a string a runaway `list_users` builds.
+const MAX_PAGE_STRING_BYTES: usize = 256 << 20;
+
+/// A `list_users` call's limits for a page of `page_size` users: Rhai
+/// counts the entries of every map in a value together, and the bytes of
+/// every string, so a page would share one user's allowance; here each is
+/// per user (strings at most [`MAX_PAGE_STRING_BYTES`], or the setting when
+/// it is higher). The export, `try` and `test` run a page under the same.
+pub fn per_user_limits(t: &mut crate::settings::Tunables, page_size: usize) {
+    t.max_map_entries = t.max_map_entries.saturating_mul(page_size);
+    t.max_string_bytes = t
+        .max_string_bytes
+        .saturating_mul(page_size)
+        .min(MAX_PAGE_STRING_BYTES.max(t.max_string_bytes));
+}
+
+/// The page size a `try` or `test` request asks for (`limit`, 1,000 when
+/// left out), or why it is no request of a page.
+pub fn page_request(request: &Value) -> Result<(Dynamic, i64), String> {
+    let Some(fields) = request.as_object() else {
+        return if request.is_null() {
+            Ok((Dynamic::UNIT, 1000))
+        } else {
+            Err("a list_users request is an object: {\"after\": ..., \"limit\": ...}".into())
+        };
+    };
+    if let Some(other) = fields.keys().find(|k| *k != "after" && *k != "limit") {
+        return Err(format!(
+            "a list_users request has `after` and `limit`, not `{}`",
+            crate::telemetry::OneLine(other)
+        ));
+    }
+    let after = match fields.get("after") {
+        None | Some(Value::Null) => Dynamic::UNIT,
+        Some(Value::Number(n)) => match n.as_i64() {
+            Some(n) => Dynamic::from_int(n),
+            None => return Err("`after` must be an integer, a string or null".into()),
+        },
+        Some(Value::String(s)) => s.clone().into(),
+        Some(_) => return Err("`after` must be an integer, a string or null".into()),
+    };
+    let limit = match fields.get("limit") {
+        None => 1000,
+        Some(v) => v
+            .as_i64()
+            .filter(|n| (1..=10_000).contains(n))
+            .ok_or("`limit` must be an integer from 1 to 10000")?,
+    };
+    Ok((after, limit))
+}
+
 /// One page of `list_users`, as `customdb test` shows it (`action =
 /// "list_users"`, `request = { after, limit }`): each user's profile as the
 /// export reads it, with `blocked` and the stored hash's format name, never
 /// the hash. The status and body the case checks.
 pub async fn preview(conn: &Arc<Connection>, request: &Value) -> (u16, Value) {
-    let after = match request.get("after") {
-        Some(Value::Number(n)) => n.as_i64().map_or(Dynamic::UNIT, Dynamic::from_int),
-        Some(Value::String(s)) => s.clone().into(),
-        _ => Dynamic::UNIT,
+    let (after, limit) = match page_request(request) {
+        Ok(asked) => asked,
+        Err(why) => {
+            return (
+                400,
+                serde_json::json!({ "error": "invalid_request", "message": why }),
+            )
+        }
     };
-    let limit = request.get("limit").and_then(Value::as_i64).unwrap_or(1000);
     let (page, _) = conn
         .call_function(
             "list_users",

@@ -34,7 +34,13 @@ struct Open {
     /// The same socket, for non-blocking accepts of the backlog.
     backlog: std::net::TcpListener,
     stopping: bool,
+    /// Connections taken from the backlog since the stop.
+    taken: usize,
 }
+
+/// The most connections taken from the backlog after the stop: the kernel's
+/// own bound on it (`SOMAXCONN`).
+const MAX_BACKLOG: usize = 4096;
 
 impl Closing {
     /// Serves `listener` until `stop` turns true; `closed` turns true once
@@ -50,6 +56,7 @@ impl Closing {
             listener: TcpListener::from_std(listener)?,
             backlog,
             stopping: false,
+            taken: 0,
         };
         Ok((
             Closing {
@@ -65,12 +72,22 @@ impl Closing {
     /// another).
     pub async fn next(&mut self) -> Option<io::Result<(TcpStream, SocketAddr)>> {
         let open = self.open.as_mut()?;
+        if !open.stopping && *self.stop.borrow() {
+            open.stopping = true;
+        }
         if !open.stopping {
             tokio::select! {
                 biased;
                 accepted = open.listener.accept() => return Some(accepted),
                 _ = self.stop.wait_for(|stop| *stop) => open.stopping = true,
             }
+        }
+        // No more than a full backlog: connections that keep coming meanwhile
+        // must not hold the socket open.
+        open.taken += 1;
+        if open.taken > MAX_BACKLOG {
+            self.close();
+            return None;
         }
         match open.backlog.accept() {
             Ok((stream, addr)) => Some(
@@ -80,14 +97,17 @@ impl Closing {
                     .map(|stream| (stream, addr)),
             ),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                // Both handles go: the socket closes, new connections are
-                // refused.
-                self.open = None;
-                let _ = self.closed.send(true);
+                self.close();
                 None
             }
             Err(e) => Some(Err(e)),
         }
+    }
+
+    /// Both handles go: the socket closes, new connections are refused.
+    fn close(&mut self) {
+        self.open = None;
+        let _ = self.closed.send(true);
     }
 
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
@@ -122,12 +142,25 @@ impl axum::serve::Listener for Closing {
     }
 }
 
-/// What the server waits for before it stops: the listener closed, then
-/// [`GRACE`].
-pub async fn closed_then_grace(mut closed: watch::Receiver<bool>) {
-    if closed.wait_for(|closed| *closed).await.is_ok() {
-        tokio::time::sleep(GRACE).await;
+/// What the server waits for before it stops: the listener closed; with
+/// TLS, every connection it accepted through its handshake and handed over
+/// (`pending` at 0, within the handshake's own time limit); then [`GRACE`].
+pub async fn closed_then_grace(
+    mut closed: watch::Receiver<bool>,
+    pending: Option<std::sync::Arc<std::sync::atomic::AtomicUsize>>,
+) {
+    if closed.wait_for(|closed| *closed).await.is_err() {
+        return;
     }
+    if let Some(pending) = pending {
+        let until = tokio::time::Instant::now() + super::tls::HANDSHAKE_TIMEOUT + GRACE;
+        while pending.load(std::sync::atomic::Ordering::SeqCst) > 0
+            && tokio::time::Instant::now() < until
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    tokio::time::sleep(GRACE).await;
 }
 
 #[cfg(test)]
@@ -141,7 +174,8 @@ mod tests {
         let (stop_tx, stop) = watch::channel(false);
         let (mut closing, mut closed) = Closing::new(std_listener, stop).unwrap();
         // three clients whose handshakes the kernel completed: in the
-        // backlog, not yet accepted
+        // backlog, not yet accepted; the stop comes before any accept, so
+        // all three are taken by the backlog's non-blocking accepts
         let clients: Vec<_> = (0..3)
             .map(|_| std::net::TcpStream::connect(addr).unwrap())
             .collect();
@@ -152,6 +186,7 @@ mod tests {
             taken += 1;
         }
         assert_eq!(taken, clients.len());
+        assert!(closing.open.is_none());
         assert!(*closed.borrow_and_update());
         // closed: a new connection is refused, and nothing more comes
         assert!(std::net::TcpStream::connect(addr).is_err());

@@ -363,10 +363,22 @@ pub(crate) fn is_json(headers: &HeaderMap) -> bool {
 /// caller gets the answer for an unknown one (after the credential's
 /// check), where `Path` would answer a plain-text 400.
 pub(crate) fn segment(uri: &Uri, back: usize) -> String {
-    let raw = uri.path().rsplit('/').nth(back).unwrap_or_default();
-    percent_encoding::percent_decode_str(raw)
+    percent_encoding::percent_decode_str(raw_segment(uri, back))
         .decode_utf8_lossy()
         .into_owned()
+}
+
+/// A path segment, percent-decoded, counted from the end; `None` when the
+/// bytes it decodes to are not UTF-8 (`%FF`).
+pub(crate) fn segment_utf8(uri: &Uri, back: usize) -> Option<String> {
+    percent_encoding::percent_decode_str(raw_segment(uri, back))
+        .decode_utf8()
+        .ok()
+        .map(std::borrow::Cow::into_owned)
+}
+
+fn raw_segment(uri: &Uri, back: usize) -> &str {
+    uri.path().rsplit('/').nth(back).unwrap_or_default()
 }
 
 async fn run_action(

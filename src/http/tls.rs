@@ -5,6 +5,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,7 +19,7 @@ use tokio_rustls::TlsAcceptor;
 use super::closing::Closing;
 
 /// The longest a client may take over its TLS handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Builds the acceptor from a certificate chain and a private key in PEM.
 /// Errors name the file, never its content.
@@ -56,12 +57,17 @@ pub fn acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, String> {
 pub struct TlsListener {
     ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
     local: SocketAddr,
+    /// Connections accepted and not yet handed to the server: in their
+    /// handshake, or waiting in `ready`. The drain waits for none.
+    pending: Arc<AtomicUsize>,
 }
 
 impl TlsListener {
     pub fn new(mut tcp: Closing, acceptor: TlsAcceptor) -> io::Result<Self> {
         let local = tcp.local_addr()?;
         let (tx, ready) = mpsc::channel(64);
+        let pending = Arc::new(AtomicUsize::new(0));
+        let counted = pending.clone();
         tokio::spawn(async move {
             loop {
                 let accepted = tokio::select! {
@@ -81,19 +87,33 @@ impl TlsListener {
                         continue;
                     }
                 };
-                let (acceptor, tx) = (acceptor.clone(), tx.clone());
+                let (acceptor, tx, pending) = (acceptor.clone(), tx.clone(), counted.clone());
+                pending.fetch_add(1, Ordering::SeqCst);
                 tokio::spawn(async move {
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                        // counted down when the server takes it
                         Ok(Ok(tls)) => {
-                            let _ = tx.send((tls, addr)).await;
+                            if tx.send((tls, addr)).await.is_ok() {
+                                return;
+                            }
                         }
                         Ok(Err(e)) => tracing::debug!(%addr, error = %e, "TLS handshake failed"),
                         Err(_) => tracing::debug!(%addr, "TLS handshake timed out"),
                     }
+                    pending.fetch_sub(1, Ordering::SeqCst);
                 });
             }
         });
-        Ok(TlsListener { ready, local })
+        Ok(TlsListener {
+            ready,
+            local,
+            pending,
+        })
+    }
+
+    /// The count of connections accepted and not yet handed over.
+    pub fn pending(&self) -> Arc<AtomicUsize> {
+        self.pending.clone()
     }
 }
 
@@ -103,7 +123,10 @@ impl axum::serve::Listener for TlsListener {
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         match self.ready.recv().await {
-            Some(pair) => pair,
+            Some(pair) => {
+                self.pending.fetch_sub(1, Ordering::SeqCst);
+                pair
+            }
             None => std::future::pending().await,
         }
     }

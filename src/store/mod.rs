@@ -34,9 +34,9 @@ pub struct Store {
     /// For the connection that kills a timed-out statement: outside the
     /// pool, so that a full pool cannot hold up the kill.
     opts: Opts,
-    /// Kills go one at a time, so that they hold at most one connection
-    /// outside the pool (the capacity rule counts `pool.max + 1`).
-    kills: Arc<tokio::sync::Mutex<()>>,
+    /// The one connection outside the pools, shared by the connection's
+    /// stores (one per runtime thread).
+    aside: Arc<Aside>,
     /// The server's ids of the connections running a statement now, for
     /// a drain that runs out of time: it kills them before the process ends.
     running: std::sync::Mutex<Vec<u32>>,
@@ -44,9 +44,23 @@ pub struct Store {
     acquire_timeout: Duration,
     /// The most connections this pool holds.
     max: usize,
-    /// When the last ping outside the pool ended, and whether it was
-    /// answered.
-    last_aside: Arc<std::sync::Mutex<Option<(std::time::Instant, bool)>>>,
+}
+
+/// The connection outside the pools, of a connection's stores together:
+/// kills and pings that a full pool must not hold up go through it one at
+/// a time, so that they hold at most one connection outside the pools (the
+/// capacity rule counts `pool.max + 1`).
+#[derive(Debug, Default)]
+pub struct Aside {
+    one: Arc<tokio::sync::Mutex<()>>,
+    /// When the last ping through it ended, and whether it was answered.
+    last_ping: std::sync::Mutex<Option<(std::time::Instant, bool)>>,
+}
+
+impl Aside {
+    fn last_ping(&self) -> Option<(std::time::Instant, bool)> {
+        *self.last_ping.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 /// How long the answer of a ping outside the pool stands for one that
@@ -86,17 +100,17 @@ impl Store {
     /// readiness reports it). Must be called on the runtime that will use
     /// it: each runtime thread has pools of its own.
     pub fn new(settings: &ConnectionSettings, min: usize, max: usize) -> Self {
-        Self::sharing_kills(settings, min, max, Arc::default())
+        Self::sharing_aside(settings, min, max, Arc::default())
     }
 
-    /// As [`Store::new`], with the lock that makes kills go one at a time
-    /// shared with the connection's other stores (one per runtime thread),
-    /// so that a replica holds at most one kill connection per connection.
-    pub fn sharing_kills(
+    /// As [`Store::new`], with the connection outside the pool shared with
+    /// the connection's other stores (one per runtime thread), so that a
+    /// replica holds at most one such connection per connection.
+    pub fn sharing_aside(
         settings: &ConnectionSettings,
         min: usize,
         max: usize,
-        kills: Arc<tokio::sync::Mutex<()>>,
+        aside: Arc<Aside>,
     ) -> Self {
         let t = &settings.tunables;
         let max = max.max(1);
@@ -117,12 +131,11 @@ impl Store {
             default_utc: std::sync::OnceLock::new(),
             in_use: Arc::default(),
             opts,
-            kills,
+            aside,
             running: std::sync::Mutex::default(),
             query_timeout: Duration::from_millis(t.query_timeout_ms),
             acquire_timeout: Duration::from_millis(t.pool.acquire_timeout_ms),
             max,
-            last_aside: Arc::default(),
         }
     }
 
@@ -143,37 +156,40 @@ impl Store {
             .map_err(|_| StoreError::Unavailable("no answer in time".into()))?
     }
 
-    /// A ping over a connection outside the pool, as a kill's. A task holds
-    /// the lock on that connection until it is closed, `limit` at most, even
-    /// when the caller stops waiting, so that the capacity rule's one
-    /// connection outside the pool holds. When a kill or another ping holds
-    /// it, the answer of the last such ping serves if it ended in the last
-    /// few seconds; otherwise this one waits for the lock (the caller's
-    /// limit bounds the wait), and takes the answer of a ping that ended
-    /// meanwhile rather than ask again: probes that come together are not
-    /// told the store is down because one of them is asking it.
+    /// A ping over the connection outside the pools, as a kill's. A task
+    /// holds that connection until it is closed, within the caller's limit,
+    /// even when the caller stops waiting, so that the capacity rule's one
+    /// connection outside the pools holds. When a kill or another ping (of
+    /// any thread) holds it, the answer of the last ping serves if it ended
+    /// in the last few seconds; otherwise this one waits its turn (the
+    /// caller's limit bounds the wait) and takes the answer of a ping that
+    /// ended meanwhile rather than ask again: probes that come together
+    /// are not told the store is down because one of them is asking it.
     async fn ping_aside(&self, limit: Duration) -> Result<(), StoreError> {
+        let asked = std::time::Instant::now();
         let answer = |ok: bool| {
             ok.then_some(())
                 .ok_or_else(|| StoreError::Unavailable("no answer in time".into()))
         };
-        let last_answer = || *self.last_aside.lock().unwrap_or_else(|p| p.into_inner());
-        let one = match self.kills.clone().try_lock_owned() {
+        let one = match self.aside.one.clone().try_lock_owned() {
             Ok(one) => one,
             Err(_) => {
-                if let Some((_, ok)) = last_answer().filter(|(at, _)| at.elapsed() < RECENT_ASIDE) {
+                let recent = |(at, _): &(std::time::Instant, bool)| at.elapsed() < RECENT_ASIDE;
+                if let Some((_, ok)) = self.aside.last_ping().filter(recent) {
                     return answer(ok);
                 }
-                let asked = std::time::Instant::now();
-                let one = self.kills.clone().lock_owned().await;
-                if let Some((_, ok)) = last_answer().filter(|(at, _)| *at >= asked) {
+                let one = self.aside.one.clone().lock_owned().await;
+                if let Some((_, ok)) = self.aside.last_ping().filter(|(at, _)| *at >= asked) {
                     return answer(ok);
                 }
                 one
             }
         };
-        let (opts, last) = (self.opts.clone(), self.last_aside.clone());
-        let aside = tokio::spawn(async move {
+        // What is left of the caller's limit: past it, nobody waits for
+        // the answer, and a kill may be waiting for the connection.
+        let limit = limit.saturating_sub(asked.elapsed());
+        let (opts, aside) = (self.opts.clone(), self.aside.clone());
+        let ping = tokio::spawn(async move {
             let _one = one;
             let ping = async {
                 let mut conn = Conn::new(opts).await.map_err(unavailable)?;
@@ -184,12 +200,11 @@ impl Store {
             let answered = tokio::time::timeout(limit, ping)
                 .await
                 .unwrap_or_else(|_| Err(StoreError::Unavailable("no answer in time".into())));
-            *last.lock().unwrap_or_else(|p| p.into_inner()) =
+            *aside.last_ping.lock().unwrap_or_else(|p| p.into_inner()) =
                 Some((std::time::Instant::now(), answered.is_ok()));
             answered
         });
-        aside
-            .await
+        ping.await
             .unwrap_or_else(|_| Err(StoreError::Unavailable("the ping stopped".into())))
     }
 
@@ -382,12 +397,12 @@ impl Store {
     /// (that connection, when the caller still has it).
     fn kill(&self, id: u32, held: Option<Held>) {
         let opts = self.opts.clone();
-        let kills = self.kills.clone();
+        let aside = self.aside.clone();
         let working = crate::inflight::Working::start();
         let task = async move {
             let _working = working;
             let kill = async {
-                let _one_at_a_time = kills.lock().await;
+                let _one_at_a_time = aside.one.lock().await;
                 let mut other = Conn::new(opts).await?;
                 other.query_drop(format!("KILL {id}")).await?;
                 other.disconnect().await

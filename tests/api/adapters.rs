@@ -507,6 +507,15 @@ async fn a_path_that_is_not_utf8_gets_the_adapters_own_answers() {
     keycloak_post(&app, "jane%FF", JANE)
         .await
         .expect(401, "wrong_username_or_password");
+    // a connection without get_user answers so first, as for any name
+    let without = builder()
+        .without("get_user")
+        .connection(ADAPTERS)
+        .spawn()
+        .await;
+    keycloak_get(&without, "%FFjane")
+        .await
+        .expect(501, "action_not_configured");
     // not even one whose stored name holds U+FFFD, which a lossy decoding
     // of those bytes gives
     app.sql("UPDATE members SET login_name = 'ren\u{FFFD}' WHERE login_name = 'jane'");

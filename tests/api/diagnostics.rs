@@ -197,4 +197,19 @@ fn a_statement_past_query_timeout_ms_is_logged_as_such() {
     assert!(answer.contains("script_timeout"), "{answer}");
     assert!(log.contains("query_timeout_ms"), "{log}");
     assert!(!log.contains("the script ran past its time limit"), "{log}");
+
+    // the script's own limit first: that is what the log names
+    let prepared = builder()
+        .bare()
+        .script(
+            "login",
+            "fn login(u, p) {\n  db::query(\"SELECT SLEEP(5)\");\n  #{ id: 1 }\n}",
+        )
+        .connection("query_timeout_ms = 10000\nscript_timeout_ms = 400")
+        .prepare();
+    let out = customdb(&prepared.config, &["try", "main", "login", LOGIN], None);
+    let log = text(&out.stderr);
+    assert!(text(&out.stdout).contains("script_timeout"), "{log}");
+    assert!(log.contains("the script ran past its time limit"), "{log}");
+    assert!(!log.contains("query_timeout_ms"), "{log}");
 }

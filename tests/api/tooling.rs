@@ -448,12 +448,28 @@ fn try_runs_one_page_of_list_users() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let users = page["users"].as_array().expect("users");
     assert_eq!(users.len(), 2, "{page}");
-    let out = customdb(
-        &prepared.config,
-        &["try", "main", "list_users", "{not json"],
-        None,
-    );
-    assert_eq!(out.status.code(), Some(2));
+    // what the export would not ask for is refused, naming it
+    for (request, says) in [
+        ("{not json", "not JSON"),
+        (
+            r#"{"limit": 0}"#,
+            "`limit` must be an integer from 1 to 10000",
+        ),
+        (r#"{"after": 1, "page": 2}"#, "not `page`"),
+        (r#"{"after": [1]}"#, "`after` must be"),
+    ] {
+        let out = customdb(
+            &prepared.config,
+            &["try", "main", "list_users", request],
+            None,
+        );
+        assert_eq!(out.status.code(), Some(2), "{request}");
+        assert!(
+            text(&out.stderr).contains(says),
+            "{request}: {}",
+            text(&out.stderr)
+        );
+    }
 }
 
 /// Writes a file whole, as an editor's save-by-rename does.

@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value};
 
 use super::{
     admit_for, context, error_at, json, json_body, not_for, our_status, required, segment,
-    stable_id, user_status, AppState, STANDARD,
+    segment_utf8, stable_id, user_status, AppState, STANDARD,
 };
 use crate::actions::{Outcome, Request as ActionRequest};
 use crate::error::Error;
@@ -44,13 +44,20 @@ pub(super) async fn lookup(
     // .../connections/{connection}/keycloak/users/{user}
     let connection = segment(&uri, 3);
     let admitted = admit_for(&state, &connection, "keycloak", "get_user", &headers)?;
-    let result = match user_segment(&uri) {
+    // A name whose bytes are not UTF-8 (`%FF`) is no user's: answered as an
+    // unknown one without a script (a lossy decoding would hand the script
+    // a U+FFFD that a stored name could hold), once the connection is known
+    // to have the script.
+    let result = match segment_utf8(&uri, 0) {
         Some(user) => {
             let request =
                 ActionRequest::lookup("username_or_email", user, context("keycloak", None, None))?;
             admitted.run(&state, request, lookup_status).await
         }
-        None => Err(Error::UserNotFound),
+        None => admitted
+            .conn
+            .offers(crate::actions::Action::GetUser)
+            .and(Err(Error::UserNotFound)),
     };
     Ok(match result {
         Ok(Outcome::User(profile)) => match kc_user(&connection, &profile) {
@@ -76,7 +83,7 @@ pub(super) async fn verify(
     let admitted = admit_for(&state, &connection, "keycloak", "login", &headers)?;
     let body = json_body(&headers, body)?;
     let password = required(&body, "/password", "password")?;
-    let result = match user_segment(&uri) {
+    let result = match segment_utf8(&uri, 0) {
         Some(user) => {
             let request = ActionRequest::login_named(
                 ["username", "password"],
@@ -93,18 +100,6 @@ pub(super) async fn verify(
         Ok(_) => json(StatusCode::OK, &json!({})),
         Err(e) => error_at(code, e),
     })
-}
-
-/// The user's path segment, percent-decoded; `None` when the bytes it
-/// decodes to are not UTF-8 (`%FF`): such a name is no user's, and is
-/// answered as an unknown one without a script (a lossy decoding would hand
-/// the script a U+FFFD that a stored name could hold).
-fn user_segment(uri: &Uri) -> Option<String> {
-    let raw = uri.path().rsplit('/').next().unwrap_or_default();
-    percent_encoding::percent_decode_str(raw)
-        .decode_utf8()
-        .ok()
-        .map(std::borrow::Cow::into_owned)
 }
 
 /// An attribute value as the provider takes it: a list of strings.

@@ -29,8 +29,8 @@ use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
 use super::request_id::CURRENT_REQUEST_ID;
-pub(super) use super::segment;
 use super::{read_body, AppState};
+pub(super) use super::{segment, segment_utf8};
 use crate::actions::{Outcome, Request as ActionRequest};
 use crate::connection::Connection;
 use crate::error::Error;
