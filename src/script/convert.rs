@@ -31,29 +31,35 @@ pub fn rows_to_array(rows: Vec<Row>) -> Result<Array, String> {
         .iter()
         .map(|col| col.name_str().as_ref().into())
         .collect();
-    // Two columns of one name (`a.id, b.id` of a join) would be one key of
-    // the map, the first value lost without a word.
-    if let Some((i, name)) = names
+    let mut out = Array::with_capacity(rows.len());
+    for row in rows {
+        let mut map = RhaiMap::new();
+        for ((name, col), value) in names.iter().zip(columns.iter()).zip(row.unwrap()) {
+            map.insert(name.clone(), to_dynamic(value, col));
+        }
+        // Two columns of one name (`a.id, b.id` of a join) are one key of
+        // the map, the first value lost without a word: refused, told at
+        // the first row (one length to compare, not the names).
+        if out.is_empty() && map.len() < names.len() {
+            return Err(same_names(&names));
+        }
+        out.push(Dynamic::from_map(map));
+    }
+    Ok(out)
+}
+
+/// What is wrong with columns of which two or more share a name.
+fn same_names(names: &[Key]) -> String {
+    let (i, name) = names
         .iter()
         .enumerate()
         .find(|(i, name)| names[..*i].contains(name))
-    {
-        return Err(format!(
-            "the result has two columns named `{name}` (columns {} and {}): give one a name of its own with AS",
-            names.iter().position(|n| n == name).unwrap_or(0) + 1,
-            i + 1
-        ));
-    }
-    Ok(rows
-        .into_iter()
-        .map(|row| {
-            let mut map = RhaiMap::new();
-            for ((name, col), value) in names.iter().zip(columns.iter()).zip(row.unwrap()) {
-                map.insert(name.clone(), to_dynamic(value, col));
-            }
-            Dynamic::from_map(map)
-        })
-        .collect())
+        .unwrap_or((0, &names[0]));
+    format!(
+        "the result has two columns named `{name}` (columns {} and {}): give one a name of its own with AS",
+        names.iter().position(|n| n == name).unwrap_or(0) + 1,
+        i + 1
+    )
 }
 
 /// A MySQL value as a script sees it.

@@ -73,6 +73,9 @@ pub fn register_constructors(engine: &mut Engine) {
 /// error constructors builds (a script that returned such a value meant to
 /// throw it).
 pub fn constructed(map: &RhaiMap) -> Option<&'static str> {
+    if map.len() > 3 {
+        return None;
+    }
     let kind = map.get("kind")?.read_lock::<rhai::ImmutableString>()?;
     let (name, keys): (_, &[&str]) = match kind.as_str() {
         WRONG_USERNAME_OR_PASSWORD => (WRONG_USERNAME_OR_PASSWORD, &["kind", "user", "message"]),
