@@ -287,11 +287,9 @@ async fn health_and_readiness() {
     assert_eq!(a.body["connections"]["main"], "ok");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn readiness_names_an_unreachable_store_without_details() {
-    let prepared = builder().prepare();
+/// Points the connection of `prepared` at a port where nothing listens.
+fn point_at_a_closed_port(prepared: &crate::helpers::Prepared) {
     let text = std::fs::read_to_string(&prepared.config).unwrap();
-    // a port where nothing listens
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -302,6 +300,12 @@ async fn readiness_names_an_unreachable_store_without_details() {
         &format!(":{closed}/"),
     );
     std::fs::write(&prepared.config, text).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_names_an_unreachable_store_without_details() {
+    let prepared = builder().prepare();
+    point_at_a_closed_port(&prepared);
     let app = prepared.spawn().await;
     let a = app.send(app.client.get(app.url("/readyz"))).await;
     assert_eq!(a.status, 503);
@@ -316,17 +320,7 @@ async fn readiness_names_an_unreachable_store_without_details() {
 #[test]
 fn the_readiness_warning_carries_the_request_id() {
     let prepared = builder().prepare();
-    let text = std::fs::read_to_string(&prepared.config).unwrap();
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let text = text.replace(
-        &format!(":{}/", crate::helpers::mariadb().port),
-        &format!(":{closed}/"),
-    );
-    std::fs::write(&prepared.config, text).unwrap();
+    point_at_a_closed_port(&prepared);
     let server = Process::serve(&prepared.config, &[]);
     let answer = crate::helpers::raw_request(
         server.addr,
