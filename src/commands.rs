@@ -168,6 +168,11 @@ pub async fn try_action(
             })?
         };
         // under the export's limits for a page of that size
+        if !request.is_object() {
+            return Err(UsageError::Other(
+                "list_users: the request is an object: {\"after\": ..., \"limit\": ...}".into(),
+            ));
+        }
         let (_, limit) = crate::export::page_request(&request)
             .map_err(|why| UsageError::Other(format!("list_users: {why}")))?;
         let mut conn_settings = conn_settings;
@@ -182,14 +187,19 @@ pub async fn try_action(
             )));
         }
         let started = std::time::Instant::now();
-        let (status, body) = crate::export::preview(&conn, &request).await;
+        let (status, body, store) = crate::export::preview_timed(&conn, &request).await;
         conn.close_thread_store().await;
         return Ok(Tried {
             status,
             body,
+            // the page's statements together (their count is not kept)
             timings: Timings {
                 script: started.elapsed(),
-                queries: Vec::new(),
+                queries: if store.is_zero() {
+                    Vec::new()
+                } else {
+                    vec![store]
+                },
             },
         });
     }

@@ -44,8 +44,9 @@ pub enum Error {
     /// A statement ran past `query_timeout_ms` and the script did not catch
     /// it: answered as [`Error::ScriptTimeout`], logged as what it was, so
     /// that an operator raises the right setting.
-    #[error("a statement ran past query_timeout_ms (the store's time limit) and was killed")]
-    StatementTimeout,
+    /// The field is the script's place (`file:line:col`), for the log.
+    #[error("{0}: a statement ran past query_timeout_ms (the store's time limit) and was killed")]
+    StatementTimeout(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -68,7 +69,7 @@ impl Error {
             Error::InvalidProfile(_) => "invalid_profile",
             Error::ActionNotConfigured => "action_not_configured",
             Error::StoreUnavailable(_) => "user_store_unavailable",
-            Error::ScriptTimeout | Error::StatementTimeout => "script_timeout",
+            Error::ScriptTimeout | Error::StatementTimeout(_) => "script_timeout",
         }
     }
 
@@ -78,7 +79,7 @@ impl Error {
         match self {
             Error::Script(_) => "the connection's script failed; the log has the cause".into(),
             Error::StoreUnavailable(_) => "the user store cannot be reached".into(),
-            Error::StatementTimeout => Error::ScriptTimeout.to_string(),
+            Error::StatementTimeout(_) => Error::ScriptTimeout.to_string(),
             other => other.to_string(),
         }
     }
@@ -92,7 +93,7 @@ impl Error {
                 | Error::InvalidProfile(_)
                 | Error::StoreUnavailable(_)
                 | Error::ScriptTimeout
-                | Error::StatementTimeout
+                | Error::StatementTimeout(_)
         )
     }
 

@@ -672,16 +672,26 @@ pub fn page_request(request: &Value) -> Result<(Dynamic, i64), String> {
 /// export reads it, with `blocked` and the stored hash's format name, never
 /// the hash. The status and body the case checks.
 pub async fn preview(conn: &Arc<Connection>, request: &Value) -> (u16, Value) {
+    let (status, body, _) = preview_timed(conn, request).await;
+    (status, body)
+}
+
+/// [`preview`], and the time the page waited on the store.
+pub async fn preview_timed(
+    conn: &Arc<Connection>,
+    request: &Value,
+) -> (u16, Value, std::time::Duration) {
     let (after, limit) = match page_request(request) {
         Ok(asked) => asked,
         Err(why) => {
             return (
                 400,
                 serde_json::json!({ "error": "invalid_request", "message": why }),
+                std::time::Duration::ZERO,
             )
         }
     };
-    let (page, _) = conn
+    let (page, store) = conn
         .call_function(
             "list_users",
             "list_users",
@@ -693,13 +703,14 @@ pub async fn preview(conn: &Arc<Connection>, request: &Value) -> (u16, Value) {
         Ok(p) => p,
         Err(e) => {
             let (status, body) = crate::http::answer(Err(e), "");
-            return (status.as_u16(), body);
+            return (status.as_u16(), body, store);
         }
     };
     let Some(items) = page.try_cast::<rhai::Array>() else {
         return (
             500,
             serde_json::json!({ "error": "list_users must return an array" }),
+            store,
         );
     };
     let max_profile = conn.settings.tunables.max_profile_bytes;
@@ -734,7 +745,7 @@ pub async fn preview(conn: &Arc<Connection>, request: &Value) -> (u16, Value) {
             }
         }
     }
-    (200, serde_json::json!({ "users": users }))
+    (200, serde_json::json!({ "users": users }), store)
 }
 
 #[cfg(test)]

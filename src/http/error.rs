@@ -99,7 +99,7 @@ pub fn status_of(error: &Error) -> StatusCode {
         Error::Script(_) | Error::InvalidProfile(_) => StatusCode::INTERNAL_SERVER_ERROR,
         Error::ActionNotConfigured => StatusCode::NOT_IMPLEMENTED,
         Error::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-        Error::ScriptTimeout | Error::StatementTimeout => StatusCode::GATEWAY_TIMEOUT,
+        Error::ScriptTimeout | Error::StatementTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
     }
 }
 
@@ -149,7 +149,7 @@ mod tests {
             Error::ActionNotConfigured,
             Error::StoreUnavailable("x".into()),
             Error::ScriptTimeout,
-            Error::StatementTimeout,
+            Error::StatementTimeout("x".into()),
         ];
         let mut all: Vec<ApiError> = domain.into_iter().map(ApiError::from).collect();
         all.extend([

@@ -258,8 +258,12 @@ fn password_module(policy: HashPolicy) -> Module {
     // With the password: also false when `password::hash` would refuse it
     // (over 72 bytes with bcrypt), so that the upgrade at the end of a login
     // never turns a right password into an error.
-    m.set_native_fn("needs_rehash", move |stored: Dynamic, plain: &str| {
-        Ok(password::hashable(plain, policy)
+    // (A `plain` that is no string is no password `password::hash` takes.)
+    m.set_native_fn("needs_rehash", move |stored: Dynamic, plain: Dynamic| {
+        let hashable = plain
+            .read_lock::<rhai::ImmutableString>()
+            .is_some_and(|plain| password::hashable(&plain, policy));
+        Ok(hashable
             && stored
                 .into_immutable_string()
                 .map_or(true, |s| password::needs_rehash(&s, policy)))

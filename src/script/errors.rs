@@ -159,7 +159,7 @@ pub(super) fn meaning(map: &RhaiMap, file: &Path, place: &str) -> Option<Error> 
         }
         STORE => {
             if map.get("timeout").and_then(|v| v.as_bool().ok()) == Some(true) {
-                return Some(Error::StatementTimeout);
+                return Some(Error::StatementTimeout(place.to_string()));
             }
             let message = call::mask(&text_of(map, "message").unwrap_or_default());
             match map.get("code").map(|c| c.as_int()) {

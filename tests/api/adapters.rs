@@ -507,6 +507,10 @@ async fn a_path_that_is_not_utf8_gets_the_adapters_own_answers() {
     keycloak_post(&app, "jane%FF", JANE)
         .await
         .expect(401, "wrong_username_or_password");
+    // the password's own rules come first, as for any name
+    keycloak_post(&app, "jane%FF", &"p".repeat(1100))
+        .await
+        .expect(400, "invalid_request");
     // a connection without get_user answers so first, as for any name
     let without = builder()
         .without("get_user")

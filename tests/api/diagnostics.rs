@@ -196,6 +196,8 @@ fn a_statement_past_query_timeout_ms_is_logged_as_such() {
     assert_eq!(out.status.code(), Some(1), "{log}");
     assert!(answer.contains("script_timeout"), "{answer}");
     assert!(log.contains("query_timeout_ms"), "{log}");
+    // at the statement's place in the script
+    assert!(log.contains("login.rhai:2:"), "{log}");
     assert!(!log.contains("the script ran past its time limit"), "{log}");
 
     // the script's own limit first: that is what the log names

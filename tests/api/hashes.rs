@@ -412,6 +412,28 @@ async fn magento2_customers_log_in_per_website_and_failures_are_counted() {
         app.sql("SELECT password_hash FROM customer_entity WHERE entity_id = 2"),
         a2
     );
+
+    // At the cut-over, REHASH = "yes": the customer is moved to customdb's
+    // hash at the first login and logs in with it after; a wrong password
+    // is still refused; a password over bcrypt's 72 bytes keeps its hash
+    let app = builder()
+        .example("magento2")
+        .connection("bcrypt_cost = 4\npublic_configuration = [\"REHASH\", \"WEBSITE_ID\"]\n[connections.main.configuration]\nREHASH = \"yes\"\nWEBSITE_ID = \"1\"")
+        .spawn()
+        .await;
+    app.sql(&format!(
+        "INSERT INTO customer_entity (entity_id, website_id, email, firstname, lastname, password_hash) VALUES
+           (1, 1, 'ann@example.com', 'Ann', 'One', '{s1}');"
+    ));
+    for _ in 0..2 {
+        let a = login(&app, "ann@example.com", PW).await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        let now = app.sql("SELECT password_hash FROM customer_entity WHERE entity_id = 1");
+        assert!(now.starts_with("$2b$04$"), "{now}");
+    }
+    login(&app, "ann@example.com", "nope")
+        .await
+        .expect(401, "wrong_username_or_password");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

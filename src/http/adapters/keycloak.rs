@@ -83,16 +83,17 @@ pub(super) async fn verify(
     let admitted = admit_for(&state, &connection, "keycloak", "login", &headers)?;
     let body = json_body(&headers, body)?;
     let password = required(&body, "/password", "password")?;
-    let result = match segment_utf8(&uri, 0) {
-        Some(user) => {
-            let request = ActionRequest::login_named(
-                ["username", "password"],
-                user,
-                password,
-                context("keycloak", None, None),
-            )?;
-            admitted.run(&state, request, verify_status).await
-        }
+    // A name whose bytes are not UTF-8 is no user's (see `lookup`); the
+    // password's rules are checked first all the same (400 before 401).
+    let user = segment_utf8(&uri, 0);
+    let request = ActionRequest::login_named(
+        ["username", "password"],
+        user.clone().unwrap_or_else(|| "-".into()),
+        password,
+        context("keycloak", None, None),
+    )?;
+    let result = match user {
+        Some(_) => admitted.run(&state, request, verify_status).await,
         None => Err(Error::WrongUsernameOrPassword),
     };
     let code = verify_status(&result);
