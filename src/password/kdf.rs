@@ -134,6 +134,7 @@ pub fn pbkdf2(
     length: usize,
 ) -> Result<Vec<u8>, HashError> {
     pbkdf2_costs(format, rounds, length)?;
+    super::work()?;
     let rounds = rounds as u32;
     let mut out = vec![0u8; length];
     match prf {
@@ -159,6 +160,7 @@ pub fn scrypt(
     scrypt_costs(format, n, r, p, length)?;
     let params = scrypt::Params::new(n.trailing_zeros() as u8, r, p)
         .map_err(|_| HashError::Malformed(format))?;
+    super::work()?;
     let mut out = vec![0u8; length];
     scrypt::scrypt(password, salt, &params, &mut out).map_err(|_| HashError::Malformed(format))?;
     Ok(out)
@@ -254,6 +256,7 @@ pub fn argon2(
     }
     let params =
         argon2::Params::new(m, t, p, Some(length)).map_err(|_| HashError::Malformed(format))?;
+    super::work()?;
     let mut out = vec![0u8; length];
     Argon2::new(variant, version, params)
         .hash_password_into(password, salt, &mut out)

@@ -49,6 +49,7 @@ pub fn verify_drupal(pw: &[u8], stored: &str) -> Result<bool, HashError> {
         return Ok(false);
     }
     let salt = &bytes[4..12];
+    super::work()?;
     let mut h = Digest::Sha512.of(&[salt, pw]);
     for _ in 0..(1u32 << log2) {
         h = Digest::Sha512.of(&[&h, pw]);
@@ -106,6 +107,7 @@ pub fn verify_yescrypt(pw: &[u8], stored: &str) -> Result<bool, HashError> {
     {
         return Err(HashError::Malformed("yescrypt"));
     }
+    super::work()?;
     match yescrypt::Yescrypt::default().verify_password(pw, stored) {
         Ok(()) => Ok(true),
         Err(yescrypt::password_hash::Error::PasswordInvalid) => Ok(false),
@@ -360,6 +362,7 @@ fn spring_sha256(pw: &[u8], body: &str) -> Result<bool, HashError> {
     const F: &str = "Spring {sha256}";
     let raw = kdf::hex_decode(body).ok_or(HashError::Malformed(F))?;
     let (salt, expected) = raw.split_at(8);
+    super::work()?;
     let mut h = Digest::Sha256.of(&[salt, pw]);
     for _ in 1..1024 {
         h = Digest::Sha256.of(&[&h]);

@@ -113,6 +113,47 @@ pub enum HashError {
     TooLong,
     #[error("hashing failed")]
     Internal,
+    /// A verification run by [`before_work`] reached its costly work: it
+    /// is to be run in full, on the hashing pool. Never leaves this module's
+    /// callers' checks.
+    #[error("the verification's work is still to do")]
+    Deferred,
+}
+
+thread_local! {
+    /// Set while [`before_work`] runs a verification on this thread.
+    static BEFORE_WORK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Where a verification's costly work begins (a KDF, an iterated digest,
+/// bcrypt): under [`before_work`] it stops there. Every such place calls
+/// this once its value has been read and its costs checked.
+pub(crate) fn work() -> Result<(), HashError> {
+    if BEFORE_WORK.with(std::cell::Cell::get) {
+        Err(HashError::Deferred)
+    } else {
+        Ok(())
+    }
+}
+
+/// Runs a verification `f` on this thread up to where its costly work
+/// would begin: `Some` with its result when it ends before that (a value
+/// refused as unknown, malformed or too costly, or a digest cheap enough to
+/// compute here), `None` when the work is still to do. So a refusal is
+/// told at once, not after a wait for a hashing slot.
+pub fn before_work<T>(f: impl FnOnce() -> Result<T, HashError>) -> Option<Result<T, HashError>> {
+    struct Unset;
+    impl Drop for Unset {
+        fn drop(&mut self) {
+            BEFORE_WORK.with(|b| b.set(false));
+        }
+    }
+    BEFORE_WORK.with(|b| b.set(true));
+    let _unset = Unset;
+    match f() {
+        Err(HashError::Deferred) => None,
+        ended => Some(ended),
+    }
 }
 
 /// The format of `stored`, by its shape only.
@@ -296,6 +337,10 @@ fn verify_bcrypt(pw: &[u8], stored: &str) -> Result<bool, HashError> {
     if stored.starts_with("$2x$") {
         return verify_bcrypt_2x(pw, stored, cost);
     }
+    if !bcrypt_body_ok(stored) {
+        return Err(HashError::Malformed("bcrypt"));
+    }
+    work()?;
     // Legacy systems verified with the first 72 bytes: so do we.
     bcrypt::verify(pw, stored).map_err(|_| HashError::Malformed("bcrypt"))
 }
@@ -319,6 +364,7 @@ fn verify_bcrypt_2x(pw: &[u8], stored: &str, cost: u32) -> Result<bool, HashErro
     if !(4..=31).contains(&cost) || hash.len() != 31 {
         return Err(HashError::Malformed(F));
     }
+    work()?;
     let mut cycle = pw.iter().copied().chain([0]).cycle();
     let mut key = [0u8; 72];
     for word in key.chunks_mut(4) {
@@ -363,6 +409,7 @@ fn verify_argon2(pw: &[u8], stored: &str) -> Result<bool, HashError> {
         params.p_cost(),
         output,
     )?;
+    work()?;
     match Argon2::default().verify_password(pw, &hash) {
         Ok(()) => Ok(true),
         Err(argon2::password_hash::Error::PasswordInvalid) => Ok(false),
@@ -480,6 +527,7 @@ fn verify_sha_crypt(pw: &[u8], stored: &str) -> Result<bool, HashError> {
         return Err(malformed());
     }
     let params = sha_crypt::Params::new(rounds).map_err(|_| malformed())?;
+    work()?;
     let computed = if wide {
         crypt64_in_order(&sha_crypt::sha512_crypt(pw, salt, params), &SHA512_ORDER)
     } else {
@@ -568,6 +616,7 @@ fn verify_md5_crypt(pw: &[u8], stored: &str) -> Result<bool, HashError> {
         return Err(HashError::Malformed("MD5-crypt"));
     }
     let salt = &salt.as_bytes()[..salt.len().min(8)];
+    work()?;
     Ok(md5_crypt(pw, salt).as_bytes().ct_eq(hash.as_bytes()).into())
 }
 
@@ -590,6 +639,7 @@ fn verify_phpass(pw: &[u8], stored: &str) -> Result<bool, HashError> {
         return Err(HashError::Malformed(F));
     }
     let salt = &stored.as_bytes()[4..12];
+    work()?;
     let mut h = Md5::new().chain_update(salt).chain_update(pw).finalize();
     for _ in 0..(1u32 << log2) {
         h = Md5::new().chain_update(h).chain_update(pw).finalize();
@@ -736,6 +786,111 @@ fn bcrypt_cost(stored: &str) -> Result<u32, HashError> {
         .get(4..6)
         .and_then(|c| c.parse().ok())
         .ok_or(HashError::Malformed("bcrypt"))
+}
+
+#[cfg(test)]
+mod before_work_tests {
+    use super::*;
+
+    /// Every committed vector: what `before_work` tells of it. A format
+    /// that computes a KDF, an iterated digest or bcrypt must stop at its
+    /// work (`None`), or it would run on a request thread; only single
+    /// digests may end there, and then with the full verification's answer.
+    #[test]
+    fn costly_formats_stop_at_their_work_and_cheap_ones_end_with_the_answer() {
+        let hashes = include_str!("../../tests/vectors/hashes.tsv");
+        let legacy = include_str!("../../tests/vectors/legacy.tsv");
+        let mut ended = std::collections::BTreeSet::new();
+        let mut stopped = 0;
+        let rows = hashes
+            .lines()
+            .map(|l| {
+                let f: Vec<&str> = l.split('\t').collect();
+                (f[0], "verify", f[1], f[2], None)
+            })
+            .chain(legacy.lines().map(|l| {
+                let f: Vec<&str> = l.split('\t').collect();
+                (f[0], f[1], f[2], f[3], f.get(4).copied())
+            }));
+        for (label, how, pw, stored, extra) in rows {
+            let run = || match how {
+                "verify" => verify(pw, stored),
+                "keycloak" => {
+                    let secret: serde_json::Value = serde_json::from_str(stored).unwrap();
+                    let credential: serde_json::Value =
+                        serde_json::from_str(extra.unwrap()).unwrap();
+                    verify_keycloak(pw, &secret, &credential)
+                }
+                "descriptor" => Ok(true),
+                other => verify_as(other.trim_start_matches("verify_as:"), pw, stored),
+            };
+            if how == "descriptor" {
+                continue;
+            }
+            match before_work(run) {
+                None => stopped += 1,
+                Some(answer) => {
+                    assert_eq!(answer, Ok(true), "{label}");
+                    ended.insert(label);
+                }
+            }
+        }
+        assert!(stopped > 100, "{stopped}");
+        // single digests of the password (and a salt), nothing iterated
+        let cheap: std::collections::BTreeSet<&str> = [
+            "hex_md5",
+            "hex_sha1",
+            "hex_sha1_upper",
+            "hex_sha256",
+            "hex_sha512",
+            "joomla_md5",
+            "joomla_md5_salt",
+            "joomla_sha256",
+            "joomla_sha256_as",
+            "ldap_sha256",
+            "ldap_sha512_lower",
+            "ldap_ssha384",
+            "magento2_sha256",
+            "magento2_short_salt",
+            "mysql41",
+            "passlib_ldap_hex_md5",
+            "passlib_ldap_hex_sha1",
+            "passlib_ldap_md5",
+            "passlib_ldap_salted_md5",
+            "passlib_ldap_salted_sha1",
+            "passlib_ldap_salted_sha256",
+            "passlib_ldap_salted_sha512",
+            "passlib_ldap_sha1",
+            "spring_ldap_ssha",
+            "spring_md5_salted",
+            "spring_noop",
+            "spring_sha1_salted",
+            "spring_sha256_plain",
+        ]
+        .into_iter()
+        .collect();
+        let unexpected: Vec<_> = ended.difference(&cheap).collect();
+        assert!(
+            unexpected.is_empty(),
+            "computed before the pool: {unexpected:?}"
+        );
+    }
+
+    #[test]
+    fn refusals_end_before_any_work_and_the_flag_is_cleared() {
+        for stored in [
+            "$2y$31$abcdefghijklmnopqrstuu5ly1q8Ar9lUbQuJX6i2JiGNgzYp4Gmq",
+            "$argon2id$v=19$m=4194304,t=2,p=1$c29tZXNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+            "$P$Zabcdefgh1234567890123456789012",
+            "$5$rounds=999999999$salt$",
+            "$zz$unknown",
+        ] {
+            let answer = before_work(|| verify("pw", stored));
+            assert!(matches!(answer, Some(Err(_))), "{stored}: {answer:?}");
+        }
+        // outside before_work, nothing is deferred
+        assert_eq!(work(), Ok(()));
+    }
 }
 
 #[cfg(test)]

@@ -284,6 +284,11 @@ fn verify(plain: &str, stored: Dynamic) -> Fallible<bool> {
     if stored.is_empty() {
         return Ok(false);
     }
+    // A value refused (or cheap to check) is told at once; the work waits
+    // for the hashing pool.
+    if let Some(ended) = password::before_work(|| password::verify(plain, &stored)) {
+        return ended.map_err(hash_error);
+    }
     let plain = plain.to_string();
     verifying(move || password::verify(&plain, &stored))?.map_err(hash_error)
 }
@@ -305,6 +310,9 @@ fn verify_as(format: &str, plain: &str, stored: Dynamic) -> Fallible<bool> {
     })?;
     if stored.is_empty() {
         return Ok(false);
+    }
+    if let Some(ended) = password::before_work(|| password::verify_as(format, plain, &stored)) {
+        return ended.map_err(hash_error);
     }
     let (format, plain) = (format.to_string(), plain.to_string());
     verifying(move || password::verify_as(&format, &plain, &stored))?.map_err(hash_error)
@@ -335,6 +343,11 @@ fn verify_keycloak(plain: &str, secret: Dynamic, credential: Dynamic) -> Fallibl
     }
     let secret = keycloak_column("secret_data", secret)?;
     let credential = keycloak_column("credential_data", credential)?;
+    if let Some(ended) =
+        password::before_work(|| password::verify_keycloak(plain, &secret, &credential))
+    {
+        return ended.map_err(hash_error);
+    }
     let plain = plain.to_string();
     verifying(move || password::verify_keycloak(&plain, &secret, &credential))?.map_err(hash_error)
 }
