@@ -168,7 +168,7 @@ fn check(settings: &Settings) -> ExitCode {
     if let Err(e) = settings.http.require_token() {
         tracing::warn!("serve would not start with these settings: {e}");
     }
-    let (problems, notes) = commands::check_with_notes(settings);
+    let (problems, notes) = commands::check(settings);
     for p in &problems {
         println!("{p}");
     }

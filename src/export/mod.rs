@@ -671,16 +671,8 @@ pub fn page_request(request: &Value) -> Result<(Dynamic, i64), String> {
 /// "list_users"`, `request = { after, limit }`): each user's profile as the
 /// export reads it, with `blocked` and the stored hash's format name, never
 /// the hash. The status and body the case checks.
-pub async fn preview(conn: &Arc<Connection>, request: &Value) -> (u16, Value) {
-    let (status, body, _) = preview_timed(conn, request).await;
-    (status, body)
-}
-
-/// [`preview`], and the time the page waited on the store.
-pub async fn preview_timed(
-    conn: &Arc<Connection>,
-    request: &Value,
-) -> (u16, Value, std::time::Duration) {
+/// Also the time the page waited on the store.
+pub async fn preview(conn: &Arc<Connection>, request: &Value) -> (u16, Value, std::time::Duration) {
     let (after, limit) = match page_request(request) {
         Ok(asked) => asked,
         Err(why) => {

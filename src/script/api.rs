@@ -208,13 +208,17 @@ pub(super) fn gated<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -
         .ok_or_else(|| EvalAltResult::ErrorTerminated("deadline".into(), Position::NONE).into())
 }
 
-/// Runs a verification `f` through the hash gate and adds the time its
-/// work took to the call's (see [`call::CallState::verifying`]). A hash
-/// refused before any work (unknown, malformed, too costly) adds nothing,
-/// since its error is returned before the time is counted.
-fn verifying<T: Send + 'static, E: Send + 'static>(
-    f: impl FnOnce() -> Result<T, E> + Send + 'static,
-) -> Fallible<Result<T, E>> {
+/// Runs a verification `f`: first on this thread up to where its costly
+/// work begins (see [`password::before_work`]), so that a value refused
+/// (unknown, malformed, too costly) or a single digest is answered at once;
+/// otherwise through the hash gate, adding the time its work took to the
+/// call's (see [`call::CallState::verifying`]). A refusal adds nothing.
+fn verifying(
+    f: impl Fn() -> Result<bool, HashError> + Send + 'static,
+) -> Fallible<Result<bool, HashError>> {
+    if let Some(ended) = password::before_work(&f) {
+        return Ok(ended);
+    }
     let (result, took) = gated(move || {
         let started = std::time::Instant::now();
         let result = f();
@@ -284,11 +288,6 @@ fn verify(plain: &str, stored: Dynamic) -> Fallible<bool> {
     if stored.is_empty() {
         return Ok(false);
     }
-    // A value refused (or cheap to check) is told at once; the work waits
-    // for the hashing pool.
-    if let Some(ended) = password::before_work(|| password::verify(plain, &stored)) {
-        return ended.map_err(hash_error);
-    }
     let plain = plain.to_string();
     verifying(move || password::verify(&plain, &stored))?.map_err(hash_error)
 }
@@ -310,9 +309,6 @@ fn verify_as(format: &str, plain: &str, stored: Dynamic) -> Fallible<bool> {
     })?;
     if stored.is_empty() {
         return Ok(false);
-    }
-    if let Some(ended) = password::before_work(|| password::verify_as(format, plain, &stored)) {
-        return ended.map_err(hash_error);
     }
     let (format, plain) = (format.to_string(), plain.to_string());
     verifying(move || password::verify_as(&format, &plain, &stored))?.map_err(hash_error)
@@ -343,11 +339,6 @@ fn verify_keycloak(plain: &str, secret: Dynamic, credential: Dynamic) -> Fallibl
     }
     let secret = keycloak_column("secret_data", secret)?;
     let credential = keycloak_column("credential_data", credential)?;
-    if let Some(ended) =
-        password::before_work(|| password::verify_keycloak(plain, &secret, &credential))
-    {
-        return ended.map_err(hash_error);
-    }
     let plain = plain.to_string();
     verifying(move || password::verify_keycloak(&plain, &secret, &credential))?.map_err(hash_error)
 }

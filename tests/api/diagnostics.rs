@@ -178,22 +178,27 @@ fn logs_are_coloured_only_on_a_terminal_and_never_with_no_color() {
     );
 }
 
-#[test]
-fn a_statement_past_query_timeout_ms_is_logged_as_such() {
-    // the answer is the 504 of a script past its time; the log tells the
-    // operator which limit it was, so that the right one is raised
+/// `try` of a login whose statement sleeps 5 s, under `limits`: its
+/// answer and its log.
+fn sleeping_login(limits: &str) -> (Option<i32>, String, String) {
     let prepared = builder()
         .bare()
         .script(
             "login",
             "fn login(u, p) {\n  db::query(\"SELECT SLEEP(5)\");\n  #{ id: 1 }\n}",
         )
-        .connection("query_timeout_ms = 300\nscript_timeout_ms = 4000")
+        .connection(limits)
         .prepare();
     let out = customdb(&prepared.config, &["try", "main", "login", LOGIN], None);
-    let log = text(&out.stderr);
-    let answer = text(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{log}");
+    (out.status.code(), text(&out.stdout), text(&out.stderr))
+}
+
+#[test]
+fn a_statement_past_query_timeout_ms_is_logged_as_such() {
+    // the answer is the 504 of a script past its time; the log tells the
+    // operator which limit it was, so that the right one is raised
+    let (code, answer, log) = sleeping_login("query_timeout_ms = 300\nscript_timeout_ms = 4000");
+    assert_eq!(code, Some(1), "{log}");
     assert!(answer.contains("script_timeout"), "{answer}");
     assert!(log.contains("query_timeout_ms"), "{log}");
     // at the statement's place in the script
@@ -201,17 +206,8 @@ fn a_statement_past_query_timeout_ms_is_logged_as_such() {
     assert!(!log.contains("the script ran past its time limit"), "{log}");
 
     // the script's own limit first: that is what the log names
-    let prepared = builder()
-        .bare()
-        .script(
-            "login",
-            "fn login(u, p) {\n  db::query(\"SELECT SLEEP(5)\");\n  #{ id: 1 }\n}",
-        )
-        .connection("query_timeout_ms = 10000\nscript_timeout_ms = 400")
-        .prepare();
-    let out = customdb(&prepared.config, &["try", "main", "login", LOGIN], None);
-    let log = text(&out.stderr);
-    assert!(text(&out.stdout).contains("script_timeout"), "{log}");
+    let (_, answer, log) = sleeping_login("query_timeout_ms = 10000\nscript_timeout_ms = 400");
+    assert!(answer.contains("script_timeout"), "{log}");
     assert!(log.contains("the script ran past its time limit"), "{log}");
     assert!(!log.contains("query_timeout_ms"), "{log}");
 }
