@@ -198,12 +198,15 @@ impl Request {
                         "give `user_metadata`, `app_metadata` or both",
                     ));
                 }
-                if let Some(m) = &user_metadata {
-                    metadata::check_names(m, Which::User)?;
-                }
-                if let Some(m) = &app_metadata {
-                    metadata::check_app_metadata(m)?;
-                }
+                let checked = user_metadata
+                    .as_ref()
+                    .map_or(Ok(()), |m| metadata::check_names(m, Which::User))
+                    .and_then(|()| {
+                        app_metadata
+                            .as_ref()
+                            .map_or(Ok(()), metadata::check_app_metadata)
+                    });
+                checked.map_err(|e| masked(e, None))?;
                 Input::UpdateMetadata {
                     user_id,
                     user_metadata,
@@ -324,6 +327,20 @@ impl Request {
     }
 }
 
+/// A metadata rule's message names the property, which the caller chose:
+/// masked like every answer, so that it never carries the request's
+/// password or a value shaped as a password hash.
+fn masked(e: Error, password: Option<&str>) -> Error {
+    let masker = crate::script::call::Masker::new(password.map(str::to_string));
+    let mask = |m: String| masker.mask_with_hashes(&m);
+    match e {
+        Error::InvalidUserMetadata(m) => Error::InvalidUserMetadata(mask(m)),
+        Error::InvalidAppMetadata(m) => Error::InvalidAppMetadata(mask(m)),
+        Error::InvalidRequest(m) => Error::InvalidRequest(mask(m)),
+        e => e,
+    }
+}
+
 fn new_user(action: Action, mut map: Map<String, Value>) -> Result<NewUser> {
     if action == Action::Signup {
         // `null` is absent, as for every optional field
@@ -360,12 +377,13 @@ fn new_user(action: Action, mut map: Map<String, Value>) -> Result<NewUser> {
     }
     let user_metadata = f.object("user_metadata")?.unwrap_or_default();
     let app_metadata = f.object("app_metadata")?.unwrap_or_default();
-    if action == Action::Signup {
-        metadata::check_signup_user_metadata(&user_metadata)?;
+    let checked = if action == Action::Signup {
+        metadata::check_signup_user_metadata(&user_metadata)
     } else {
-        metadata::check_names(&user_metadata, Which::User)?;
-        metadata::check_app_metadata(&app_metadata)?;
-    }
+        metadata::check_names(&user_metadata, Which::User)
+            .and_then(|()| metadata::check_app_metadata(&app_metadata))
+    };
+    checked.map_err(|e| masked(e, Some(&password)))?;
     Ok(NewUser {
         email,
         password,
@@ -562,6 +580,24 @@ mod tests {
         assert_eq!(e.code(), "invalid_user_metadata");
         let m = message(parse(Action::UpdateMetadata, json!({"user_id": "1"})));
         assert!(m.contains("user_metadata"), "{m}");
+        // a rule's message names the property, masked like every answer
+        let bcrypt = "$2b$10$Wa/Qas3cAcaRpNxqgBnwees/dvqAswyPiG0rMzqLZnyLqAuWj/gWK";
+        let e = parse(
+            Action::Signup,
+            json!({"email": "a@b", "password": "MyLongPassword99",
+                   "user_metadata": {"MyLongPassword99.x": "v"}}),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "user_metadata.[redacted].x: a property name must not contain `.`"
+        );
+        let e = parse(
+            Action::UpdateMetadata,
+            json!({"user_id": "1", "user_metadata": {"a": {bcrypt: 1, "b.c": 2}}}),
+        )
+        .unwrap_err();
+        assert!(!e.to_string().contains("Wa/Qas3c"), "{e}");
     }
 
     #[test]

@@ -246,12 +246,18 @@ fn to_profile(value: Dynamic, script: &str, max_bytes: usize) -> Result<Profile>
     }
     let mut dropped = Vec::new();
     let result = profile::normalize(map, max_bytes, &mut dropped);
+    // A place's name is made of the script's keys, which may be a secret or
+    // a legacy column's hash: masked, in the log and in the caller's answer.
+    let mask = crate::script::call::mask_with_hashes;
     for d in &dropped {
-        // a place's name may hold a key the script made of a secret
-        let field = crate::script::call::mask(&d.field);
+        let field = mask(&d.field);
         tracing::warn!(script, field = %OneLine(&field), reason = d.reason, "field left out of the profile");
     }
     result.map_err(|e| {
+        let e = ProfileError {
+            field: mask(&e.field),
+            rule: mask(&e.rule),
+        };
         tracing::error!(script, field = %OneLine(&e.field), rule = %OneLine(&e.rule), "the script's result is not a valid profile");
         Error::InvalidProfile(e)
     })

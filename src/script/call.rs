@@ -130,6 +130,20 @@ impl Masker {
         redact(text, spans)
     }
 
+    /// [`Masker::mask`], also hiding values shaped as password hashes, for
+    /// text the host builds from what a script returned (the name of a
+    /// field left out of a profile may be a legacy column's hash).
+    pub fn mask_with_hashes(&self, text: &str) -> String {
+        let mut spans = self.spans(text);
+        if !self.hashes {
+            spans.extend(hash_spans(text));
+        }
+        if spans.is_empty() {
+            return text.to_string();
+        }
+        redact(text, spans)
+    }
+
     /// Where the secrets stand in `text`, as byte ranges.
     fn spans(&self, text: &str) -> Vec<(usize, usize)> {
         // Where each secret stands, found in the original text, so that a
@@ -148,10 +162,15 @@ impl Masker {
         let long_spans = spans.len();
         for secret in short {
             let edge = |at: usize| spans[..long_spans].iter().any(|&(s, e)| s == at || e == at);
+            // A whole token, and whole characters as the reader sees them:
+            // the password `e` is not the start of an `e` and a combining
+            // accent (`e\u{301}`, an é written in two code points).
             let tokens: Vec<(usize, usize)> = places(text, secret)
                 .filter(|&(start, end)| {
                     (edge(start) || !alphanumeric_before(text, start))
                         && (edge(end) || !alphanumeric_after(text, end))
+                        && grapheme_boundary(text, start)
+                        && grapheme_boundary(text, end)
                 })
                 .collect();
             spans.extend(tokens);
@@ -293,6 +312,14 @@ fn alphanumeric_after(text: &str, at: usize) -> bool {
     text[at..].chars().next().is_some_and(char::is_alphanumeric)
 }
 
+/// Whether byte `at` of `text` is between two characters as a reader sees
+/// them (extended grapheme clusters), not inside one.
+fn grapheme_boundary(text: &str, at: usize) -> bool {
+    unicode_segmentation::GraphemeCursor::new(at, text.len(), true)
+        .is_boundary(text, 0)
+        .unwrap_or(true)
+}
+
 pub struct CallState {
     /// The call's store session; out of the state (`None`) while one of its
     /// statements runs, since that suspends the call.
@@ -420,6 +447,13 @@ pub fn past_deadline() -> bool {
 /// Masks `text` with the current call's secrets.
 pub fn mask(text: &str) -> String {
     current(|c| c.masker.mask(text)).unwrap_or_else(|| text.to_string())
+}
+
+/// Masks `text` with the current call's secrets and hides values shaped as
+/// password hashes (see [`Masker::mask_with_hashes`]).
+pub fn mask_with_hashes(text: &str) -> String {
+    current(|c| c.masker.mask_with_hashes(text))
+        .unwrap_or_else(|| Masker::default().mask_with_hashes(text))
 }
 
 /// Whether `text` is, whole, one of the current call's secrets of
@@ -585,6 +619,29 @@ mod tests {
             m.mask("épw pwé pw_x (pw)"),
             "épw pwé [redacted]_x ([redacted])"
         );
+        // A character written as a letter and a combining mark (é as `e`
+        // and U+0301), or an emoji and its modifier, is one character.
+        let m = Masker::new(["e".to_string(), "\u{1F44D}".to_string()]);
+        for whole in [
+            "e\u{301}tude",
+            "r\u{e9}sum\u{e9}",
+            "e\u{301}",
+            "\u{1F44D}\u{1F3FD}",
+        ] {
+            assert_eq!(m.mask(whole), whole);
+        }
+        assert_eq!(m.mask("a e \u{1F44D}!"), "a [redacted] [redacted]!");
+    }
+
+    #[test]
+    fn hashes_are_hidden_when_asked_for_text_the_host_builds() {
+        let bcrypt = "$2b$10$Wa/Qas3cAcaRpNxqgBnwees/dvqAswyPiG0rMzqLZnyLqAuWj/gWK";
+        let m = Masker::new(["pepper-5ecret".to_string()]);
+        assert_eq!(
+            m.mask_with_hashes(&format!("x.{bcrypt} and pepper-5ecret")),
+            "x.[redacted] and [redacted]"
+        );
+        assert_eq!(m.mask(bcrypt), bcrypt);
     }
 
     #[test]

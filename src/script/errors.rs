@@ -149,6 +149,13 @@ pub(super) fn meaning(map: &RhaiMap, file: &Path, place: &str) -> Option<Error> 
             if code == "user_exists" {
                 return Some(Error::UserExists(message));
             }
+            // the code is sent as it is: one that holds a secret is not sent
+            if call::mask(&code) != code {
+                return Some(Error::Script(format!(
+                    "{place}: ValidationError code `{}` holds the request's password or a secret configuration value",
+                    call::mask(&code)
+                )));
+            }
             if !valid_code(&code) {
                 return Some(Error::Script(format!(
                     "{place}: ValidationError code `{}` is not [a-z][a-z0-9_]{{0,63}} or is one of the host's own codes",

@@ -27,6 +27,9 @@ fn short_secrets_are_masked_only_as_whole_tokens_and_public_values_never() {
                     throw UnauthorizedError(`table ${configuration::TABLE_PREFIX}users, prefix ${configuration::TABLE_PREFIX}`);
                 }
                 if u == "long" { throw UnauthorizedError(`x${configuration::PEPPER}y`); }
+                if u == "accent" { throw UnauthorizedError("e\u0301tude, o\u0301 e"); }
+                if u == "keyed" { let m = #{ id: 1 }; m[`pre-${p}`] = 0.0 / 0.0; return m; }
+                if u == "code" { throw ValidationError(p, "m"); }
                 throw UnauthorizedError("Your account is locked.");
             }"#,
         )
@@ -63,10 +66,25 @@ fn short_secrets_are_masked_only_as_whole_tokens_and_public_values_never() {
     // A secret of 8 characters or more is masked wherever it stands.
     let answer = login("long", "pw");
     assert_eq!(answer["message"], "x[redacted]y", "{answer}");
+    // `e` and a combining accent are one character, é, not the password `e`.
+    let answer = login("accent", "e");
+    assert_eq!(
+        answer["message"], "e\u{301}tude, o\u{301} [redacted]",
+        "{answer}"
+    );
+    // The host's own messages name what the script made, masked too: a
+    // field's name, a ValidationError's code.
+    let answer = login("keyed", "sup3rsecretpw");
+    assert_eq!(answer["error"], "invalid_profile", "{answer}");
+    let message = answer["message"].as_str().unwrap();
+    assert!(message.contains("pre-[redacted]"), "{answer}");
+    let answer = login("code", "sup3rsecretpw");
+    assert_eq!(answer["error"], "script_error", "{answer}");
 
     // The log: the division error keeps its words with the password `y`.
     login("divide", "y");
     let log = server.log_with("Division by zero");
+    assert!(!log.contains("sup3rsecretpw"), "{log}");
     assert!(log.contains("Division by zero"), "{log}");
     assert!(!log.contains("b[redacted]"), "{log}");
     // The start-up warning names the short secret's key, not its value,
@@ -160,6 +178,7 @@ fn a_profile_carries_no_password_hash_or_secret_at_any_depth() {
                     keyed[p] = 1;
                     keyed[configuration::PEPPER] = 2;
                     keyed["kept"] = 3;
+                    keyed[h] = 4;
                     if u == "short" {{ return #{{ id: 1, plan: p, app_metadata: #{{ tier: p }} }}; }}
                     #{{ id: 1, email: u, pw: p, kept: 7,
                         got: #{{ Password: "x", email: u, deeper: [p, "ok", h], promo: "$5$ off" }},
@@ -205,9 +224,13 @@ fn a_profile_carries_no_password_hash_or_secret_at_any_depth() {
         "field=user_metadata.echo",
         "field=app_metadata.h",
         "field=app_metadata.roles[1]",
+        "field=keyed.[redacted]",
     ] {
         server.log_with(place);
     }
+    // nor in a place's name: a legacy column keyed by its hash
+    let log = server.log_with("field=keyed.");
+    assert!(!log.contains("Wa/Qas3c"), "{log}");
     // a password under 8 characters cannot be told from an ordinary value
     let answer = login("short", "b");
     let user = &body(&answer)["user"];
