@@ -240,7 +240,7 @@ pub fn normalize(
         let key = key.as_str();
         let holds_hash = value
             .read_lock::<ImmutableString>()
-            .is_some_and(|s| crate::password::detect(&s).is_some());
+            .is_some_and(|s| crate::password::recognised(&s));
         if holds_hash {
             dropped.push(Dropped {
                 field: key.to_string(),
@@ -353,10 +353,7 @@ pub fn normalize(
 /// value shaped as a whole hash is: a known prefix, 13 characters or
 /// more, no white space.)
 fn withheld(text: &str) -> Option<&'static str> {
-    if text.len() >= 13
-        && !text.contains(char::is_whitespace)
-        && crate::password::detect(text).is_some()
-    {
+    if crate::password::shaped_as_hash(text) {
         Some("it holds a password hash")
     } else if crate::script::call::is_secret(text) {
         Some("it is the request's password or a secret configuration value")
@@ -667,6 +664,44 @@ mod tests {
         assert_eq!(p["note"], "$2y$ is bcrypt");
         let fields: Vec<_> = dropped.iter().map(|d| d.field.as_str()).collect();
         assert_eq!(fields, ["nickname", "pass_hash", "password"]);
+    }
+
+    /// A hash `password::verify` would refuse as malformed is still a
+    /// hash: cut one character short, one too long, with a line break
+    /// after it, a phpass or Drupal value of the wrong length; `{noop}`
+    /// holds a plain password.
+    #[test]
+    fn malformed_hashes_and_plain_braced_passwords_are_dropped_too() {
+        let bcrypt = "$2b$04$o1MoTMJFN7.I2PK.Wuw26OXNk/diLdK5Ij2oU1CPGgmhkclh2T13L";
+        let bad = [
+            bcrypt[..59].to_string(),
+            format!("{bcrypt}x"),
+            format!("{bcrypt}\n"),
+            "$P$HY7Mnyd5fRtE6bDe6xMGaKiue9vlIF".to_string(),
+            "$S$DUO.cTsEbWm8Tpm4rbDjmkLh4KzkMxP4oRm1HHn8blbHAfMLu4".to_string(),
+        ];
+        for value in bad
+            .into_iter()
+            .chain(["{noop}my secret pw".into(), "{noop}abc".into()])
+        {
+            let text = || Dynamic::from(value.clone());
+            let mut dropped = Vec::new();
+            let p = normalize(
+                map(vec![
+                    ("id", 1_i64.into()),
+                    ("nickname", text()),
+                    ("user_metadata", meta(vec![("deep", text())])),
+                    ("list", vec![text()].into()),
+                ]),
+                10240,
+                &mut dropped,
+            )
+            .unwrap()
+            .to_fields();
+            assert!(p.get("nickname").is_none(), "{value:?}: {p:?}");
+            assert_eq!(p["user_metadata"], serde_json::json!({}), "{value:?}");
+            assert_eq!(p["list"], serde_json::json!([null]), "{value:?}");
+        }
     }
 
     #[test]

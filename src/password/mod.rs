@@ -300,6 +300,28 @@ fn verify_bytes(pw: &[u8], stored: &str) -> Result<bool, HashError> {
     }
 }
 
+/// Whether a value would be taken by [`verify`] as a stored hash of a known
+/// form, well formed or not (a bcrypt value cut one character short is
+/// still a bcrypt hash, refused as malformed), white space around it
+/// ignored. A malformed one has no white space inside: "$2y$ is bcrypt" is
+/// prose.
+pub fn recognised(stored: &str) -> bool {
+    let t = stored.trim();
+    detect(t).is_some() || (malformed_form(t).is_some() && !t.contains(char::is_whitespace))
+}
+
+/// [`recognised`], for a string deep in a value that may also hold prose
+/// ("$5$ off"): only a whole value of 13 characters or more with no white
+/// space inside, or any value of a braced form (`{noop}` holds a plain
+/// password, spaces and all).
+pub fn shaped_as_hash(text: &str) -> bool {
+    let t = text.trim();
+    if matches!(detect(t), Some(Format::Braced)) {
+        return true;
+    }
+    t.len() >= 13 && !t.contains(char::is_whitespace) && recognised(t)
+}
+
 /// The form a value not [`detect`]ed names by its prefix, when the rest
 /// does not fit it (a bcrypt value of the wrong length, say): it is then a
 /// malformed value of that form, not one of an unknown form.
