@@ -249,6 +249,8 @@ pub fn normalize(
             continue;
         }
         match key {
+            // `()` (a NULL column) is absent, as for every standard field
+            "user_id" | "id" | "metadata" | "app_metadata" if value.is_unit() => {}
             "user_id" => user_id = Some(id_string(key, value)?),
             "id" => id = Some(id_string(key, value)?),
             "metadata" | "app_metadata" => {
@@ -605,6 +607,21 @@ mod tests {
         let p = ok(vec![("id", 1_i64.into())]);
         assert_eq!(p["user_metadata"], serde_json::json!({}));
         assert_eq!(p["app_metadata"], serde_json::json!({}));
+        // `()` beside the other name is absent, as a NULL column would be
+        let p = ok(vec![
+            ("id", 1_i64.into()),
+            ("metadata", Dynamic::UNIT),
+            ("app_metadata", meta(vec![("plan", "full".into())])),
+        ]);
+        assert_eq!(p["app_metadata"], serde_json::json!({"plan": "full"}));
+    }
+
+    #[test]
+    fn a_unit_id_is_absent() {
+        let p = ok(vec![("id", Dynamic::UNIT), ("user_id", "8".into())]);
+        assert_eq!(p["user_id"], "8");
+        let e = refused(vec![("id", Dynamic::UNIT), ("user_id", Dynamic::UNIT)]);
+        assert!(e.rule.contains("missing"), "{}", e.rule);
     }
 
     #[test]
