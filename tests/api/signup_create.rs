@@ -419,4 +419,25 @@ async fn metadata_too_large_for_a_profile_is_refused_before_the_script_writes() 
         )
         .await;
     assert_eq!(a.status, 201, "{}", a.body);
+    // Across the edge of the default 10240 bytes, a user the check lets
+    // through is one every later answer can carry.
+    let mut refused = 0;
+    for length in (9_800..10_240).step_by(8) {
+        let email = format!("edge{length}@example.com");
+        let a = app
+            .action(
+                "create",
+                json!({"email": email, "password": "a new password",
+                       "user_metadata": {"k": "a".repeat(length)}}),
+            )
+            .await;
+        if a.status == 400 {
+            refused += 1;
+            continue;
+        }
+        assert_eq!(a.status, 201, "{length}: {}", a.body);
+        let a = app.action("get_user", json!({ "email": email })).await;
+        assert_eq!(a.status, 200, "{length}: {}", a.body);
+    }
+    assert!(refused > 0, "the lengths tried never reached the limit");
 }
