@@ -46,7 +46,21 @@ fn decoded(function: &str, out: Option<Vec<u8>>) -> Fallible<Blob> {
 
 /// Runs a derivation behind the hash gate; its refusals are catchable.
 fn derive(f: impl FnOnce() -> Result<Vec<u8>, HashError> + Send + 'static) -> Fallible<Blob> {
-    gated(f)?.map_err(|e| runtime(e.to_string()))
+    gated(f)?.map_err(|e| {
+        runtime(match e {
+            // no stored hash here: the parameters the script gave
+            HashError::Malformed(function) => format!(
+                "{function}: the parameters are out of the algorithm's range ({})",
+                match function {
+                    "crypto::scrypt" => "n a power of two of at least 2, length 10 to 64 bytes",
+                    "crypto::argon2" =>
+                        "a salt of 8 bytes or more, m at least 8 × p, length 4 or more",
+                    _ => "see the function's reference",
+                }
+            ),
+            e => e.to_string(),
+        })
+    })
 }
 
 pub fn module() -> Module {
