@@ -492,6 +492,12 @@ pub fn descriptor(map: &serde_json::Map<String, Value>) -> Result<Stored, NotCar
     }
     .filter(|v| v.len() == digest.size())
     .ok_or_else(|| field("value"))?;
+    // base64 is carried padded, as every platform decodes it
+    let value_text = if encoding == "base64" {
+        kdf::base64_encode(&value)
+    } else {
+        value_text
+    };
     let bytes =
         |value_key: &str, enc_key: &str| -> Result<Option<(Vec<u8>, String, String)>, NotCarried> {
             let Some(v) = text(value_key)? else {
@@ -505,9 +511,15 @@ pub fn descriptor(map: &serde_json::Map<String, Value>) -> Result<Stored, NotCar
                 _ => return Err(field(enc_key)),
             }
             .ok_or_else(|| field(value_key))?;
+            let v = if enc == "base64" {
+                kdf::base64_encode(&raw)
+            } else {
+                v
+            };
             Ok(Some((raw, v, enc)))
         };
-    let salt = bytes("salt", "salt_encoding")?;
+    // An empty salt is no salt, on every platform alike.
+    let salt = bytes("salt", "salt_encoding")?.filter(|(raw, _, _)| !raw.is_empty());
     let key = bytes("key", "key_encoding")?;
     let suffix = match text("salt_position")?.as_deref() {
         None | Some("prefix") => false,
@@ -1072,5 +1084,29 @@ mod tests {
             let credential = stored.for_target(Target::Keycloak).unwrap();
             assert!(credential.to_string().contains("1.0"), "{credential}");
         }
+    }
+
+    #[test]
+    fn a_descriptor_carries_base64_padded_and_an_empty_salt_as_none() {
+        let given = |v: serde_json::Value| descriptor(v.as_object().unwrap()).unwrap();
+        // md5("password"), base64 with its padding cut
+        let Stored::Descriptor(d) = given(serde_json::json!({
+            "algorithm": "md5", "encoding": "base64", "value": "X03MO1qnZdYdgyfeuILPmQ",
+            "salt": ""
+        })) else {
+            panic!("not a descriptor")
+        };
+        assert_eq!(d.value_text, "X03MO1qnZdYdgyfeuILPmQ==");
+        assert!(d.salt.is_none());
+        let Stored::Descriptor(d) = given(serde_json::json!({
+            "algorithm": "sha1", "value": "5baa61e4c9b93f3f0682250b6cf8331b7ee68fd8",
+            "salt": "AAE", "salt_encoding": "base64"
+        })) else {
+            panic!("not a descriptor")
+        };
+        assert_eq!(
+            d.salt.map(|(raw, text, _)| (raw, text)),
+            Some((vec![0, 1], "AAE=".into()))
+        );
     }
 }

@@ -198,6 +198,7 @@ async fn export(settings: Settings, options: Options) -> Ended {
     let started = Instant::now();
     let mut store_time = Duration::ZERO;
     let mut cursor = output.state.clone();
+    let mut ends = PageEnds::default();
     // The pages are normalized and written on a thread of their own while
     // the script lists the next: one page waits between the two at most.
     let (pages, to_write) = tokio::sync::mpsc::channel(1);
@@ -265,7 +266,7 @@ async fn export(settings: Settings, options: Options) -> Ended {
             )
             .await;
         store_time += waited;
-        let page = match page.map(|p| check_page(p, options.page_size, &mut cursor)) {
+        let page = match page.map(|p| check_page(p, options.page_size, &mut cursor, &mut ends)) {
             Ok(Ok(Some(page))) => page,
             Ok(Ok(None)) => break None,
             Ok(Err(why)) => break Some(why),
@@ -321,6 +322,7 @@ fn check_page(
     page: Dynamic,
     limit: usize,
     walk: &mut output::State,
+    ends: &mut PageEnds,
 ) -> Result<Option<Page>, String> {
     let Some(items) = page.try_cast::<rhai::Array>() else {
         return Err("list_users must return an array of user maps".to_string());
@@ -360,11 +362,45 @@ fn check_page(
         state.advance(&raw_id, &id)?;
         users.push((id, map));
     }
+    if let Some(end) = &state.cursor {
+        ends.first_time(end)?;
+    }
     *walk = state;
     Ok(Some(Page {
         users,
         cursor: walk.cursor.clone(),
     }))
+}
+
+/// Where the pages of this run ended. String ids have no order customdb can
+/// check (the table's collation decides it), so a script that goes back to
+/// a page it listed before (one ignoring `after` in a way the cursor check
+/// does not see, such as `a`, `b`, `a`...) is caught when a page ends where
+/// an earlier one did: from there it would list the same pages for ever.
+/// The last [`PageEnds::KEPT`] are kept.
+#[derive(Default)]
+struct PageEnds {
+    seen: std::collections::HashSet<Value>,
+    order: std::collections::VecDeque<Value>,
+}
+
+impl PageEnds {
+    const KEPT: usize = 100_000;
+
+    fn first_time(&mut self, end: &Value) -> Result<(), String> {
+        if !self.seen.insert(end.clone()) {
+            return Err(format!(
+                "list_users came back to a page it listed before (one ending at user_id {end}); it must page on `after`"
+            ));
+        }
+        self.order.push_back(end.clone());
+        if self.order.len() > Self::KEPT {
+            if let Some(old) = self.order.pop_front() {
+                self.seen.remove(&old);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// What the writer hands back when it ends.

@@ -31,6 +31,10 @@ pub struct State {
     pub record_options: Option<String>,
     /// The last user_id listed, as the script returned it.
     pub cursor: Option<Value>,
+    /// The greatest int user_id listed: an int id must be past it even
+    /// when string ids came between (a script mixing the two types).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub greatest_int: Option<i64>,
     /// Users listed, written, and with a report entry.
     pub listed: u64,
     pub written: u64,
@@ -43,6 +47,11 @@ pub struct State {
     pub part_bytes: u64,
     pub part_users: u64,
     pub report_bytes: u64,
+    /// The report's path, made absolute: a `--resume` without `--report`
+    /// continues it, one naming another file is refused (that file is not
+    /// this export's, and would be cut to the recorded length).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<PathBuf>,
 }
 
 impl State {
@@ -59,20 +68,27 @@ impl State {
     /// Moves the cursor to the next listed user, checking that the walk
     /// progresses: not the cursor again, and past it when ids are ints.
     pub fn advance(&mut self, raw: &Value, id: &str) -> Result<(), String> {
-        match (&self.cursor, raw) {
-            (Some(Value::Number(before)), Value::Number(now))
-                if now.as_i64() <= before.as_i64() =>
-            {
+        // (a state saved before the greatest int was kept has its cursor)
+        let greatest = self
+            .greatest_int
+            .or_else(|| self.cursor.as_ref().and_then(Value::as_i64));
+        if let (Some(greatest), Some(now)) = (greatest, raw.as_i64()) {
+            if now <= greatest {
                 return Err(format!(
-                    "list_users went back or stood still: user_id {id} after {before}; it must page on `after`"
+                    "list_users went back or stood still: user_id {id} after {greatest}; it must page on `after`"
                 ));
             }
+        }
+        match (&self.cursor, raw) {
             (Some(before), now) if before == now => {
                 return Err(format!(
                     "list_users returned user_id {id}, the `after` it was given; it must page on `after`"
                 ));
             }
             _ => {}
+        }
+        if let Some(now) = raw.as_i64() {
+            self.greatest_int = Some(now);
         }
         self.cursor = Some(raw.clone());
         Ok(())
@@ -87,6 +103,15 @@ pub struct Output {
     /// The part open for writing.
     current: Option<BufWriter<File>>,
     report: BufWriter<File>,
+}
+
+/// Replaces the state file atomically: written beside it, then renamed.
+fn save_state(path: &Path, state: &State) -> std::io::Result<()> {
+    let tmp = with_suffix(path, ".tmp");
+    let mut f = create(&tmp)?;
+    f.write_all(serde_json::to_string(state).unwrap_or_default().as_bytes())?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
 }
 
 /// Records go to the files through a buffer: a page is written in a few
@@ -187,6 +212,7 @@ impl Output {
             max_file_users: max_users,
             record_options: Some(options.record_options()),
             cursor: None,
+            greatest_int: None,
             listed: 0,
             written: 0,
             reported: 0,
@@ -195,6 +221,7 @@ impl Output {
             part_bytes: 0,
             part_users: 0,
             report_bytes: 0,
+            report: std::path::absolute(&report_path).ok(),
         };
         if options.resume {
             let text = std::fs::read_to_string(&state_path)
@@ -224,8 +251,23 @@ impl Output {
                     ));
                 }
             }
+            let report_path = match (&options.report, &state.report) {
+                (Some(_), Some(recorded)) if fresh.report.as_ref() != Some(recorded) => {
+                    return Err(format!(
+                        "--resume: {} was written for the report {}, not {}",
+                        state_path.display(),
+                        recorded.display(),
+                        report_path.display()
+                    ))
+                }
+                (None, Some(recorded)) => recorded.clone(),
+                _ => report_path,
+            };
+            // A stop between the first state and the report's creation
+            // leaves no report: an empty one is what the state records.
             let mut report = OpenOptions::new()
                 .write(true)
+                .create(state.report_bytes == 0)
                 .open(&report_path)
                 .map_err(|e| format!("--resume: {}: {e}", report_path.display()))?;
             not_shorter(&report, &report_path, state.report_bytes)?;
@@ -282,20 +324,19 @@ impl Output {
                 f.display()
             ));
         }
+        // The state first: a stop at any moment after it leaves an export
+        // that `--resume` continues (before it, nothing is left to refuse a
+        // new run).
+        save_state(&state_path, &fresh).map_err(|e| format!("{}: {e}", state_path.display()))?;
         let report = create(&report_path).map_err(|e| format!("{}: {e}", report_path.display()))?;
-        let report = buffered(report);
-        let output = Output {
+        Ok(Output {
             state: fresh,
             out,
             state_path,
             target: options.target,
             current: None,
-            report,
-        };
-        output
-            .save_state()
-            .map_err(|e| format!("{}: {e}", output.state_path.display()))?;
-        Ok(output)
+            report: buffered(report),
+        })
     }
 
     fn final_name(&self, n: u64) -> PathBuf {
@@ -307,15 +348,7 @@ impl Output {
     }
 
     fn save_state(&self) -> std::io::Result<()> {
-        let tmp = with_suffix(&self.state_path, ".tmp");
-        let mut f = create(&tmp)?;
-        f.write_all(
-            serde_json::to_string(&self.state)
-                .unwrap_or_default()
-                .as_bytes(),
-        )?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, &self.state_path)
+        save_state(&self.state_path, &self.state)
     }
 
     /// Starts the next part.

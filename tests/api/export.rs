@@ -643,6 +643,16 @@ fn a_list_users_that_breaks_the_rules_stops_the_export_with_exit_1() {
             "fn list_users(after, limit) { [#{ user_id: \"a\", email: \"a@b.c\" }, #{ user_id: \"b\", email: \"b@b.c\" }] }",
             "the `after` it was given",
         ),
+        // int and string ids in turn: an int must pass every int before it
+        (
+            "fn list_users(after, limit) { if after == () { [#{ user_id: 1, email: \"a@b.c\" }, #{ user_id: 2, email: \"b@b.c\" }] } else if type_of(after) == \"i64\" { [#{ user_id: \"1\", email: \"c@b.c\" }] } else { [#{ user_id: 2, email: \"b@b.c\" }] } }",
+            "went back",
+        ),
+        // string ids going round: a, b, a...
+        (
+            "fn list_users(after, limit) { if after == () || after == \"b\" { [#{ user_id: \"a\", email: \"a@b.c\" }] } else { [#{ user_id: \"b\", email: \"b@b.c\" }] } }",
+            "came back to a page",
+        ),
     ] {
         let prepared = builder()
             .bare()
@@ -774,6 +784,7 @@ fn sigterm_finishes_the_page_being_written_and_resume_finishes_the_export() {
     let (prepared, _private) = with_accounts(exporting(&slow_list_users("0.03")), 200, false);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("users.json");
+    let report = dir.path().join("problems.jsonl");
     let mut args = vec![
         "main",
         "--format",
@@ -783,8 +794,13 @@ fn sigterm_finishes_the_page_being_written_and_resume_finishes_the_export() {
         "--page-size",
         "5",
     ];
+    let first: Vec<&str> = args
+        .iter()
+        .copied()
+        .chain(["--report", report.to_str().unwrap()])
+        .collect();
     let state = dir.path().join("users.json.state");
-    let child = under_way(&prepared.config, &args, &state);
+    let child = under_way(&prepared.config, &first, &state);
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -819,11 +835,33 @@ fn sigterm_finishes_the_page_being_written_and_resume_finishes_the_export() {
     );
 
     args.push("--resume");
+    // A resume naming another report is refused, that file left alone:
+    // it would be cut to the recorded length.
+    let other = dir.path().join("important.txt");
+    std::fs::write(&other, "x\n".repeat(20_000)).unwrap();
+    let elsewhere: Vec<&str> = args
+        .iter()
+        .copied()
+        .chain(["--report", other.to_str().unwrap()])
+        .collect();
+    let run = export(&prepared.config, &elsewhere);
+    let stderr = text(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("problems.jsonl"), "{stderr}");
+    assert_eq!(std::fs::read(&other).unwrap().len(), 40_000);
+    // without --report, the resume continues the report it recorded
     let run = export(&prepared.config, &args);
     assert_eq!(run.status.code(), Some(3), "{}", text(&run.stderr));
     let ids = ids_in_parts("auth0", &out);
     let expected: Vec<String> = (1..=200).map(|i| i.to_string()).collect();
     assert_eq!(ids, expected, "every user once, in order");
+    let lines = std::fs::read_to_string(&report).unwrap();
+    assert_eq!(
+        lines.lines().count(),
+        200,
+        "no hashes: each user reported once"
+    );
+    assert!(!dir.path().join("users.json.report.jsonl").exists());
 }
 
 #[test]
@@ -1102,6 +1140,26 @@ fn a_hash_a_script_prints_or_throws_stays_off_standard_error() {
 /// A salt, an HMAC key or a bare hex digest has no shape to find: under
 /// export, what a script prints or throws is left out whole, while the
 /// host's own errors (a query the store refuses) are still told.
+/// A kill between the first state and the report's creation leaves a
+/// state and no report: `--resume` takes it (the state records an empty
+/// report), where it once refused it, as a new run refused the report.
+#[test]
+fn a_state_whose_empty_report_is_missing_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("users.json");
+    let prepared = exporting("fn list_users(after, limit) { throw \"not yet\"; }").prepare();
+    let mut args = vec!["main", "--format", "okta", "--out", out.to_str().unwrap()];
+    let run = export(&prepared.config, &args);
+    assert_eq!(run.status.code(), Some(1), "{}", text(&run.stderr));
+    std::fs::remove_file(dir.path().join("users.json.report.jsonl")).unwrap();
+    args.push("--resume");
+    let run = export(&prepared.config, &args);
+    let stderr = text(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("list_users failed"), "{stderr}");
+    assert!(dir.path().join("users.json.report.jsonl").exists());
+}
+
 #[test]
 fn a_salt_key_or_digest_a_script_prints_or_throws_stays_off_standard_error() {
     let dir = tempfile::tempdir().unwrap();
@@ -1151,9 +1209,13 @@ fn a_salt_key_or_digest_a_script_prints_or_throws_stays_off_standard_error() {
         }
         assert!(stderr.contains(told), "{stderr}");
     }
-    // the host's errors are still told
+    // The host's errors are still told, without what the store's message
+    // quotes: the script may have made its SQL of a digest.
     let prepared = exporting(
-        r#"fn list_users(after, limit) { db::query("SELECT nothing FROM nowhere_at_all", []) }"#,
+        r#"fn list_users(after, limit) {
+            let d = #{ algorithm: "md5", value: "3890cb1a3114350acbed9fcc43e8e0d6" };
+            db::query("SELECT `" + d.value + "`", [])
+        }"#,
     )
     .prepare();
     let run = export(
@@ -1162,5 +1224,7 @@ fn a_salt_key_or_digest_a_script_prints_or_throws_stays_off_standard_error() {
     );
     let stderr = text(&run.stderr);
     assert_eq!(run.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("nowhere_at_all"), "{stderr}");
+    assert!(stderr.contains("store error 1054"), "{stderr}");
+    assert!(stderr.contains("Unknown column '…'"), "{stderr}");
+    assert!(!stderr.contains("3890cb1a"), "{stderr}");
 }
