@@ -31,21 +31,46 @@ pub fn rows_to_array(rows: Vec<Row>) -> Result<Array, String> {
         .iter()
         .map(|col| col.name_str().as_ref().into())
         .collect();
+    // Two columns of one name (`a.id, b.id` of a join) would be one key of
+    // the map, the first value lost without a word: refused (one length to
+    // compare, not the names).
     let mut out = Array::with_capacity(rows.len());
-    for row in rows {
+    if rows.len() == 1 {
+        // one row (a get_user, a login): each value inserted by its name
         let mut map = RhaiMap::new();
-        for ((name, col), value) in names.iter().zip(columns.iter()).zip(row.unwrap()) {
+        for ((name, col), value) in names.iter().zip(columns.iter()).zip(rows_values(rows)) {
             map.insert(name.clone(), to_dynamic(value, col));
         }
-        // Two columns of one name (`a.id, b.id` of a join) are one key of
-        // the map, the first value lost without a word: refused, told at
-        // the first row (one length to compare, not the names).
-        if out.is_empty() && map.len() < names.len() {
+        if map.len() < names.len() {
             return Err(same_names(&names));
+        }
+        out.push(Dynamic::from_map(map));
+        return Ok(out);
+    }
+    let template: RhaiMap = names.iter().map(|n| (n.clone(), Dynamic::UNIT)).collect();
+    if template.len() < names.len() {
+        return Err(same_names(&names));
+    }
+    // Each row's map is a copy of the template (one allocation for a row
+    // of up to eleven columns) with its values put in place in the map's
+    // order of keys: cheaper than inserting each key, which compares names.
+    let mut order: Vec<usize> = (0..names.len()).collect();
+    order.sort_by(|&a, &b| names[a].cmp(&names[b]));
+    for row in rows {
+        let mut values = row.unwrap();
+        let mut map = template.clone();
+        for (slot, &column) in map.values_mut().zip(&order) {
+            let value = std::mem::replace(&mut values[column], Value::NULL);
+            *slot = to_dynamic(value, &columns[column]);
         }
         out.push(Dynamic::from_map(map));
     }
     Ok(out)
+}
+
+/// The values of the one row of `rows`.
+fn rows_values(rows: Vec<Row>) -> Vec<Value> {
+    rows.into_iter().next().map(Row::unwrap).unwrap_or_default()
 }
 
 /// What is wrong with columns of which two or more share a name.
