@@ -373,24 +373,9 @@ fn suites(dir: &Path) -> Vec<PathBuf> {
 
 fn load_suite(path: &Path) -> Result<(Suite, String), String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let suite: Suite = toml::from_str(&text).map_err(|e| {
-        // `path:line:col: message`, as check places a script's mistake
-        let (line, col) = e.span().map_or((1, 1), |span| {
-            let mut start = span.start.min(text.len());
-            while !text.is_char_boundary(start) {
-                start -= 1;
-            }
-            let before = &text[..start];
-            let line = before.matches('\n').count() + 1;
-            let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-            (line, col)
-        });
-        format!(
-            "{}:{line}:{col}: {}",
-            path.display(),
-            e.message().trim_end()
-        )
-    })?;
+    // `path:line:col: message`, as check places a script's mistake
+    let suite: Suite =
+        toml::from_str(&text).map_err(|e| crate::settings::toml_error(path, &text, &e))?;
     let mut sql = String::new();
     let base = path.parent().unwrap_or(Path::new("."));
     for file in &suite.seed_files {

@@ -344,9 +344,14 @@ impl Settings {
                 return Err(err(format!("no settings file at {}", path.display())));
             }
             // config's own error would not name the file ("Permission denied")
-            if let Err(e) = std::fs::File::open(path) {
-                return Err(err(format!("cannot read {}: {e}", path.display())));
-            }
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| err(format!("cannot read {}: {e}", path.display())))?;
+            // Read first by the toml crate, which places a mistake by line
+            // and column; then each value's type held to the defaults' (the
+            // config crate would turn 4.5 into 4 and "yes" into true).
+            let file: toml::Table =
+                toml::from_str(&text).map_err(|e| err(scrub(toml_error(path, &text, &e))))?;
+            check_types(&file, path)?;
             builder = builder.add_source(File::from(path).format(FileFormat::Toml));
         }
         // Environment values stay strings: no guessing of numbers, so that a
@@ -770,21 +775,162 @@ fn without_source(message: &str) -> String {
         .join("; ")
 }
 
-/// config's messages may quote a value ("invalid type: string \"...\""); a
-/// value may be a secret, so the quoted part is cut out.
-fn scrub(message: String) -> String {
-    let mut out = String::with_capacity(message.len());
-    let mut quoted = false;
-    for c in message.chars() {
-        if c == '"' {
-            if !quoted {
-                out.push_str("\"…\"");
-            }
-            quoted = !quoted;
-        } else if !quoted {
-            out.push(c);
+/// `path:line:col: message` for a TOML file `text` could not be read as:
+/// the place of the mistake, without the source line (which may hold a
+/// secret).
+pub fn toml_error(path: &Path, text: &str, e: &toml::de::Error) -> String {
+    let (line, col) = e.span().map_or((1, 1), |span| {
+        let mut start = span.start.min(text.len());
+        while !text.is_char_boundary(start) {
+            start -= 1;
+        }
+        let before = &text[..start];
+        let line = before.matches('\n').count() + 1;
+        let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        (line, col)
+    });
+    format!(
+        "{}:{line}:{col}: {}",
+        path.display(),
+        e.message().trim_end()
+    )
+}
+
+/// Holds each value of a settings file to the type its key has in the
+/// defaults (a connection's keys to those of `[defaults]`): an integer
+/// where one is expected, not 4.5; `true` or `false`, not "yes" or 1; a
+/// string for each token and `configuration` value.
+fn check_types(file: &toml::Table, path: &Path) -> Result<(), SettingsError> {
+    use toml::Value as V;
+    let mut defaults: toml::Table = toml::from_str(DEFAULT_SETTINGS).unwrap_or_default();
+    // the keys with no default value, by the type they take
+    for (section, key, like) in [
+        ("http", "tls_cert", V::from("")),
+        ("http", "tls_key", V::from("")),
+        ("http", "threads", V::from(0)),
+        ("defaults", "max_concurrent_scripts", V::from(0)),
+    ] {
+        if let Some(V::Table(t)) = defaults.get_mut(section) {
+            t.insert(key.into(), like);
         }
     }
+    let defaults = defaults;
+    let kind = |v: &V| match v {
+        V::String(_) => "a string",
+        V::Integer(_) => "an integer",
+        V::Float(_) => "a number with a fraction",
+        V::Boolean(_) => "true or false",
+        V::Datetime(_) => "a date",
+        V::Array(_) => "a list",
+        V::Table(_) => "a table",
+    };
+    let wrong = |key: &str, want: &str, got: &V| {
+        err(format!(
+            "{}: {key}: must be {want}, not {}",
+            path.display(),
+            kind(got)
+        ))
+    };
+    let strings = |key: &str, v: &V| -> Result<(), SettingsError> {
+        let items: Vec<&V> = match v {
+            V::Array(items) => items.iter().collect(),
+            V::Table(t) => t.values().collect(),
+            _ => return Ok(()),
+        };
+        match items.into_iter().find(|i| !i.is_str()) {
+            Some(item) => Err(wrong(key, "strings only", item)),
+            None => Ok(()),
+        }
+    };
+    // `given` against the defaults' table `like`, keys it does not have
+    // left to the settings' own checks
+    let against =
+        |place: &str, given: &toml::Table, like: Option<&V>| -> Result<(), SettingsError> {
+            let Some(V::Table(like)) = like else {
+                return Ok(());
+            };
+            for (key, value) in given {
+                let Some(default) = like.get(key) else {
+                    continue;
+                };
+                let name = format!("{place}.{key}");
+                match (default, value) {
+                    (V::Table(_), V::Table(_)) => {}
+                    // tokens: a list of strings, or one string of them
+                    (V::Array(_), V::String(_)) => {}
+                    (V::Array(_), V::Array(_)) => strings(&name, value)?,
+                    (d, v) if std::mem::discriminant(d) == std::mem::discriminant(v) => {}
+                    (d, v) => return Err(wrong(&name, kind(d), v)),
+                }
+            }
+            Ok(())
+        };
+    let section = |t: &toml::Table, key: &str| match t.get(key) {
+        Some(V::Table(t)) => Some(t.clone()),
+        _ => None,
+    };
+    let pool_defaults = section(&defaults, "defaults").and_then(|d| d.get("pool").cloned());
+    if let Some(http) = section(file, "http") {
+        against("http", &http, defaults.get("http"))?;
+    }
+    if let Some(d) = section(file, "defaults") {
+        against("defaults", &d, defaults.get("defaults"))?;
+        if let Some(pool) = section(&d, "pool") {
+            against("defaults.pool", &pool, pool_defaults.as_ref())?;
+        }
+    }
+    for (name, conn) in section(file, "connections").unwrap_or_default() {
+        let V::Table(conn) = conn else { continue };
+        let place = format!("connections.{name}");
+        against(&place, &conn, defaults.get("defaults"))?;
+        if let Some(pool) = section(&conn, "pool") {
+            against(&format!("{place}.pool"), &pool, pool_defaults.as_ref())?;
+        }
+        for (key, want) in [
+            ("database_url", "a string"),
+            ("scripts_dir", "a string"),
+            ("tls_ca", "a string"),
+            ("configuration", "a table"),
+            ("public_configuration", "a list"),
+            ("adapters", "a table"),
+        ] {
+            let Some(value) = conn.get(key) else { continue };
+            let name = format!("{place}.{key}");
+            if kind(value) != want {
+                return Err(wrong(&name, want, value));
+            }
+            if matches!(key, "configuration" | "public_configuration") {
+                strings(&name, value)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// config's messages may quote a value ("invalid type: string \"...\"",
+/// "integer `12345`"); a value may be a secret, so what a value's quotes
+/// hold is cut out. Other backticks name a key or a token (`api_tokens`,
+/// expected `"`) and are kept; a quote left open cuts the rest.
+fn scrub(message: String) -> String {
+    const VALUE_KINDS: [&str; 4] = ["integer ", "floating point ", "boolean ", "character "];
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message.as_str();
+    while let Some(at) = rest.find(['"', '`']) {
+        out.push_str(&rest[..at]);
+        let quote = &rest[at..at + 1];
+        let after = &rest[at + 1..];
+        let Some(end) = after.find(quote) else {
+            out.push_str(quote);
+            out.push('…');
+            return out;
+        };
+        let value = quote == "\"" || VALUE_KINDS.iter().any(|k| out.ends_with(k));
+        out.push_str(quote);
+        out.push_str(if value { "…" } else { &after[..end] });
+        out.push_str(quote);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
     out
 }
 
@@ -907,15 +1053,15 @@ mod tests {
     fn a_syntax_error_does_not_show_its_line() {
         let dir = std::env::temp_dir().join(format!("customdb-syntax-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        for (name, text) in [
-            ("bare.toml", "[http]\napi_tokens = [\"0123456789abcdef\"]\n[connections.a]\ndatabase_url = mysql://app:hunter2@h/db\n"),
-            ("literal.toml", "[http]\napi_tokens = ['hunter2-0123456789' x]\n"),
+        for (name, text, line) in [
+            ("bare.toml", "[http]\napi_tokens = [\"0123456789abcdef\"]\n[connections.a]\ndatabase_url = mysql://app:hunter2@h/db\n", 4),
+            ("literal.toml", "[http]\napi_tokens = ['hunter2-0123456789' x]\n", 2),
         ] {
             let path = dir.join(name);
             std::fs::write(&path, text).unwrap();
             let e = Settings::load(Some(&path)).unwrap_err().to_string();
             assert!(!e.contains("hunter2"), "{e}");
-            assert!(e.contains("line ") && e.contains("column "), "{e}");
+            assert!(e.contains(&format!("{name}:{line}:")), "{e}");
         }
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -1041,10 +1187,71 @@ mod tests {
     }
 
     #[test]
+    fn a_settings_file_is_read_strictly_and_its_mistakes_placed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.toml");
+        let refused = |text: &str| {
+            std::fs::write(&path, text).unwrap();
+            match Settings::load(Some(&path)) {
+                Ok(_) => panic!("accepted: {text}"),
+                Err(e) => e.to_string(),
+            }
+        };
+        for (text, says) in [
+            (
+                "[defaults]\nbcrypt_cost = 4.5\n",
+                "t.toml: defaults.bcrypt_cost: must be an integer, not a number with a fraction",
+            ),
+            (
+                "[http]\nallow_no_token = \"yes\"\n",
+                "http.allow_no_token: must be true or false, not a string",
+            ),
+            (
+                "[http]\napi_tokens = [1234567890123456789]\n",
+                "http.api_tokens: must be strings only, not an integer",
+            ),
+            (
+                "[connections.x.configuration]\nPEPPER = 1234567890123456789\n",
+                "connections.x.configuration: must be strings only, not an integer",
+            ),
+            (
+                "[connections.x]\nconfiguration = 1234567890123456789\n",
+                "connections.x.configuration: must be a table, not an integer",
+            ),
+            (
+                "[connections.x.pool]\nmax = \"20\"\n",
+                "connections.x.pool.max: must be an integer, not a string",
+            ),
+            (
+                "[http]\nmax_body_bytes = 99999999999999999999\n",
+                "t.toml:2:",
+            ),
+            (
+                "[connections.x]\ndatabase_url = \"mysql://u:s3cret@h/db\n",
+                "t.toml:2:",
+            ),
+        ] {
+            let message = refused(text);
+            assert!(message.contains(says), "{text}: {message}");
+            for secret in ["s3cret", "1234567890123456789"] {
+                assert!(!message.contains(secret), "{text}: {message}");
+            }
+        }
+    }
+
+    #[test]
     fn scrub_cuts_quoted_values() {
         assert_eq!(
             scrub("invalid type: string \"hunter2\", expected u64".into()),
-            "invalid type: string \"…\", expected u64"
+            "invalid type: string \"…\", expected u64",
+        );
+        assert_eq!(
+            scrub("invalid type: integer `12345678901234567`, expected a sequence for key `api_tokens`".into()),
+            "invalid type: integer `…`, expected a sequence for key `api_tokens`"
+        );
+        assert_eq!(
+            scrub("line 4, column 49; invalid basic string, expected `\"` in conf/t.toml".into()),
+            "line 4, column 49; invalid basic string, expected `\"` in conf/t.toml"
         );
     }
 }
