@@ -256,6 +256,21 @@ fn load_script(
             message: "imports a module, but max_modules is 0: no import is allowed".into(),
         });
     }
+    // Above 0, the imports every call runs are enough to tell when each
+    // call would go past the limit.
+    let every_call = found.top_level_imports.len();
+    if every_call > resolver.max_modules() && resolver.max_modules() > 0 {
+        let first = &found.imports[0];
+        problems.push(Problem {
+            path: path.to_path_buf(),
+            line: first.line,
+            col: first.col,
+            message: format!(
+                "imports {every_call} modules at the top level, which every call runs, but max_modules is {}",
+                resolver.max_modules()
+            ),
+        });
+    }
     for import in &found.imports {
         if let Err(message) = resolver.preload(engine, &import.text) {
             problems.push(Problem {

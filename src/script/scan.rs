@@ -17,6 +17,9 @@ pub struct Scan {
     pub stray: Vec<Found>,
     /// `import "literal"` paths, at any depth.
     pub imports: Vec<Found>,
+    /// The distinct literal paths imported at the top level, which every
+    /// call runs.
+    pub top_level_imports: Vec<String>,
     /// Top-level `fn` definitions: each name, where its `fn` stands.
     pub functions: Vec<Found>,
 }
@@ -216,6 +219,17 @@ pub fn scan(source: &str) -> Scan {
         match tok {
             Tok::Semi => i += 1,
             Tok::Word(w) if w == "import" => {
+                if let Some((Tok::Str(_), line, col)) = tokens.get(i + 1) {
+                    let literal = out
+                        .imports
+                        .iter()
+                        .find(|f| (f.line, f.col) == (*line, *col));
+                    if let Some(path) = literal.map(|f| &f.text) {
+                        if !out.top_level_imports.contains(path) {
+                            out.top_level_imports.push(path.clone());
+                        }
+                    }
+                }
                 while i < tokens.len() && !(tokens[i].0 == Tok::Semi && depth == 0) {
                     match tokens[i].0 {
                         Tok::Open(_) => depth += 1,
@@ -314,6 +328,8 @@ mod tests {
         let paths: Vec<_> = s.imports.iter().map(|f| f.text.as_str()).collect();
         assert_eq!(paths, ["util", "inner/thing"]);
         assert_eq!((s.imports[0].line, s.imports[0].col), (3, 20));
+        // only `util` stands at the top level, which every call runs
+        assert_eq!(s.top_level_imports, ["util"]);
     }
 
     #[test]

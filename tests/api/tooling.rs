@@ -107,6 +107,26 @@ fn check_tells_a_script_that_imports_when_max_modules_is_0() {
         "{}",
         text(&out.stdout)
     );
+    // Above 0: more modules imported at the top level, which every call
+    // runs, than the limit lets a call import.
+    let prepared = builder()
+        .connection("max_modules = 1")
+        .script("a", "fn f() { 1 }")
+        .script("b", "fn f() { 2 }")
+        .script(
+            "get_user",
+            "import \"a\" as a;\nimport \"b\" as b;\nimport \"a\" as again;\nfn get_user(email) { () }",
+        )
+        .prepare();
+    let out = customdb(&prepared.config, &["check"], None);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains(
+            "get_user.rhai:1:8: imports 2 modules at the top level, which every call runs, but max_modules is 1"
+        ),
+        "{}",
+        text(&out.stdout)
+    );
 }
 
 #[test]
