@@ -627,8 +627,26 @@ async fn run_suite(
     Ok(())
 }
 
-/// What went wrong with a case, one line each; `None` when it passed.
+/// What went wrong with a case, one line each; `None` when it passed. Its
+/// log lines (the script's `print`, a failure's cause) carry the case as
+/// a request's carry its request_id, connection and action.
 async fn run_case(conn: &Arc<Connection>, case: &Case) -> Option<Vec<String>> {
+    let request_id = new_request_id();
+    let span = tracing::info_span!(
+        "request",
+        request_id = %request_id,
+        connection = %conn.name(),
+        action = %case.action,
+        case = %case.name
+    );
+    tracing::Instrument::instrument(case_outcome(conn, case, &request_id), span).await
+}
+
+async fn case_outcome(
+    conn: &Arc<Connection>,
+    case: &Case,
+    request_id: &str,
+) -> Option<Vec<String>> {
     if case.action == LIST_USERS {
         let (status, answer, _) = crate::export::preview(conn, &case.request).await;
         if status != case.status {
@@ -652,7 +670,7 @@ async fn run_case(conn: &Arc<Connection>, case: &Case) -> Option<Vec<String>> {
         Ok(request) => conn.perform(request).await,
         Err(e) => Err(e),
     };
-    let (status, answer) = answer(result, "");
+    let (status, answer) = answer(result, request_id);
     if status.as_u16() != case.status {
         return Some(vec![format!(
             "status: expected {}, got {}: {answer}",

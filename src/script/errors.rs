@@ -211,7 +211,13 @@ pub(super) fn meaning(map: &RhaiMap, file: &Path, place: &str) -> Option<Error> 
                 Some(Ok(code)) => Some(Error::Script(format!(
                     "{place}: store error {code}: {message}"
                 ))),
-                _ => Some(Error::StoreUnavailable(message)),
+                // (the map's message already says so: not twice in the log)
+                _ => Some(Error::StoreUnavailable(
+                    message
+                        .strip_prefix("user store unavailable: ")
+                        .unwrap_or(&message)
+                        .to_string(),
+                )),
             }
         }
         _ => None,
