@@ -413,6 +413,35 @@ status = 200
     assert!(report.ends_with("1 passed, 2 failed\n"), "{report}");
 }
 
+/// A case's log lines name it, as a request's name the request.
+#[test]
+fn a_test_cases_log_lines_name_the_case() {
+    let prepared = builder()
+        .script(
+            "login",
+            "fn login(u, p) { print(`attempt by ${u}`); #{ user_id: 2, username: u } }",
+        )
+        .prepare();
+    let tests = prepared.scripts.path().join("tests");
+    std::fs::create_dir_all(&tests).unwrap();
+    std::fs::write(
+        tests.join("cases.toml"),
+        "[[case]]\nname = \"bob logs in\"\naction = \"login\"\n\
+         request = { username_or_email = \"bob\", password = \"pw\" }\nstatus = 200\n",
+    )
+    .unwrap();
+    let out = customdb(&prepared.config, &["test"], None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let log = text(&out.stderr);
+    let line = log
+        .lines()
+        .find(|l| l.contains("attempt by bob"))
+        .unwrap_or_else(|| panic!("no line of the script: {log}"));
+    for part in ["request_id=", "action=login", "case=bob logs in"] {
+        assert!(line.contains(part), "{part}: {line}");
+    }
+}
+
 #[test]
 fn a_test_file_with_a_mistake_is_exit_2_naming_the_place() {
     let prepared = builder().prepare();
