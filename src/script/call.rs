@@ -395,6 +395,16 @@ pub async fn run<R: 'static>(
     }
 }
 
+/// Runs `load` (compiling the scripts, which evaluates their modules' top
+/// levels) under a deadline of `limit`, as a call runs: a module that loops
+/// at load stops there instead of holding the start or the reload for ever.
+pub fn with_load_deadline<R>(limit: std::time::Duration, load: impl FnOnce() -> R) -> R {
+    let before = DEADLINE.with(|d| d.replace(Some(Instant::now() + limit)));
+    let out = load();
+    DEADLINE.with(|d| d.set(before));
+    out
+}
+
 /// How long past its deadline a call's wait is given up for good.
 const GRACE: std::time::Duration = std::time::Duration::from_millis(250);
 

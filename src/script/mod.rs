@@ -18,6 +18,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use rhai::{CallFnOptions, Dynamic, Engine, EvalAltResult, FuncArgs, Position, Scope, AST};
 
@@ -95,6 +96,11 @@ impl ScriptSet {
     /// Builds the engine and compiles every script of `settings.scripts_dir`.
     /// Every problem found is returned, not only the first.
     pub fn load(settings: &ConnectionSettings) -> Result<Self, Vec<Problem>> {
+        let limit = Duration::from_millis(settings.tunables.script_timeout_ms);
+        call::with_load_deadline(limit, || Self::load_in_time(settings))
+    }
+
+    fn load_in_time(settings: &ConnectionSettings) -> Result<Self, Vec<Problem>> {
         let dir = settings.scripts_dir.clone();
         let root = dir.canonicalize().map_err(|_| {
             vec![Problem {

@@ -103,6 +103,9 @@ impl ScriptsResolver {
             .map(|_| ())
             .map_err(|e| match *e {
                 EvalAltResult::ErrorModuleNotFound(m, _) => m,
+                EvalAltResult::ErrorTerminated(..) => format!(
+                    "import \"{name}\": the module's top level ran past script_timeout_ms while it loaded"
+                ),
                 other => format!("import \"{name}\": {other}"),
             })
     }

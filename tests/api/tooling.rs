@@ -129,6 +129,28 @@ fn check_tells_a_script_that_imports_when_max_modules_is_0() {
     );
 }
 
+/// A module's top level runs at load, under the call's time limit: one
+/// that loops stops there, even where the operations limit is off.
+#[test]
+fn a_module_that_loops_at_load_is_stopped_by_the_time_limit() {
+    let prepared = builder()
+        .connection("script_timeout_ms = 300\nmax_operations = 9223372036854775807")
+        .script("spin", "let i = 0;\nloop { i += 1; }\nfn f() { 1 }")
+        .script(
+            "get_user",
+            "import \"spin\" as s;\nfn get_user(email) { () }",
+        )
+        .prepare();
+    let out = customdb(&prepared.config, &["check"], None);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout)
+            .contains("import \"spin\": the module's top level ran past script_timeout_ms"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
 #[test]
 fn check_tells_the_scripts_a_connection_has_and_a_file_that_is_none() {
     // get_users.rhai, misspelt: no action's, and no import names it; the
