@@ -362,7 +362,8 @@ fn check_page(
         state.advance(&raw_id, &id)?;
         users.push((id, map));
     }
-    if let Some(end) = &state.cursor {
+    // (int ids are held to their order by `advance`)
+    if let Some(end @ Value::String(_)) = &state.cursor {
         ends.first_time(end)?;
     }
     *walk = state;
@@ -542,7 +543,9 @@ fn listen_for_signals() {
 
 /// The map's `user_id` (or `id`), as the script returned it and as text.
 fn user_id_of(map: &RhaiMap) -> Option<(Value, String)> {
-    let v = map.get("user_id").or_else(|| map.get("id"))?;
+    // `()` (a NULL column) is absent, as in a profile
+    let given = |key: &str| map.get(key).filter(|v| !v.is_unit());
+    let v = given("user_id").or_else(|| given("id"))?;
     if let Ok(i) = v.as_int() {
         return Some((Value::from(i), i.to_string()));
     }

@@ -72,7 +72,12 @@ impl State {
         let greatest = self
             .greatest_int
             .or_else(|| self.cursor.as_ref().and_then(Value::as_i64));
-        if let (Some(greatest), Some(now)) = (greatest, raw.as_i64()) {
+        // a string id of an int's digits is that int written again ("1"
+        // after 1 is user 1 twice)
+        let as_int = raw
+            .as_i64()
+            .or_else(|| raw.as_str().and_then(|s| s.parse::<i64>().ok()));
+        if let (Some(greatest), Some(now)) = (greatest, as_int) {
             if now <= greatest {
                 return Err(format!(
                     "list_users went back or stood still: user_id {id} after {greatest}; it must page on `after`"
@@ -251,8 +256,12 @@ impl Output {
                     ));
                 }
             }
+            let same_file = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+                (Ok(a), Ok(b)) => a == b,
+                _ => std::path::absolute(a).ok() == std::path::absolute(b).ok(),
+            };
             let report_path = match (&options.report, &state.report) {
-                (Some(_), Some(recorded)) if fresh.report.as_ref() != Some(recorded) => {
+                (Some(given), Some(recorded)) if !same_file(given, recorded) => {
                     return Err(format!(
                         "--resume: {} was written for the report {}, not {}",
                         state_path.display(),
@@ -265,11 +274,12 @@ impl Output {
             };
             // A stop between the first state and the report's creation
             // leaves no report: an empty one is what the state records.
-            let mut report = OpenOptions::new()
-                .write(true)
-                .create(state.report_bytes == 0)
-                .open(&report_path)
-                .map_err(|e| format!("--resume: {}: {e}", report_path.display()))?;
+            let mut report = if state.report_bytes == 0 && !report_path.exists() {
+                create(&report_path)
+            } else {
+                OpenOptions::new().write(true).open(&report_path)
+            }
+            .map_err(|e| format!("--resume: {}: {e}", report_path.display()))?;
             not_shorter(&report, &report_path, state.report_bytes)?;
             let mut part = None;
             if state.part > 0 {
@@ -292,6 +302,11 @@ impl Output {
                 .set_len(state.report_bytes)
                 .map_err(|e| e.to_string())?;
             report.seek(SeekFrom::End(0)).map_err(|e| e.to_string())?;
+            let mut state = state;
+            // (a state saved before the report's path was kept records it now)
+            state.report = state
+                .report
+                .or_else(|| std::path::absolute(&report_path).ok());
             let mut output = Output {
                 state: state.clone(),
                 out,

@@ -648,6 +648,11 @@ fn a_list_users_that_breaks_the_rules_stops_the_export_with_exit_1() {
             "fn list_users(after, limit) { if after == () { [#{ user_id: 1, email: \"a@b.c\" }, #{ user_id: 2, email: \"b@b.c\" }] } else if type_of(after) == \"i64\" { [#{ user_id: \"1\", email: \"c@b.c\" }] } else { [#{ user_id: 2, email: \"b@b.c\" }] } }",
             "went back",
         ),
+        // an int's digits as a string: user 1 again
+        (
+            "fn list_users(after, limit) { if after == () { [#{ user_id: 1, email: \"a@b.c\" }, #{ user_id: 2, email: \"b@b.c\" }] } else { [#{ user_id: \"1\", email: \"c@b.c\" }] } }",
+            "went back",
+        ),
         // string ids going round: a, b, a...
         (
             "fn list_users(after, limit) { if after == () || after == \"b\" { [#{ user_id: \"a\", email: \"a@b.c\" }] } else { [#{ user_id: \"b\", email: \"b@b.c\" }] } }",
@@ -849,7 +854,15 @@ fn sigterm_finishes_the_page_being_written_and_resume_finishes_the_export() {
     assert_eq!(run.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("problems.jsonl"), "{stderr}");
     assert_eq!(std::fs::read(&other).unwrap().len(), 40_000);
-    // without --report, the resume continues the report it recorded
+    // another name of the same file is that file: the resume continues
+    // the report it recorded
+    std::fs::create_dir_all(dir.path().join("sub")).unwrap();
+    let same = dir.path().join("sub/../problems.jsonl");
+    let args: Vec<&str> = args
+        .iter()
+        .copied()
+        .chain(["--report", same.to_str().unwrap()])
+        .collect();
     let run = export(&prepared.config, &args);
     assert_eq!(run.status.code(), Some(3), "{}", text(&run.stderr));
     let ids = ids_in_parts("auth0", &out);
@@ -1137,29 +1150,63 @@ fn a_hash_a_script_prints_or_throws_stays_off_standard_error() {
     assert!(text(&run.stdout).is_empty());
 }
 
-/// A salt, an HMAC key or a bare hex digest has no shape to find: under
-/// export, what a script prints or throws is left out whole, while the
-/// host's own errors (a query the store refuses) are still told.
 /// A kill between the first state and the report's creation leaves a
 /// state and no report: `--resume` takes it (the state records an empty
 /// report), where it once refused it, as a new run refused the report.
+/// Without `--report`, the resume goes on with the report the state names.
 #[test]
 fn a_state_whose_empty_report_is_missing_resumes() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("users.json");
+    let report = dir.path().join("problems.jsonl");
     let prepared = exporting("fn list_users(after, limit) { throw \"not yet\"; }").prepare();
     let mut args = vec!["main", "--format", "okta", "--out", out.to_str().unwrap()];
-    let run = export(&prepared.config, &args);
+    let first: Vec<&str> = args
+        .iter()
+        .copied()
+        .chain(["--report", report.to_str().unwrap()])
+        .collect();
+    let run = export(&prepared.config, &first);
     assert_eq!(run.status.code(), Some(1), "{}", text(&run.stderr));
-    std::fs::remove_file(dir.path().join("users.json.report.jsonl")).unwrap();
+    std::fs::remove_file(&report).unwrap();
     args.push("--resume");
     let run = export(&prepared.config, &args);
     let stderr = text(&run.stderr);
     assert_eq!(run.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("list_users failed"), "{stderr}");
-    assert!(dir.path().join("users.json.report.jsonl").exists());
+    assert!(report.exists());
+    assert!(!dir.path().join("users.json.report.jsonl").exists());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&report).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
 }
 
+/// A `user_id` of `()` (a NULL column) beside `id` is absent, as in a
+/// profile.
+#[test]
+fn a_unit_user_id_beside_id_is_absent() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("users.json");
+    let prepared = exporting(
+        "fn list_users(after, limit) { if after == () { [#{ id: 8, user_id: (), email: \"y@x.io\" }] } else { [] } }",
+    )
+    .prepare();
+    let run = export(
+        &prepared.config,
+        &["main", "--format", "auth0", "--out", out.to_str().unwrap()],
+    );
+    assert_eq!(run.status.code(), Some(3), "{}", text(&run.stderr));
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(&files(&out)[0]).unwrap()).unwrap();
+    assert_eq!(ids_in("auth0", &doc), ["8"]);
+}
+
+/// A salt, an HMAC key or a bare hex digest has no shape to find: under
+/// export, what a script prints or throws is left out whole, while the
+/// host's own errors (a query the store refuses) are still told.
 #[test]
 fn a_salt_key_or_digest_a_script_prints_or_throws_stays_off_standard_error() {
     let dir = tempfile::tempdir().unwrap();
@@ -1225,6 +1272,6 @@ fn a_salt_key_or_digest_a_script_prints_or_throws_stays_off_standard_error() {
     let stderr = text(&run.stderr);
     assert_eq!(run.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("store error 1054"), "{stderr}");
-    assert!(stderr.contains("Unknown column '…'"), "{stderr}");
+    assert!(stderr.contains("Unknown column …"), "{stderr}");
     assert!(!stderr.contains("3890cb1a"), "{stderr}");
 }
