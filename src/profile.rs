@@ -293,7 +293,7 @@ pub fn normalize(
         let reason = if named_password(name) {
             Some("a field named password is never forwarded")
         } else {
-            withheld(name).or_else(|| {
+            key_withheld(name).or_else(|| {
                 value
                     .read_lock::<ImmutableString>()
                     .and_then(|s| withheld(&s))
@@ -349,19 +349,27 @@ pub fn normalize(
     Ok(profile)
 }
 
-/// Why a string below the standard fields is left out, if it is. (A
-/// top-level string is left out when `password::detect` knows its prefix;
-/// deeper down, where ordinary text such as "$5$ off" may stand, only a
-/// value shaped as a whole hash is: a known prefix, 13 characters or
-/// more, no white space.)
+/// Why a string below the standard fields is left out, if it is: shaped
+/// as a whole password hash ([`crate::password::shaped_as_hash`]: deeper
+/// down ordinary text such as "$5$ off" may stand; a top-level string is
+/// held to [`crate::password::recognised`] before), or holding the
+/// request's password or a secret configuration value of 8 characters or
+/// more.
 fn withheld(text: &str) -> Option<&'static str> {
     if crate::password::shaped_as_hash(text) {
         Some("it holds a password hash")
-    } else if crate::script::call::is_secret(text) {
-        Some("it is the request's password or a secret configuration value")
+    } else if crate::script::call::holds_secret(text) {
+        Some("it holds the request's password or a secret configuration value")
     } else {
         None
     }
+}
+
+/// [`withheld`] for a map's key, which is also left out when a password
+/// hash stands anywhere in it (`old:$2y$10$…`).
+fn key_withheld(key: &str) -> Option<&'static str> {
+    withheld(key)
+        .or_else(|| crate::script::call::holds_hash(key).then_some("it holds a password hash"))
 }
 
 /// Whether a field's name is `password`, in any case, spaces around.
@@ -386,7 +394,7 @@ fn prune(value: &mut Dynamic, path: &mut String, dropped: &mut Vec<Dropped>) {
         let why = |key: &str, item: &Dynamic| {
             if named_password(key) {
                 Some("a field named password is never forwarded")
-            } else if let Some(reason) = withheld(key) {
+            } else if let Some(reason) = key_withheld(key) {
                 Some(reason)
             } else {
                 item.read_lock::<ImmutableString>()

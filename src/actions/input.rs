@@ -137,9 +137,11 @@ fn context(value: Option<Value>) -> Result<Map<String, Value>> {
 }
 
 /// Bytes of a profile kept, in the size check before a script runs, for
-/// what the store adds to what the request gives (an eighth of
-/// `max_profile_bytes` when that is less).
+/// what the store adds to what the request gives: an eighth of
+/// `max_profile_bytes`, from [`MIN_PROFILE_RESERVE`] (the fixed fields and
+/// a short id) to this.
 pub const PROFILE_RESERVE: usize = 256;
+pub const MIN_PROFILE_RESERVE: usize = 96;
 
 const PROFILE_FIELDS: [&str; 5] = ["username", "given_name", "family_name", "name", "nickname"];
 
@@ -313,7 +315,7 @@ impl Request {
         // metadata objects' names, about 71 bytes and the id, and a script
         // may add a field or two the request did not give: the check keeps
         // room for them, so that a user it lets through can be answered.
-        let size = size + PROFILE_RESERVE.min(max_profile / 8);
+        let size = size + (max_profile / 8).clamp(MIN_PROFILE_RESERVE, PROFILE_RESERVE);
         if size > max_profile {
             return Err(Error::invalid_request(format!(
                 "{what} take {size} bytes as JSON, more than a profile may hold \

@@ -303,11 +303,12 @@ fn verify_bytes(pw: &[u8], stored: &str) -> Result<bool, HashError> {
 /// Whether a value would be taken by [`verify`] as a stored hash of a known
 /// form, well formed or not (a bcrypt value cut one character short is
 /// still a bcrypt hash, refused as malformed), white space around it
-/// ignored. A malformed one has no white space inside: "$2y$ is bcrypt" is
-/// prose.
+/// ignored. A malformed one has 13 characters or more and no white space
+/// inside: "$2y$ is bcrypt" is prose, and `$H$ero` a nickname.
 pub fn recognised(stored: &str) -> bool {
     let t = stored.trim();
-    detect(t).is_some() || (malformed_form(t).is_some() && !t.contains(char::is_whitespace))
+    detect(t).is_some()
+        || (malformed_form(t).is_some() && t.len() >= 13 && !t.contains(char::is_whitespace))
 }
 
 /// [`recognised`], for a string deep in a value that may also hold prose

@@ -112,14 +112,22 @@ impl Masker {
         }
     }
 
-    /// See [`is_secret`].
-    pub fn is_secret(&self, text: &str) -> bool {
-        text.chars().count() >= WHOLE_TEXT_CHARS
+    /// Whether `text` is, whole, one of the secrets, of any length.
+    pub fn is_any_secret(&self, text: &str) -> bool {
+        self.request
+            .iter()
+            .chain(self.configured.iter())
+            .any(|s| s == text)
+    }
+
+    /// See [`holds_secret`].
+    pub fn holds_secret(&self, text: &str) -> bool {
+        text.len() >= WHOLE_TEXT_CHARS
             && self
                 .request
                 .iter()
                 .chain(self.configured.iter())
-                .any(|s| s == text)
+                .any(|s| s.chars().count() >= WHOLE_TEXT_CHARS && text.contains(s.as_str()))
     }
 
     pub fn mask(&self, text: &str) -> String {
@@ -162,15 +170,17 @@ impl Masker {
         let long_spans = spans.len();
         for secret in short {
             let edge = |at: usize| spans[..long_spans].iter().any(|&(s, e)| s == at || e == at);
-            // A whole token, and whole characters as the reader sees them:
-            // the password `e` is not the start of an `e` and a combining
-            // accent (`e\u{301}`, an é written in two code points).
+            // A whole token; and a secret of one character, whole
+            // characters as the reader sees them: the password `e` is not
+            // the start of an `e` and a combining accent (`e\u{301}`, an é
+            // written in two code points). A longer one is masked even so.
+            let single = secret.chars().count() == 1;
             let tokens: Vec<(usize, usize)> = places(text, secret)
                 .filter(|&(start, end)| {
                     (edge(start) || !alphanumeric_before(text, start))
                         && (edge(end) || !alphanumeric_after(text, end))
-                        && grapheme_boundary(text, start)
-                        && grapheme_boundary(text, end)
+                        && (!single
+                            || grapheme_boundary(text, start) && grapheme_boundary(text, end))
                 })
                 .collect();
             spans.extend(tokens);
@@ -299,11 +309,15 @@ fn places<'t>(text: &'t str, secret: &'t str) -> impl Iterator<Item = (usize, us
     })
 }
 
-/// Whether a letter or digit stands just before byte `at`.
+/// Whether a letter or digit stands just before byte `at`: the character
+/// as the reader sees it, so that the accent of `e\u{301}` counts as its
+/// letter.
 fn alphanumeric_before(text: &str, at: usize) -> bool {
+    use unicode_segmentation::UnicodeSegmentation;
     text[..at]
-        .chars()
+        .graphemes(true)
         .next_back()
+        .and_then(|g| g.chars().next())
         .is_some_and(char::is_alphanumeric)
 }
 
@@ -395,14 +409,31 @@ pub async fn run<R: 'static>(
     }
 }
 
-/// Runs `load` (compiling the scripts, which evaluates their modules' top
-/// levels) under a deadline of `limit`, as a call runs: a module that loops
-/// at load stops there instead of holding the start or the reload for ever.
-pub fn with_load_deadline<R>(limit: std::time::Duration, load: impl FnOnce() -> R) -> R {
-    let before = DEADLINE.with(|d| d.replace(Some(Instant::now() + limit)));
-    let out = load();
-    DEADLINE.with(|d| d.set(before));
-    out
+/// A deadline of `limit` from now for what runs outside a call until the
+/// guard is dropped (a module's top level, evaluated at load: one that
+/// loops stops there instead of holding the start or the reload for ever).
+/// Inside a call the call's own deadline stands.
+pub fn load_deadline(limit: Duration) -> LoadDeadline {
+    let set = DEADLINE.with(|d| {
+        d.get()
+            .is_none()
+            .then(|| d.set(Some(Instant::now() + limit)))
+    });
+    LoadDeadline { set: set.is_some() }
+}
+
+/// See [`load_deadline`]; dropping it (a panic included) clears the
+/// deadline it set.
+pub struct LoadDeadline {
+    set: bool,
+}
+
+impl Drop for LoadDeadline {
+    fn drop(&mut self) {
+        if self.set {
+            DEADLINE.with(|d| d.set(None));
+        }
+    }
 }
 
 /// How long past its deadline a call's wait is given up for good.
@@ -466,13 +497,22 @@ pub fn mask_with_hashes(text: &str) -> String {
         .unwrap_or_else(|| Masker::default().mask_with_hashes(text))
 }
 
-/// Whether `text` is, whole, one of the current call's secrets of
-/// [`WHOLE_TEXT_CHARS`] or more: the request's password or new password, or
-/// a secret configuration value (a shorter one cannot be told from an
-/// ordinary value, such as an enum `b` under the password `b`). `false`
-/// outside a call.
-pub fn is_secret(text: &str) -> bool {
-    current(|c| c.masker.is_secret(text)).unwrap_or(false)
+/// Whether one of the current call's secrets of [`WHOLE_TEXT_CHARS`] or
+/// more stands in `text` (a shorter one cannot be told from an ordinary
+/// value). `false` outside a call.
+pub fn holds_secret(text: &str) -> bool {
+    current(|c| c.masker.holds_secret(text)).unwrap_or(false)
+}
+
+/// Whether a value shaped as a password hash stands anywhere in `text`.
+pub fn holds_hash(text: &str) -> bool {
+    !hash_spans(text).is_empty()
+}
+
+/// Whether `text` is, whole, one of the current call's secrets, of any
+/// length. `false` outside a call.
+pub fn is_any_secret(text: &str) -> bool {
+    current(|c| c.masker.is_any_secret(text)).unwrap_or(false)
 }
 
 /// What a script printed, as the log shows it: masked, or, under
@@ -641,6 +681,11 @@ mod tests {
             assert_eq!(m.mask(whole), whole);
         }
         assert_eq!(m.mask("a e \u{1F44D}!"), "a [redacted] [redacted]!");
+        // after a letter and its accent, `e` is inside a word (née)
+        assert_eq!(m.mask("ne\u{301}e"), "ne\u{301}e");
+        // a longer secret is masked though an accent follows it
+        let m = Masker::new(["hunter".to_string()]);
+        assert_eq!(m.mask("a hunter\u{301} b"), "a [redacted]\u{301} b");
     }
 
     #[test]

@@ -122,30 +122,19 @@ pub fn store_error_map(error: &StoreError) -> RhaiMap {
     m
 }
 
-/// `text` with what each pair of quotes (', ", `) holds replaced by `…`.
-fn unquoted(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut open: Option<char> = None;
-    for c in text.chars() {
-        match open {
-            Some(q) if c == q => {
-                out.push('…');
-                out.push(c);
-                open = None;
-            }
-            Some(_) => {}
-            None => {
-                out.push(c);
-                if matches!(c, '\'' | '"' | '`') {
-                    open = Some(c);
-                }
-            }
-        }
+/// A store's error text as `export` tells it: its words up to the first
+/// thing it quotes (`Unknown column …`), since what it quotes may be of the
+/// script's SQL; a SIGNAL's text (error 1644) is the script's own, and is
+/// left out whole.
+fn unquoted(code: Option<i64>, text: &str) -> String {
+    const ER_SIGNAL_EXCEPTION: i64 = 1644;
+    if code == Some(ER_SIGNAL_EXCEPTION) {
+        return "(the text a SIGNAL gave, not shown under export)".into();
     }
-    if open.is_some() {
-        out.push('…');
+    match text.find(['\'', '"', '`']) {
+        Some(at) => format!("{}…", &text[..at]),
+        None => text.to_string(),
     }
-    out
 }
 
 fn text_of(map: &RhaiMap, key: &str) -> Option<String> {
@@ -175,8 +164,10 @@ pub(super) fn meaning(map: &RhaiMap, file: &Path, place: &str) -> Option<Error> 
             if code == "user_exists" {
                 return Some(Error::UserExists(message));
             }
-            // the code is sent as it is: one that holds a secret is not sent
-            if call::mask(&code) != code {
+            // The code is sent as it is: one that is a secret is not sent.
+            // (Only the whole code: `password_too_short` under the
+            // password `password` is a rule's name, not the password.)
+            if call::is_any_secret(&code) {
                 return Some(Error::Script(format!(
                     "{place}: ValidationError code `{}` holds the request's password or a secret configuration value",
                     call::mask(&code)
@@ -196,10 +187,10 @@ pub(super) fn meaning(map: &RhaiMap, file: &Path, place: &str) -> Option<Error> 
             }
             let message = call::mask(&text_of(map, "message").unwrap_or_default());
             // Under `export` a store's text is told without what it quotes
-            // (`Unknown column '…'`): the script may have built the SQL of
-            // a salt or a digest, which has no shape to mask.
+            // (`Unknown column …`): the script may have built the SQL of a
+            // salt or a digest, which has no shape to mask.
             let message = if call::withholds() {
-                unquoted(&message)
+                unquoted(map.get("code").and_then(|c| c.as_int().ok()), &message)
             } else {
                 message
             };
@@ -258,13 +249,20 @@ mod tests {
     #[test]
     fn unquoted_keeps_the_words_and_not_what_they_quote() {
         assert_eq!(
-            unquoted("Unknown column '3890cb1a3114350acbed9fcc43e8e0d6' in 'SELECT'"),
-            "Unknown column '…' in '…'"
+            unquoted(
+                Some(1054),
+                "Unknown column '3890cb1a3114350acbed9fcc43e8e0d6' in 'SELECT'"
+            ),
+            "Unknown column …"
         );
         assert_eq!(
-            unquoted("near \"x\" and `t` 'open"),
-            "near \"…\" and `…` '…"
+            unquoted(
+                Some(1064),
+                "You have an error in your SQL syntax; near ''5f4dcc'' at line 1"
+            ),
+            "You have an error in your SQL syntax; near …"
         );
-        assert_eq!(unquoted("no quotes"), "no quotes");
+        assert!(!unquoted(Some(1644), "5f4dcc3b5aa765d6").contains("5f4d"));
+        assert_eq!(unquoted(None, "no quotes"), "no quotes");
     }
 }

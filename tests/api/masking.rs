@@ -30,6 +30,7 @@ fn short_secrets_are_masked_only_as_whole_tokens_and_public_values_never() {
                 if u == "accent" { throw UnauthorizedError("e\u0301tude, o\u0301 e"); }
                 if u == "keyed" { let m = #{ id: 1 }; m[`pre-${p}`] = 0.0 / 0.0; return m; }
                 if u == "code" { throw ValidationError(p, "m"); }
+                if u == "code_password_too_short" { throw ValidationError("password_too_short", "longer"); }
                 throw UnauthorizedError("Your account is locked.");
             }"#,
         )
@@ -74,12 +75,19 @@ fn short_secrets_are_masked_only_as_whole_tokens_and_public_values_never() {
     );
     // The host's own messages name what the script made, masked too: a
     // field's name, a ValidationError's code.
-    let answer = login("keyed", "sup3rsecretpw");
+    let answer = login("keyed", "pw");
     assert_eq!(answer["error"], "invalid_profile", "{answer}");
     let message = answer["message"].as_str().unwrap();
     assert!(message.contains("pre-[redacted]"), "{answer}");
     let answer = login("code", "sup3rsecretpw");
     assert_eq!(answer["error"], "script_error", "{answer}");
+    // a code that only holds the password's word is a rule's name
+    let answer = login("code_password_too_short", "password");
+    assert_eq!(answer["error"], "password_too_short", "{answer}");
+    // a key that holds a long password is left out before anything else
+    let answer = login("keyed", "sup3rsecretpw");
+    assert_eq!(answer["user"]["user_id"], "1", "{answer}");
+    assert!(!answer.to_string().contains("sup3rsecretpw"), "{answer}");
 
     // The log: the division error keeps its words with the password `y`.
     login("divide", "y");
@@ -179,8 +187,9 @@ fn a_profile_carries_no_password_hash_or_secret_at_any_depth() {
                     keyed[configuration::PEPPER] = 2;
                     keyed["kept"] = 3;
                     keyed[h] = 4;
+                    keyed["old:" + h] = 5;
                     if u == "short" {{ return #{{ id: 1, plan: p, app_metadata: #{{ tier: p }} }}; }}
-                    #{{ id: 1, email: u, pw: p, kept: 7,
+                    #{{ id: 1, email: u, pw: p, kept: 7, said: "mine is " + p,
                         got: #{{ Password: "x", email: u, deeper: [p, "ok", h], promo: "$5$ off" }},
                         keyed: keyed,
                         pepper: configuration::PEPPER,
@@ -225,6 +234,7 @@ fn a_profile_carries_no_password_hash_or_secret_at_any_depth() {
         "field=app_metadata.h",
         "field=app_metadata.roles[1]",
         "field=keyed.[redacted]",
+        "field=said",
     ] {
         server.log_with(place);
     }
