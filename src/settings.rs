@@ -831,15 +831,18 @@ fn check_types(file: &toml::Table, path: &Path) -> Result<(), SettingsError> {
             kind(got)
         ))
     };
+    // each item a string; a table's items named by their keys
     let strings = |key: &str, v: &V| -> Result<(), SettingsError> {
-        let items: Vec<&V> = match v {
-            V::Array(items) => items.iter().collect(),
-            V::Table(t) => t.values().collect(),
-            _ => return Ok(()),
-        };
-        match items.into_iter().find(|i| !i.is_str()) {
-            Some(item) => Err(wrong(key, "strings only", item)),
-            None => Ok(()),
+        match v {
+            V::Array(items) => match items.iter().find(|i| !i.is_str()) {
+                Some(item) => Err(wrong(key, "strings only", item)),
+                None => Ok(()),
+            },
+            V::Table(t) => match t.iter().find(|(_, i)| !i.is_str()) {
+                Some((name, item)) => Err(wrong(&format!("{key}.{name}"), "a string", item)),
+                None => Ok(()),
+            },
+            _ => Ok(()),
         }
     };
     // `given` against the defaults' table `like`, keys it does not have
@@ -896,11 +899,37 @@ fn check_types(file: &toml::Table, path: &Path) -> Result<(), SettingsError> {
         ] {
             let Some(value) = conn.get(key) else { continue };
             let name = format!("{place}.{key}");
-            if kind(value) != want {
+            // a list may also be one string of comma-separated items
+            let list_as_text = want == "a list" && value.is_str();
+            if kind(value) != want && !list_as_text {
                 return Err(wrong(&name, want, value));
             }
             if matches!(key, "configuration" | "public_configuration") {
                 strings(&name, value)?;
+            }
+        }
+        // each platform's adapter: its keys' types
+        let adapter_keys = [
+            ("enabled", "true or false"),
+            ("basic_user", "a string"),
+            ("basic_password", "a string"),
+            ("header_name", "a string"),
+            ("header_value", "a string"),
+            ("timeout_ms", "an integer"),
+        ];
+        for (platform, adapter) in section(&conn, "adapters").unwrap_or_default() {
+            let V::Table(adapter) = adapter else { continue };
+            for (key, want) in adapter_keys {
+                match adapter.get(key) {
+                    Some(value) if kind(value) != want => {
+                        return Err(wrong(
+                            &format!("{place}.adapters.{platform}.{key}"),
+                            want,
+                            value,
+                        ))
+                    }
+                    _ => {}
+                }
             }
         }
     }
@@ -1212,7 +1241,11 @@ mod tests {
             ),
             (
                 "[connections.x.configuration]\nPEPPER = 1234567890123456789\n",
-                "connections.x.configuration: must be strings only, not an integer",
+                "connections.x.configuration.PEPPER: must be a string, not an integer",
+            ),
+            (
+                "[connections.x.adapters.fusionauth]\nenabled = true\nbasic_password = 1234567890123456789\n",
+                "connections.x.adapters.fusionauth.basic_password: must be a string, not an integer",
             ),
             (
                 "[connections.x]\nconfiguration = 1234567890123456789\n",

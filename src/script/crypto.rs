@@ -52,7 +52,7 @@ fn derive(f: impl FnOnce() -> Result<Vec<u8>, HashError> + Send + 'static) -> Fa
             HashError::Malformed(function) => format!(
                 "{function}: the parameters are out of the algorithm's range ({})",
                 match function {
-                    "crypto::scrypt" => "n a power of two of at least 2, length 10 to 64 bytes",
+                    "crypto::scrypt" => "n a power of two of at least 2, r × p under 2^30",
                     "crypto::argon2" =>
                         "a salt of 8 bytes or more, m at least 8 × p, length 4 or more",
                     _ => "see the function's reference",

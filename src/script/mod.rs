@@ -96,11 +96,6 @@ impl ScriptSet {
     /// Builds the engine and compiles every script of `settings.scripts_dir`.
     /// Every problem found is returned, not only the first.
     pub fn load(settings: &ConnectionSettings) -> Result<Self, Vec<Problem>> {
-        let limit = Duration::from_millis(settings.tunables.script_timeout_ms);
-        call::with_load_deadline(limit, || Self::load_in_time(settings))
-    }
-
-    fn load_in_time(settings: &ConnectionSettings) -> Result<Self, Vec<Problem>> {
         let dir = settings.scripts_dir.clone();
         let root = dir.canonicalize().map_err(|_| {
             vec![Problem {
@@ -118,6 +113,7 @@ impl ScriptSet {
             root,
             dir.clone(),
             settings.tunables.max_modules,
+            Duration::from_millis(settings.tunables.script_timeout_ms),
         ));
         // A folder there but closed to this user would otherwise look empty
         // ("missing: every connection needs a login script").
@@ -252,8 +248,7 @@ fn load_script(
         })
         .collect();
     // With max_modules at 0 every import fails when it runs: told now, as
-    // `check` promises. (Above 0 the limit is per call and counts the
-    // modules' own imports: only a call can tell.)
+    // `check` promises.
     if let (Some(first), 0) = (found.imports.first(), resolver.max_modules()) {
         problems.push(Problem {
             path: path.to_path_buf(),
@@ -262,11 +257,14 @@ fn load_script(
             message: "imports a module, but max_modules is 0: no import is allowed".into(),
         });
     }
-    // Above 0, the imports every call runs are enough to tell when each
-    // call would go past the limit.
+    // Above 0 the limit is per call and counts what the call's functions
+    // import too, which only a call can tell; but the top level's imports,
+    // which every call runs, are enough to tell that each call goes past
+    // it. Placed at the first import past the limit.
     let every_call = found.top_level_imports.len();
-    if every_call > resolver.max_modules() && resolver.max_modules() > 0 {
-        let first = &found.imports[0];
+    let max = resolver.max_modules();
+    let past = found.top_level_imports.get(max).filter(|_| max > 0);
+    if let Some(first) = past.and_then(|p| found.imports.iter().find(|i| &i.text == p)) {
         problems.push(Problem {
             path: path.to_path_buf(),
             line: first.line,

@@ -20,6 +20,8 @@ pub(super) struct ScriptsResolver {
     cache: RwLock<HashMap<String, Shared<Module>>>,
     /// The most distinct modules one call may import (`max_modules`).
     max_modules: usize,
+    /// How long one module's top level may run when it loads.
+    load_limit: std::time::Duration,
 }
 
 impl ScriptsResolver {
@@ -30,12 +32,18 @@ impl ScriptsResolver {
 
     /// Resolves inside `root` (canonical), showing files under `shown_dir`,
     /// at most `max_modules` distinct modules a call.
-    pub(super) fn new(root: PathBuf, shown_dir: PathBuf, max_modules: usize) -> Self {
+    pub(super) fn new(
+        root: PathBuf,
+        shown_dir: PathBuf,
+        max_modules: usize,
+        load_limit: std::time::Duration,
+    ) -> Self {
         ScriptsResolver {
             root,
             shown_dir,
             cache: RwLock::default(),
             max_modules,
+            load_limit,
         }
     }
 
@@ -90,7 +98,10 @@ impl ScriptsResolver {
         })?;
         // Failures and `debug` lines inside the module name its own file.
         ast.set_source(self.shown(name).to_string_lossy().as_ref());
-        let module: Shared<Module> = Module::eval_ast_as_new(Scope::new(), &ast, engine)?.into();
+        let module: Shared<Module> = {
+            let _limit = super::call::load_deadline(self.load_limit);
+            Module::eval_ast_as_new(Scope::new(), &ast, engine)?.into()
+        };
         if let Ok(mut cache) = self.cache.write() {
             cache.insert(name.to_string(), module.clone());
         }

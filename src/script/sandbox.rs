@@ -277,6 +277,7 @@ mod tests {
             dir.path().into(),
             dir.path().into(),
             16,
+            std::time::Duration::from_secs(1),
         ));
         let engine = super::build_engine(&settings.connections["legacy"], resolver);
         let before = super::MAPPED.with(std::cell::Cell::get);

@@ -122,7 +122,7 @@ fn check_tells_a_script_that_imports_when_max_modules_is_0() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
     assert!(
         text(&out.stdout).contains(
-            "get_user.rhai:1:8: imports 2 modules at the top level, which every call runs, but max_modules is 1"
+            "get_user.rhai:2:8: imports 2 modules at the top level, which every call runs, but max_modules is 1"
         ),
         "{}",
         text(&out.stdout)
