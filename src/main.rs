@@ -164,6 +164,14 @@ async fn serve(settings: Settings) -> ExitCode {
 }
 
 fn check(settings: &Settings) -> ExitCode {
+    // Nothing to check is no success: most often the settings file was
+    // not given.
+    if settings.connections.is_empty() {
+        tracing::error!(
+            "no connection is configured: give the settings file with --config FILE (or CUSTOMDB_CONFIG)"
+        );
+        return ExitCode::from(USAGE);
+    }
     // Checking scripts needs no token; what `serve` would refuse is told.
     if let Err(e) = settings.http.require_token() {
         tracing::warn!("serve would not start with these settings: {e}");

@@ -135,7 +135,7 @@ impl Metrics {
             ),
             (
                 "customdb_pool_connections_max",
-                "The most store connections the pools may hold (pool.max, or one a runtime thread when there are more threads).",
+                "The most store connections the pools may hold (pool.max, or one per runtime thread when there are more threads).",
                 |c| c.pool_max(),
             ),
         ];

@@ -129,6 +129,23 @@ fn check_tells_a_script_that_imports_when_max_modules_is_0() {
     );
 }
 
+/// `check` with no connection configured (no `--config`, most often) is
+/// bad usage, not a success.
+#[test]
+fn check_with_no_connection_is_exit_2() {
+    let out = Command::new(env!("CARGO_BIN_EXE_customdb"))
+        .arg("check")
+        .env_remove("CUSTOMDB_CONFIG")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("--config"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
 /// A module's top level runs at load, under the call's time limit: one
 /// that loops stops there, even where the operations limit is off.
 #[test]
