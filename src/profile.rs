@@ -301,7 +301,7 @@ pub fn normalize(
         };
         if let Some(reason) = reason {
             dropped.push(Dropped {
-                field: name.clone(),
+                field: shown_key(name).to_string(),
                 reason,
             });
             return false;
@@ -350,13 +350,13 @@ pub fn normalize(
 }
 
 /// Why a string below the standard fields is left out, if it is: shaped
-/// as a whole password hash ([`crate::password::shaped_as_hash`]: deeper
-/// down ordinary text such as "$5$ off" may stand; a top-level string is
-/// held to [`crate::password::recognised`] before), or holding the
-/// request's password or a secret configuration value of 8 characters or
-/// more.
+/// as a whole password hash ([`crate::password::shaped_as_hash`]) or
+/// holding one ([`crate::password::holds_hash`]: ordinary text such as
+/// "$5$ off" does not), or holding the request's password or a secret
+/// configuration value of 8 characters or more. (A top-level string is
+/// held to [`crate::password::recognised`] before.)
 fn withheld(text: &str) -> Option<&'static str> {
-    if crate::password::shaped_as_hash(text) {
+    if crate::password::shaped_as_hash(text) || crate::password::holds_hash(text) {
         Some("it holds a password hash")
     } else if crate::script::call::holds_secret(text) {
         Some("it holds the request's password or a secret configuration value")
@@ -365,11 +365,20 @@ fn withheld(text: &str) -> Option<&'static str> {
     }
 }
 
-/// [`withheld`] for a map's key, which is also left out when a password
-/// hash stands anywhere in it (`old:$2y$10$…`).
+/// [`withheld`] for a map's key (`old:$2y$10$…`, `pw:` and the password).
 fn key_withheld(key: &str) -> Option<&'static str> {
     withheld(key)
         .or_else(|| crate::script::call::holds_hash(key).then_some("it holds a password hash"))
+}
+
+/// A key as the warning's place shows it: `[redacted]` when it is what is
+/// withheld.
+fn shown_key(key: &str) -> &str {
+    if key_withheld(key).is_some() {
+        "[redacted]"
+    } else {
+        key
+    }
 }
 
 /// Whether a field's name is `password`, in any case, spaces around.
@@ -415,7 +424,7 @@ fn prune(value: &mut Dynamic, path: &mut String, dropped: &mut Vec<Dropped>) {
         if any {
             map.retain(|key, item| match why(key, item) {
                 Some(reason) => {
-                    let field = format!("{path}.{key}");
+                    let field = format!("{path}.{}", shown_key(key));
                     dropped.push(Dropped { field, reason });
                     false
                 }

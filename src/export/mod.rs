@@ -198,7 +198,7 @@ async fn export(settings: Settings, options: Options) -> Ended {
     let started = Instant::now();
     let mut store_time = Duration::ZERO;
     let mut cursor = output.state.clone();
-    let mut ends = PageEnds::default();
+    let mut ends = SeenIds::default();
     // The pages are normalized and written on a thread of their own while
     // the script lists the next: one page waits between the two at most.
     let (pages, to_write) = tokio::sync::mpsc::channel(1);
@@ -322,7 +322,7 @@ fn check_page(
     page: Dynamic,
     limit: usize,
     walk: &mut output::State,
-    ends: &mut PageEnds,
+    ends: &mut SeenIds,
 ) -> Result<Option<Page>, String> {
     let Some(items) = page.try_cast::<rhai::Array>() else {
         return Err("list_users must return an array of user maps".to_string());
@@ -360,11 +360,8 @@ fn check_page(
             ));
         }
         state.advance(&raw_id, &id)?;
+        ends.first_time(&raw_id, &id)?;
         users.push((id, map));
-    }
-    // (int ids are held to their order by `advance`)
-    if let Some(end @ Value::String(_)) = &state.cursor {
-        ends.first_time(end)?;
     }
     *walk = state;
     Ok(Some(Page {
@@ -373,32 +370,29 @@ fn check_page(
     }))
 }
 
-/// Where the pages of this run ended. String ids have no order customdb can
-/// check (the table's collation decides it), so a script that goes back to
-/// a page it listed before (one ignoring `after` in a way the cursor check
-/// does not see, such as `a`, `b`, `a`...) is caught when a page ends where
-/// an earlier one did: from there it would list the same pages for ever.
-/// The last [`PageEnds::KEPT`] are kept.
+/// The user_ids this run listed, when a string id is among them. String
+/// ids have no order customdb can check (the table's collation decides
+/// it), so a user listed again (`a`, `b`, then `a`; `"1"` then `1`) is
+/// caught by remembering each id: a 64-bit hash of its text, about 16
+/// bytes a user, kept only once a string id has come (int ids alone are
+/// held to their order by the state's check).
 #[derive(Default)]
-struct PageEnds {
-    seen: std::collections::HashSet<Value>,
-    order: std::collections::VecDeque<Value>,
+struct SeenIds {
+    seen: std::collections::HashSet<u64>,
 }
 
-impl PageEnds {
-    const KEPT: usize = 100_000;
-
-    fn first_time(&mut self, end: &Value) -> Result<(), String> {
-        if !self.seen.insert(end.clone()) {
-            return Err(format!(
-                "list_users came back to a page it listed before (one ending at user_id {end}); it must page on `after`"
-            ));
+impl SeenIds {
+    fn first_time(&mut self, raw: &Value, id: &str) -> Result<(), String> {
+        use std::hash::{Hash, Hasher};
+        if raw.is_i64() && self.seen.is_empty() {
+            return Ok(());
         }
-        self.order.push_back(end.clone());
-        if self.order.len() > Self::KEPT {
-            if let Some(old) = self.order.pop_front() {
-                self.seen.remove(&old);
-            }
+        let mut h = std::hash::DefaultHasher::new();
+        id.hash(&mut h);
+        if !self.seen.insert(h.finish()) {
+            return Err(format!(
+                "list_users returned user_id {id} again; it must page on `after`"
+            ));
         }
         Ok(())
     }

@@ -311,6 +311,26 @@ pub fn recognised(stored: &str) -> bool {
         || (malformed_form(t).is_some() && t.len() >= 13 && !t.contains(char::is_whitespace))
 }
 
+/// Whether a stored hash of a known form, well formed or not (see
+/// [`recognised`]), stands anywhere in `text`: from a place where a form's
+/// prefix starts, the run of characters hashes are written in, when it is
+/// 13 characters or more (`old:$2y$10$…`, a bcrypt value cut short inside
+/// a longer string). "$5$ off" holds none.
+pub fn holds_hash(text: &str) -> bool {
+    let in_hash = |c: char| c.is_ascii_alphanumeric() || "./+=$,-_{}".contains(c);
+    let bytes = text.as_bytes();
+    (0..bytes.len()).any(|i| {
+        FORM_PREFIXES
+            .iter()
+            .any(|p| bytes[i..].starts_with(p.as_bytes()))
+            && {
+                let run = &text[i..];
+                let end = run.find(|c: char| !in_hash(c)).unwrap_or(run.len());
+                end >= 13 && recognised(&run[..end])
+            }
+    })
+}
+
 /// [`recognised`], for a string deep in a value that may also hold prose
 /// ("$5$ off"): only a whole value of 13 characters or more with no white
 /// space inside, or any value of a braced form (`{noop}` holds a plain

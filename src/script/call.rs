@@ -175,12 +175,15 @@ impl Masker {
             // the start of an `e` and a combining accent (`e\u{301}`, an é
             // written in two code points). A longer one is masked even so.
             let single = secret.chars().count() == 1;
+            // A debug print writes such an accent as `\u{301}`: the same.
             let tokens: Vec<(usize, usize)> = places(text, secret)
                 .filter(|&(start, end)| {
-                    (edge(start) || !alphanumeric_before(text, start))
+                    (edge(start) || !alphanumeric_before(text, past_escapes(text, start)))
                         && (edge(end) || !alphanumeric_after(text, end))
                         && (!single
-                            || grapheme_boundary(text, start) && grapheme_boundary(text, end))
+                            || grapheme_boundary(text, start)
+                                && grapheme_boundary(text, end)
+                                && !text[end..].starts_with("\\u{"))
                 })
                 .collect();
             spans.extend(tokens);
@@ -319,6 +322,19 @@ fn alphanumeric_before(text: &str, at: usize) -> bool {
         .next_back()
         .and_then(|g| g.chars().next())
         .is_some_and(char::is_alphanumeric)
+}
+
+/// Byte `at`, moved back over the `\u{…}` escapes that end just before it
+/// (a debug print writes a combining accent so).
+fn past_escapes(text: &str, mut at: usize) -> usize {
+    while let Some(start) = text[..at].strip_suffix('}').and_then(|b| b.rfind("\\u{")) {
+        let inner = &text[start + 3..at - 1];
+        if inner.is_empty() || inner.len() > 6 || !inner.chars().all(|c| c.is_ascii_hexdigit()) {
+            break;
+        }
+        at = start;
+    }
+    at
 }
 
 /// Whether a letter or digit stands just after byte `at`.
@@ -683,6 +699,9 @@ mod tests {
         assert_eq!(m.mask("a e \u{1F44D}!"), "a [redacted] [redacted]!");
         // after a letter and its accent, `e` is inside a word (née)
         assert_eq!(m.mask("ne\u{301}e"), "ne\u{301}e");
+        // and so in a debug print, which escapes the accent
+        let debug = format!("{:?}", "ne\u{301}e e\u{301}tude e");
+        assert_eq!(m.mask(&debug), debug.replace(" e\"", " [redacted]\""));
         // a longer secret is masked though an accent follows it
         let m = Masker::new(["hunter".to_string()]);
         assert_eq!(m.mask("a hunter\u{301} b"), "a [redacted]\u{301} b");

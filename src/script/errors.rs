@@ -131,10 +131,17 @@ fn unquoted(code: Option<i64>, text: &str) -> String {
     if code == Some(ER_SIGNAL_EXCEPTION) {
         return "(the text a SIGNAL gave, not shown under export)".into();
     }
-    match text.find(['\'', '"', '`']) {
-        Some(at) => format!("{}…", &text[..at]),
-        None => text.to_string(),
-    }
+    let (words, cut) = match text.find(['\'', '"', '`']) {
+        Some(at) => (&text[..at], "…"),
+        None => (text, ""),
+    };
+    // and an unquoted name the script made (`FUNCTION db.x5f4dcc3b…`):
+    // MySQL's own words are short
+    let words: Vec<&str> = words
+        .split(' ')
+        .map(|w| if w.chars().count() >= 16 { "…" } else { w })
+        .collect();
+    format!("{}{cut}", words.join(" "))
 }
 
 fn text_of(map: &RhaiMap, key: &str) -> Option<String> {
@@ -264,5 +271,12 @@ mod tests {
         );
         assert!(!unquoted(Some(1644), "5f4dcc3b5aa765d6").contains("5f4d"));
         assert_eq!(unquoted(None, "no quotes"), "no quotes");
+        assert_eq!(
+            unquoted(
+                Some(1305),
+                "FUNCTION rq_main.x5f4dcc3b5aa765d61d8327deb882cf99 does not exist"
+            ),
+            "FUNCTION … does not exist"
+        );
     }
 }

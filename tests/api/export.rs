@@ -641,6 +641,11 @@ fn a_list_users_that_breaks_the_rules_stops_the_export_with_exit_1() {
         // string ids, `after` ignored: the second page repeats the first
         (
             "fn list_users(after, limit) { [#{ user_id: \"a\", email: \"a@b.c\" }, #{ user_id: \"b\", email: \"b@b.c\" }] }",
+            "user_id a again",
+        ),
+        // `after` itself listed again
+        (
+            "fn list_users(after, limit) { if after == () { [#{ user_id: \"a\", email: \"a@b.c\" }] } else { [#{ user_id: after, email: \"b@b.c\" }] } }",
             "the `after` it was given",
         ),
         // int and string ids in turn: an int must pass every int before it
@@ -648,7 +653,16 @@ fn a_list_users_that_breaks_the_rules_stops_the_export_with_exit_1() {
             "fn list_users(after, limit) { if after == () { [#{ user_id: 1, email: \"a@b.c\" }, #{ user_id: 2, email: \"b@b.c\" }] } else if type_of(after) == \"i64\" { [#{ user_id: \"1\", email: \"c@b.c\" }] } else { [#{ user_id: 2, email: \"b@b.c\" }] } }",
             "went back",
         ),
-        // an int's digits as a string: user 1 again
+        // an int's digits as a string, and the other way round: user 1 again
+        (
+            "fn list_users(after, limit) { if after == () { [#{ user_id: \"1\", email: \"a@b.c\" }, #{ user_id: \"2\", email: \"b@b.c\" }] } else { [#{ user_id: 1, email: \"c@b.c\" }] } }",
+            "again",
+        ),
+        // a string id listed again on a later page, not at its end
+        (
+            "fn list_users(after, limit) { if after == () { [#{ user_id: \"a\", email: \"a@b.c\" }, #{ user_id: \"b\", email: \"b@b.c\" }] } else { [#{ user_id: \"c\", email: \"c@b.c\" }, #{ user_id: \"a\", email: \"d@b.c\" }] } }",
+            "again",
+        ),
         (
             "fn list_users(after, limit) { if after == () { [#{ user_id: 1, email: \"a@b.c\" }, #{ user_id: 2, email: \"b@b.c\" }] } else { [#{ user_id: \"1\", email: \"c@b.c\" }] } }",
             "went back",
@@ -656,7 +670,7 @@ fn a_list_users_that_breaks_the_rules_stops_the_export_with_exit_1() {
         // string ids going round: a, b, a...
         (
             "fn list_users(after, limit) { if after == () || after == \"b\" { [#{ user_id: \"a\", email: \"a@b.c\" }] } else { [#{ user_id: \"b\", email: \"b@b.c\" }] } }",
-            "came back to a page",
+            "again",
         ),
     ] {
         let prepared = builder()

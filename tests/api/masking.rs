@@ -188,9 +188,10 @@ fn a_profile_carries_no_password_hash_or_secret_at_any_depth() {
                     keyed["kept"] = 3;
                     keyed[h] = 4;
                     keyed["old:" + h] = 5;
+                    keyed["old:" + h.sub_string(0, h.len() - 1)] = 6;
                     if u == "short" {{ return #{{ id: 1, plan: p, app_metadata: #{{ tier: p }} }}; }}
                     #{{ id: 1, email: u, pw: p, kept: 7, said: "mine is " + p,
-                        got: #{{ Password: "x", email: u, deeper: [p, "ok", h], promo: "$5$ off" }},
+                        got: #{{ Password: "x", email: u, deeper: [p, "ok", h], promo: "$5$ off", was: "old:" + h }},
                         keyed: keyed,
                         pepper: configuration::PEPPER,
                         user_metadata: #{{ echo: p, theme: "dark" }},
@@ -235,6 +236,7 @@ fn a_profile_carries_no_password_hash_or_secret_at_any_depth() {
         "field=app_metadata.roles[1]",
         "field=keyed.[redacted]",
         "field=said",
+        "field=got.was",
     ] {
         server.log_with(place);
     }
