@@ -293,7 +293,7 @@ pub fn normalize(
         let reason = if named_password(name) {
             Some("a field named password is never forwarded")
         } else {
-            key_withheld(name).or_else(|| {
+            withheld(name).or_else(|| {
                 value
                     .read_lock::<ImmutableString>()
                     .and_then(|s| withheld(&s))
@@ -365,16 +365,10 @@ fn withheld(text: &str) -> Option<&'static str> {
     }
 }
 
-/// [`withheld`] for a map's key (`old:$2y$10$…`, `pw:` and the password).
-fn key_withheld(key: &str) -> Option<&'static str> {
-    withheld(key)
-        .or_else(|| crate::script::call::holds_hash(key).then_some("it holds a password hash"))
-}
-
 /// A key as the warning's place shows it: `[redacted]` when it is what is
 /// withheld.
 fn shown_key(key: &str) -> &str {
-    if key_withheld(key).is_some() {
+    if withheld(key).is_some() {
         "[redacted]"
     } else {
         key
@@ -403,7 +397,7 @@ fn prune(value: &mut Dynamic, path: &mut String, dropped: &mut Vec<Dropped>) {
         let why = |key: &str, item: &Dynamic| {
             if named_password(key) {
                 Some("a field named password is never forwarded")
-            } else if let Some(reason) = key_withheld(key) {
+            } else if let Some(reason) = withheld(key) {
                 Some(reason)
             } else {
                 item.read_lock::<ImmutableString>()

@@ -520,11 +520,6 @@ pub fn holds_secret(text: &str) -> bool {
     current(|c| c.masker.holds_secret(text)).unwrap_or(false)
 }
 
-/// Whether a value shaped as a password hash stands anywhere in `text`.
-pub fn holds_hash(text: &str) -> bool {
-    !hash_spans(text).is_empty()
-}
-
 /// Whether `text` is, whole, one of the current call's secrets, of any
 /// length. `false` outside a call.
 pub fn is_any_secret(text: &str) -> bool {
