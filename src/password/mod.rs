@@ -313,22 +313,52 @@ pub fn recognised(stored: &str) -> bool {
 
 /// Whether a stored hash of a known form, well formed or not (see
 /// [`recognised`]), stands anywhere in `text`: from a place where a form's
-/// prefix starts, the run of characters hashes are written in, when it is
-/// 13 characters or more (`old:$2y$10$…`, a bcrypt value cut short inside
-/// a longer string). "$5$ off" holds none.
+/// prefix starts (after a braced name, any name), the run of characters
+/// bcrypt, crypt and PHC strings are written in (`-` is not one of them),
+/// when it is 13 characters or more, or any braced value (`old:$2y$10$…`,
+/// a bcrypt value cut short inside a longer string, `x{noop}pw`). Prose
+/// holds none: "$5$ off", "$1$-dimensional", "the $y$-intercept". Linear:
+/// each run is looked at once, at most 2,048 bytes of it.
 pub fn holds_hash(text: &str) -> bool {
-    let in_hash = |c: char| c.is_ascii_alphanumeric() || "./+=$,-_{}".contains(c);
-    let bytes = text.as_bytes();
-    (0..bytes.len()).any(|i| {
-        FORM_PREFIXES
+    const LONGEST: usize = 2048;
+    let b = text.as_bytes();
+    // every form has a `$` or a brace
+    if !b.iter().any(|&c| c == b'$' || c == b'{') {
+        return false;
+    }
+    let in_hash = |c: u8| c.is_ascii_alphanumeric() || b"./+=$,_".contains(&c);
+    let mut run_end = vec![b.len(); b.len() + 1];
+    for j in (0..b.len()).rev() {
+        run_end[j] = if in_hash(b[j]) { run_end[j + 1] } else { j };
+    }
+    let mut i = 0;
+    while i < b.len() {
+        let Some(prefix) = FORM_PREFIXES
             .iter()
-            .any(|p| bytes[i..].starts_with(p.as_bytes()))
-            && {
-                let run = &text[i..];
-                let end = run.find(|c: char| !in_hash(c)).unwrap_or(run.len());
-                end >= 13 && recognised(&run[..end])
+            .find(|p| b[i..].starts_with(p.as_bytes()))
+        else {
+            i += 1;
+            continue;
+        };
+        let braced = b[i] == b'{';
+        let body = if braced {
+            match b[i..b.len().min(i + 42)].iter().position(|&c| c == b'}') {
+                Some(close) => i + close + 1,
+                None => {
+                    i += 1;
+                    continue;
+                }
             }
-    })
+        } else {
+            i + prefix.len()
+        };
+        let end = run_end[body].max(body).min(i + LONGEST);
+        if (braced || end - i >= 13) && recognised(&text[i..end]) {
+            return true;
+        }
+        i = end.max(i + 1);
+    }
+    false
 }
 
 /// [`recognised`], for a string deep in a value that may also hold prose
@@ -1487,6 +1517,36 @@ mod tests {
                 "{stored} was computed"
             );
         }
+    }
+
+    #[test]
+    fn a_hash_inside_a_longer_text_is_found_and_prose_is_not_one() {
+        let bcrypt = "$2b$10$Wa/Qas3cAcaRpNxqgBnwees/dvqAswyPiG0rMzqLZnyLqAuWj/gWK";
+        for holds in [
+            format!("old:{bcrypt}"),
+            format!("old:{}", &bcrypt[..59]),
+            format!("{bcrypt},x=1"),
+            "x{noop}pw".to_string(),
+            "was $argon2id$v=19$m=65536,t=3,p=4$c29tZXNhbHQ$RdescudvJCsgt3ub+b+dWRWJTmaaJObG then"
+                .into(),
+        ] {
+            assert!(holds_hash(&holds), "{holds}");
+        }
+        for prose in [
+            "$5$ off",
+            "a $1$-dimensional subspace",
+            "the $y$-intercept is",
+            "Widgets $1$each-or-$10-for-12",
+            "the $H$-infinity-norm",
+            "$1$2/path-and-more",
+            "https://example.com/{id}/avatar.png",
+            "no dollar at all",
+        ] {
+            assert!(!holds_hash(prose), "{prose}");
+        }
+        // linear: a long text of prefixes is looked at once
+        let long = format!("{}{}", "{a}".repeat(300_000), "$argon2x".repeat(100_000));
+        assert!(!holds_hash(&long));
     }
 
     #[test]

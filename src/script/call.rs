@@ -327,7 +327,14 @@ fn alphanumeric_before(text: &str, at: usize) -> bool {
 /// Byte `at`, moved back over the `\u{…}` escapes that end just before it
 /// (a debug print writes a combining accent so).
 fn past_escapes(text: &str, mut at: usize) -> usize {
-    while let Some(start) = text[..at].strip_suffix('}').and_then(|b| b.rfind("\\u{")) {
+    // `\u{10ffff}` is the longest: only the bytes just before are looked at
+    let tail = |at: usize| (at.saturating_sub(11)..=at).find(|&k| text.is_char_boundary(k));
+    while let Some(start) = tail(at).and_then(|from| {
+        text[from..at]
+            .strip_suffix('}')
+            .and_then(|b| b.rfind("\\u{"))
+            .map(|s| from + s)
+    }) {
         let inner = &text[start + 3..at - 1];
         if inner.is_empty() || inner.len() > 6 || !inner.chars().all(|c| c.is_ascii_hexdigit()) {
             break;
