@@ -290,18 +290,9 @@ pub fn normalize(
     // value, is left out. The standard fields are not looked at: a
     // username may be what its user chose as a password.
     others.retain_mut(|(name, value)| {
-        let reason = if named_password(name) {
-            Some("a field named password is never forwarded")
-        } else {
-            withheld(name).or_else(|| {
-                value
-                    .read_lock::<ImmutableString>()
-                    .and_then(|s| withheld(&s))
-            })
-        };
-        if let Some(reason) = reason {
+        if let Some((reason, key_hidden)) = left_out(name, value) {
             dropped.push(Dropped {
-                field: shown_key(name).to_string(),
+                field: shown(name, key_hidden).to_string(),
                 reason,
             });
             return false;
@@ -365,10 +356,25 @@ fn withheld(text: &str) -> Option<&'static str> {
     }
 }
 
+/// Why an entry `key: item` below the standard fields is left out, if it
+/// is, and whether its key is what is withheld. A key is looked at as a
+/// value is: a map keyed by the password would answer it too.
+fn left_out(key: &str, item: &Dynamic) -> Option<(&'static str, bool)> {
+    if named_password(key) {
+        return Some(("a field named password is never forwarded", false));
+    }
+    if let Some(reason) = withheld(key) {
+        return Some((reason, true));
+    }
+    item.read_lock::<ImmutableString>()
+        .and_then(|s| withheld(&s))
+        .map(|reason| (reason, false))
+}
+
 /// A key as the warning's place shows it: `[redacted]` when it is what is
 /// withheld.
-fn shown_key(key: &str) -> &str {
-    if withheld(key).is_some() {
+fn shown(key: &str, key_hidden: bool) -> &str {
+    if key_hidden {
         "[redacted]"
     } else {
         key
@@ -392,21 +398,9 @@ fn prune(value: &mut Dynamic, path: &mut String, dropped: &mut Vec<Dropped>) {
         let Some(mut map) = value.write_lock::<RhaiMap>() else {
             return;
         };
-        // A key is looked at as a value is: a map keyed by the password
-        // would answer it too.
-        let why = |key: &str, item: &Dynamic| {
-            if named_password(key) {
-                Some("a field named password is never forwarded")
-            } else if let Some(reason) = withheld(key) {
-                Some(reason)
-            } else {
-                item.read_lock::<ImmutableString>()
-                    .and_then(|s| withheld(&s))
-            }
-        };
         let mut any = false;
         for (key, item) in map.iter_mut() {
-            if why(key, item).is_some() {
+            if left_out(key, item).is_some() {
                 any = true;
             } else if nested(item) {
                 path.push('.');
@@ -416,9 +410,9 @@ fn prune(value: &mut Dynamic, path: &mut String, dropped: &mut Vec<Dropped>) {
             }
         }
         if any {
-            map.retain(|key, item| match why(key, item) {
-                Some(reason) => {
-                    let field = format!("{path}.{}", shown_key(key));
+            map.retain(|key, item| match left_out(key, item) {
+                Some((reason, key_hidden)) => {
+                    let field = format!("{path}.{}", shown(key, key_hidden));
                     dropped.push(Dropped { field, reason });
                     false
                 }

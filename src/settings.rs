@@ -868,26 +868,22 @@ fn check_types(file: &toml::Table, path: &Path) -> Result<(), SettingsError> {
             }
             Ok(())
         };
-    let section = |t: &toml::Table, key: &str| match t.get(key) {
-        Some(V::Table(t)) => Some(t.clone()),
-        _ => None,
-    };
-    let pool_defaults = section(&defaults, "defaults").and_then(|d| d.get("pool").cloned());
-    if let Some(http) = section(file, "http") {
-        against("http", &http, defaults.get("http"))?;
+    let pool_defaults = table_at(&defaults, "defaults").and_then(|d| d.get("pool"));
+    if let Some(http) = table_at(file, "http") {
+        against("http", http, defaults.get("http"))?;
     }
-    if let Some(d) = section(file, "defaults") {
-        against("defaults", &d, defaults.get("defaults"))?;
-        if let Some(pool) = section(&d, "pool") {
-            against("defaults.pool", &pool, pool_defaults.as_ref())?;
+    if let Some(d) = table_at(file, "defaults") {
+        against("defaults", d, defaults.get("defaults"))?;
+        if let Some(pool) = table_at(d, "pool") {
+            against("defaults.pool", pool, pool_defaults)?;
         }
     }
-    for (name, conn) in section(file, "connections").unwrap_or_default() {
+    for (name, conn) in table_at(file, "connections").into_iter().flatten() {
         let V::Table(conn) = conn else { continue };
         let place = format!("connections.{name}");
-        against(&place, &conn, defaults.get("defaults"))?;
-        if let Some(pool) = section(&conn, "pool") {
-            against(&format!("{place}.pool"), &pool, pool_defaults.as_ref())?;
+        against(&place, conn, defaults.get("defaults"))?;
+        if let Some(pool) = table_at(conn, "pool") {
+            against(&format!("{place}.pool"), pool, pool_defaults)?;
         }
         for (key, want) in [
             ("database_url", "a string"),
@@ -917,7 +913,7 @@ fn check_types(file: &toml::Table, path: &Path) -> Result<(), SettingsError> {
             ("header_value", "a string"),
             ("timeout_ms", "an integer"),
         ];
-        for (platform, adapter) in section(&conn, "adapters").unwrap_or_default() {
+        for (platform, adapter) in table_at(conn, "adapters").into_iter().flatten() {
             let V::Table(adapter) = adapter else { continue };
             for (key, want) in adapter_keys {
                 match adapter.get(key) {
@@ -934,6 +930,14 @@ fn check_types(file: &toml::Table, path: &Path) -> Result<(), SettingsError> {
         }
     }
     Ok(())
+}
+
+/// The table under `key` in `t`, if that is one.
+fn table_at<'a>(t: &'a toml::Table, key: &str) -> Option<&'a toml::Table> {
+    match t.get(key) {
+        Some(toml::Value::Table(t)) => Some(t),
+        _ => None,
+    }
 }
 
 /// config's messages may quote a value ("invalid type: string \"...\"",

@@ -326,11 +326,7 @@ pub fn holds_hash(text: &str) -> bool {
     if !b.iter().any(|&c| c == b'$' || c == b'{') {
         return false;
     }
-    let in_hash = |c: u8| c.is_ascii_alphanumeric() || b"./+=$,_".contains(&c);
-    let mut run_end = vec![b.len(); b.len() + 1];
-    for j in (0..b.len()).rev() {
-        run_end[j] = if in_hash(b[j]) { run_end[j + 1] } else { j };
-    }
+    let in_hash = |c: &u8| c.is_ascii_alphanumeric() || b"./+=$,_".contains(c);
     let mut i = 0;
     while i < b.len() {
         let Some(prefix) = FORM_PREFIXES
@@ -352,7 +348,10 @@ pub fn holds_hash(text: &str) -> bool {
         } else {
             i + prefix.len()
         };
-        let end = run_end[body].max(body).min(i + LONGEST);
+        // the run's end; the search goes on from there, so that each byte
+        // is passed once
+        let limit = b.len().min(i + LONGEST).max(body);
+        let end = body + b[body..limit].iter().take_while(|c| in_hash(c)).count();
         if (braced || end - i >= 13) && recognised(&text[i..end]) {
             return true;
         }

@@ -112,38 +112,41 @@ impl Masker {
         }
     }
 
+    /// Every secret, in each of its forms: the configured ones, then the
+    /// request's.
+    fn secrets(&self) -> impl Iterator<Item = &String> {
+        self.configured.iter().chain(&self.request)
+    }
+
     /// Whether `text` is, whole, one of the secrets, of any length.
     pub fn is_any_secret(&self, text: &str) -> bool {
-        self.request
-            .iter()
-            .chain(self.configured.iter())
-            .any(|s| s == text)
+        self.secrets().any(|s| s == text)
     }
 
     /// See [`holds_secret`].
     pub fn holds_secret(&self, text: &str) -> bool {
         text.len() >= WHOLE_TEXT_CHARS
             && self
-                .request
-                .iter()
-                .chain(self.configured.iter())
+                .secrets()
                 .any(|s| s.chars().count() >= WHOLE_TEXT_CHARS && text.contains(s.as_str()))
     }
 
     pub fn mask(&self, text: &str) -> String {
-        let spans = self.spans(text);
-        if spans.is_empty() {
-            return text.to_string();
-        }
-        redact(text, spans)
+        self.redacted(text, false)
     }
 
     /// [`Masker::mask`], also hiding values shaped as password hashes, for
     /// text the host builds from what a script returned (the name of a
     /// field left out of a profile may be a legacy column's hash).
     pub fn mask_with_hashes(&self, text: &str) -> String {
+        self.redacted(text, true)
+    }
+
+    /// `text` masked; with `hashes`, hashes hidden even by a masker that
+    /// does not hide them everywhere.
+    fn redacted(&self, text: &str, hashes: bool) -> String {
         let mut spans = self.spans(text);
-        if !self.hashes {
+        if hashes && !self.hashes {
             spans.extend(hash_spans(text));
         }
         if spans.is_empty() {
@@ -159,9 +162,7 @@ impl Masker {
         // Long secrets first: the edge of one is a token boundary for a
         // short one, which would otherwise show beside `[redacted]`.
         let (long, short): (Vec<&String>, Vec<&String>) = self
-            .configured
-            .iter()
-            .chain(&self.request)
+            .secrets()
             .partition(|s| s.chars().count() >= WHOLE_TEXT_CHARS);
         let mut spans: Vec<(usize, usize)> = Vec::new();
         for secret in long {

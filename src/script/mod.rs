@@ -270,8 +270,7 @@ fn load_script(
             line: first.line,
             col: first.col,
             message: format!(
-                "imports {every_call} modules at the top level, which every call runs, but max_modules is {}",
-                resolver.max_modules()
+                "imports {every_call} modules at the top level, which every call runs, but max_modules is {max}"
             ),
         });
     }
